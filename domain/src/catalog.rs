@@ -1,0 +1,556 @@
+//! The benefit catalog. Types are data (they live in the database and more can be added
+//! without touching the rules); the metering units are code.
+
+use crate::i18n::{Language, Localized};
+use crate::values::InvalidValue;
+use serde::{Deserialize, Serialize};
+
+/// What a benefit is counted in. The unit decides how the benefit is metered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Incidents,
+    Participants,
+    Downloads,
+    Licenses,
+    PlanningDays,
+    TrainingDays,
+    /// No quantity at all: nothing is counted and consumption is refused.
+    Unmetered,
+}
+
+impl Unit {
+    pub const ALL: [Unit; 7] = [
+        Unit::Incidents,
+        Unit::Participants,
+        Unit::Downloads,
+        Unit::Licenses,
+        Unit::PlanningDays,
+        Unit::TrainingDays,
+        Unit::Unmetered,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Unit::Incidents => "incidents",
+            Unit::Participants => "participants",
+            Unit::Downloads => "downloads",
+            Unit::Licenses => "licenses",
+            Unit::PlanningDays => "planning_days",
+            Unit::TrainingDays => "training_days",
+            Unit::Unmetered => "unmetered",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Unit> {
+        Unit::ALL.into_iter().find(|u| u.code() == code)
+    }
+
+    pub fn is_metered(self) -> bool {
+        self != Unit::Unmetered
+    }
+
+    /// The unit's name for people, in the plural.
+    pub fn label(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Unit::Incidents, Language::En) => "incidents",
+            (Unit::Incidents, Language::Fr) => "incidents",
+            (Unit::Participants, Language::En) => "participants",
+            (Unit::Participants, Language::Fr) => "participants",
+            (Unit::Downloads, Language::En) => "downloads",
+            (Unit::Downloads, Language::Fr) => "téléchargements",
+            (Unit::Licenses, Language::En) => "licenses",
+            (Unit::Licenses, Language::Fr) => "licences",
+            (Unit::PlanningDays, Language::En) => "planning days",
+            (Unit::PlanningDays, Language::Fr) => "jours de planification",
+            (Unit::TrainingDays, Language::En) => "training days",
+            (Unit::TrainingDays, Language::Fr) => "jours de formation",
+            (Unit::Unmetered, Language::En) => "not metered",
+            (Unit::Unmetered, Language::Fr) => "non mesuré",
+        }
+    }
+
+    /// Whether the generic consumption operation applies (an incident opened, planning days
+    /// scheduled). The other metered units are consumed by their own operations: users,
+    /// downloads, vouchers.
+    pub fn consumed_directly(self) -> bool {
+        matches!(self, Unit::Incidents | Unit::PlanningDays)
+    }
+}
+
+/// A catalog code such as `e_learning`: lower-case ASCII letters, digits and `_`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TypeCode(String);
+
+impl TypeCode {
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let ok = (2..=64).contains(&raw.len())
+            && raw.starts_with(|c: char| c.is_ascii_lowercase())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(InvalidValue {
+                message: Localized::new(
+                    "is not a benefit type code (example: e_learning)",
+                    "n'est pas un code de type d'avantage (exemple : e_learning)",
+                ),
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for TypeCode {
+    type Error = InvalidValue;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        TypeCode::parse(&value)
+    }
+}
+
+impl From<TypeCode> for String {
+    fn from(code: TypeCode) -> String {
+        code.0
+    }
+}
+
+/// What a benefit type does beyond its unit: who receives it and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Features {
+    /// Administrators add named users (authorized contacts, participants, HUP users).
+    pub takes_users: bool,
+    /// Adding a user consumes one unit.
+    pub user_consumes: bool,
+    /// Removing a user gives the unit back (e-learning); otherwise it stays used (HUP).
+    pub removal_releases: bool,
+    /// Users must have an e-mail in one of the account's authorized domains.
+    pub requires_authorized_domain: bool,
+    /// The benefit has a program / access code that can be distributed to users.
+    pub has_access_code: bool,
+    /// The benefit has downloadable software; each recorded download consumes one.
+    pub has_downloads: bool,
+    /// The benefit has product keys.
+    pub has_product_keys: bool,
+}
+
+/// One type of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BenefitType {
+    pub code: TypeCode,
+    pub unit: Unit,
+    /// Order in which the portal lists the types.
+    pub position: i32,
+    pub name: Localized,
+    pub description: Localized,
+    pub learn_more_url: String,
+    pub admin_instructions: Localized,
+    pub end_user_instructions: Localized,
+    /// How the quantity is calculated.
+    pub calculation: Localized,
+    pub features: Features,
+}
+
+/// The whole catalog, in display order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog {
+    types: Vec<BenefitType>,
+}
+
+impl Catalog {
+    pub fn new(mut types: Vec<BenefitType>) -> Self {
+        types.sort_by(|a, b| a.position.cmp(&b.position).then(a.code.cmp(&b.code)));
+        Self { types }
+    }
+
+    pub fn get(&self, code: &TypeCode) -> Option<&BenefitType> {
+        self.types.iter().find(|t| &t.code == code)
+    }
+
+    pub fn find(&self, code: &str) -> Option<&BenefitType> {
+        self.types.iter().find(|t| t.code.as_str() == code)
+    }
+
+    pub fn types(&self) -> &[BenefitType] {
+        &self.types
+    }
+}
+
+/// The built-in codes the rules refer to by name.
+pub mod codes {
+    pub const TRAINING_VOUCHERS: &str = "training_vouchers";
+    pub const PLANNING_SERVICES: &str = "planning_services";
+}
+
+struct Texts {
+    code: &'static str,
+    unit: Unit,
+    name: (&'static str, &'static str),
+    description: (&'static str, &'static str),
+    url: &'static str,
+    admin: (&'static str, &'static str),
+    end_user: (&'static str, &'static str),
+    calculation: (&'static str, &'static str),
+    features: Features,
+}
+
+fn loc(pair: (&str, &str)) -> Localized {
+    Localized::new(pair.0, pair.1)
+}
+
+const SUPPORT: Features = Features {
+    takes_users: true,
+    user_consumes: false,
+    removal_releases: false,
+    requires_authorized_domain: false,
+    has_access_code: false,
+    has_downloads: false,
+    has_product_keys: false,
+};
+
+const DOWNLOADS: Features = Features {
+    takes_users: false,
+    user_consumes: false,
+    removal_releases: false,
+    requires_authorized_domain: false,
+    has_access_code: false,
+    has_downloads: true,
+    has_product_keys: false,
+};
+
+const SUPPORT_ADMIN: (&str, &str) = (
+    "Add the people allowed to open support requests as authorized contacts of this benefit. Each incident opened with Microsoft support uses one incident of the benefit.",
+    "Ajoutez comme contacts autorisés les personnes habilitées à ouvrir des demandes de support. Chaque incident ouvert auprès du support Microsoft utilise un incident de l'avantage.",
+);
+
+const SUPPORT_CALCULATION: (&str, &str) = (
+    "Incidents are granted from the number of qualifying Software Assurance licences on the purchasing account (for example, 1 incident per 1,000 qualifying licences, plus the incidents recorded by the operator). Each incident opened uses one.",
+    "Les incidents sont accordés selon le nombre de licences Software Assurance admissibles du compte d'achats (par exemple, 1 incident par tranche de 1 000 licences admissibles, plus les incidents enregistrés par l'opérateur). Chaque incident ouvert en utilise un.",
+);
+
+/// The ten types of the catalog as shipped. The database is filled from this list; the
+/// service then reads the catalog from the database.
+pub fn builtin_catalog() -> Catalog {
+    let all = [
+        Texts {
+            code: "problem_resolution_phone",
+            unit: Unit::Incidents,
+            name: ("24x7 Problem Resolution Support – Phone", "Résolution des problèmes 24/7 – Téléphone"),
+            description: (
+                "Round-the-clock telephone support from Microsoft engineers for business-critical problems.",
+                "Assistance téléphonique 24 h/24 par des ingénieurs Microsoft pour les problèmes critiques.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/problem-resolution-support",
+            admin: SUPPORT_ADMIN,
+            end_user: (
+                "You are an authorized contact for 24x7 Problem Resolution Support by phone. Call the support number for your country and give your organization's access ID to open an incident.",
+                "Vous êtes contact autorisé pour la Résolution des problèmes 24/7 par téléphone. Appelez le numéro du support de votre pays et indiquez l'identifiant d'accès de votre organisation pour ouvrir un incident.",
+            ),
+            calculation: SUPPORT_CALCULATION,
+            features: SUPPORT,
+        },
+        Texts {
+            code: "problem_resolution_web",
+            unit: Unit::Incidents,
+            name: ("24x7 Problem Resolution Support – Web", "Résolution des problèmes 24/7 – Web"),
+            description: (
+                "Open and follow support incidents online with Microsoft engineers, at any hour.",
+                "Ouvrez et suivez en ligne des incidents de support auprès des ingénieurs Microsoft, à toute heure.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/problem-resolution-support",
+            admin: SUPPORT_ADMIN,
+            end_user: (
+                "You are an authorized contact for 24x7 Problem Resolution Support on the web. Sign in to the support site with this e-mail address to open an incident.",
+                "Vous êtes contact autorisé pour la Résolution des problèmes 24/7 sur le Web. Connectez-vous au site du support avec cette adresse e-mail pour ouvrir un incident.",
+            ),
+            calculation: SUPPORT_CALCULATION,
+            features: SUPPORT,
+        },
+        Texts {
+            code: "e_learning",
+            unit: Unit::Participants,
+            name: ("E-Learning", "Formation en ligne"),
+            description: (
+                "Self-paced online courses on Microsoft products for your employees.",
+                "Cours en ligne à suivre à son rythme sur les produits Microsoft pour vos employés.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/e-learning",
+            admin: (
+                "Authorize at least one e-mail domain of your organization, then enroll participants with their work e-mail. Each participant uses one seat; removing a participant frees the seat.",
+                "Autorisez au moins un domaine de messagerie de votre organisation, puis inscrivez les participants avec leur e-mail professionnel. Chaque participant utilise une place ; retirer un participant libère la place.",
+            ),
+            end_user: (
+                "You have been enrolled in Microsoft E-Learning. Sign in to the E-Learning portal with your work e-mail address to start your courses.",
+                "Vous avez été inscrit à la Formation en ligne Microsoft. Connectez-vous au portail avec votre adresse e-mail professionnelle pour commencer vos cours.",
+            ),
+            calculation: (
+                "Participant seats are granted from the number of qualifying desktop licences with Software Assurance. Each enrolled participant uses one seat; removing a participant gives it back.",
+                "Les places sont accordées selon le nombre de licences de poste de travail admissibles avec Software Assurance. Chaque participant inscrit utilise une place ; le retrait d'un participant la rend.",
+            ),
+            features: Features {
+                takes_users: true,
+                user_consumes: true,
+                removal_releases: true,
+                requires_authorized_domain: true,
+                ..Features::default()
+            },
+        },
+        Texts {
+            code: "global_service_monitor",
+            unit: Unit::Downloads,
+            name: ("Global Service Monitor", "Analyse globale des services"),
+            description: (
+                "Monitor the availability of your web applications from points of presence around the world.",
+                "Surveillez la disponibilité de vos applications web depuis des points de présence dans le monde entier.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/global-service-monitor",
+            admin: (
+                "Download the Global Service Monitor management pack and import it into your monitoring server. Each recorded download uses one of the benefit's downloads.",
+                "Téléchargez le pack d'administration Global Service Monitor et importez-le dans votre serveur de supervision. Chaque téléchargement enregistré utilise un téléchargement de l'avantage.",
+            ),
+            end_user: (
+                "Your administrator has made Global Service Monitor available. Ask them for access to the monitoring console.",
+                "Votre administrateur a mis l'Analyse globale des services à disposition. Demandez-lui l'accès à la console de supervision.",
+            ),
+            calculation: (
+                "Downloads are granted from the number of qualifying server licences with Software Assurance. Each recorded download uses one.",
+                "Les téléchargements sont accordés selon le nombre de licences serveur admissibles avec Software Assurance. Chaque téléchargement enregistré en utilise un.",
+            ),
+            features: DOWNLOADS,
+        },
+        Texts {
+            code: "home_use_program",
+            unit: Unit::Licenses,
+            name: ("Home Use Program (HUP)", "Programme d'utilisation à domicile"),
+            description: (
+                "Employees get Microsoft Office for their personal computers at a reduced price.",
+                "Les employés obtiennent Microsoft Office pour leur ordinateur personnel à prix réduit.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/home-use-program",
+            admin: (
+                "Authorize your organization's e-mail domains, then distribute the program code to eligible employees. Each employee who receives the code uses one licence, which stays used.",
+                "Autorisez les domaines de messagerie de votre organisation, puis distribuez le code du programme aux employés admissibles. Chaque employé qui reçoit le code utilise une licence, qui reste utilisée.",
+            ),
+            end_user: (
+                "Your employer offers the Microsoft Home Use Program. Go to the Home Use Program site, enter your work e-mail address and the program code below to order Office for home.",
+                "Votre employeur propose le Programme d'utilisation à domicile Microsoft. Rendez-vous sur le site du programme, saisissez votre adresse e-mail professionnelle et le code du programme ci-dessous pour commander Office pour la maison.",
+            ),
+            calculation: (
+                "Licences equal the number of qualifying Office licences with Software Assurance. Each user the program code is distributed to uses one licence; removing the user does not give it back.",
+                "Le nombre de licences est égal au nombre de licences Office admissibles avec Software Assurance. Chaque utilisateur qui reçoit le code du programme utilise une licence ; le retrait de l'utilisateur ne la rend pas.",
+            ),
+            features: Features {
+                takes_users: true,
+                user_consumes: true,
+                removal_releases: false,
+                requires_authorized_domain: true,
+                has_access_code: true,
+                ..Features::default()
+            },
+        },
+        Texts {
+            code: "dynamics_customersource",
+            unit: Unit::Unmetered,
+            name: ("Microsoft Dynamics CustomerSource", "Microsoft Dynamics CustomerSource"),
+            description: (
+                "Access to the Dynamics customer portal: product updates, training and knowledge base.",
+                "Accès au portail client Dynamics : mises à jour des produits, formation et base de connaissances.",
+            ),
+            url: "https://www.microsoft.com/dynamics/customersource",
+            admin: (
+                "CustomerSource is available to everyone in your organization. Share the sign-in instructions with the people who need it; nothing is counted.",
+                "CustomerSource est accessible à toute votre organisation. Partagez les instructions de connexion avec les personnes concernées ; rien n'est décompté.",
+            ),
+            end_user: (
+                "Sign in to CustomerSource with your work account to reach Dynamics updates, training and the knowledge base.",
+                "Connectez-vous à CustomerSource avec votre compte professionnel pour accéder aux mises à jour, à la formation et à la base de connaissances Dynamics.",
+            ),
+            calculation: (
+                "This benefit is not metered: there is no quantity, and nothing is used or remaining.",
+                "Cet avantage n'est pas mesuré : il n'a pas de quantité, et rien n'est utilisé ni restant.",
+            ),
+            features: Features::default(),
+        },
+        Texts {
+            code: "multi_language_pack",
+            unit: Unit::Downloads,
+            name: ("Office Multi-Language Pack", "Module multilingue pour Microsoft Office"),
+            description: (
+                "Language packs that let users switch Office between languages.",
+                "Modules linguistiques permettant de passer Office d'une langue à une autre.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/multi-language-pack",
+            admin: (
+                "Download the language packs you need and deploy them with the product key shown here. Each recorded download uses one.",
+                "Téléchargez les modules linguistiques nécessaires et déployez-les avec la clé de produit affichée ici. Chaque téléchargement enregistré en utilise un.",
+            ),
+            end_user: (
+                "Your administrator will install the Office language packs on your computer.",
+                "Votre administrateur installera les modules linguistiques d'Office sur votre ordinateur.",
+            ),
+            calculation: (
+                "Downloads are granted from the number of qualifying Office licences with Software Assurance. Each recorded download uses one.",
+                "Les téléchargements sont accordés selon le nombre de licences Office admissibles avec Software Assurance. Chaque téléchargement enregistré en utilise un.",
+            ),
+            features: Features {
+                has_product_keys: true,
+                ..DOWNLOADS
+            },
+        },
+        Texts {
+            code: "planning_services",
+            unit: Unit::PlanningDays,
+            name: ("Planning Services", "Services de planification"),
+            description: (
+                "Days of on-site or remote planning with a qualified partner for deployments and migrations.",
+                "Journées de planification sur site ou à distance avec un partenaire qualifié pour vos déploiements et migrations.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/planning-services",
+            admin: (
+                "Choose a qualified partner and schedule the engagement; each day scheduled uses one planning day. Training days can be converted into planning days (3 training days = 1 planning day).",
+                "Choisissez un partenaire qualifié et planifiez la mission ; chaque jour planifié utilise un jour de planification. Des jours de formation peuvent être convertis en jours de planification (3 jours de formation = 1 jour de planification).",
+            ),
+            end_user: (
+                "A Planning Services engagement has been scheduled for your project. The partner will contact you to agree the dates.",
+                "Une mission de Services de planification a été planifiée pour votre projet. Le partenaire vous contactera pour convenir des dates.",
+            ),
+            calculation: (
+                "Planning days are granted from the value of the Software Assurance agreement (the operator records the qualifying spend and licence counts), plus 1 planning day for every 3 training days converted, minus the days converted back.",
+                "Les jours de planification sont accordés selon la valeur du contrat Software Assurance (l'opérateur enregistre les montants et nombres de licences admissibles), plus 1 jour pour 3 jours de formation convertis, moins les jours reconvertis.",
+            ),
+            features: Features::default(),
+        },
+        Texts {
+            code: "training_vouchers",
+            unit: Unit::TrainingDays,
+            name: ("Training Vouchers", "Bons de formation"),
+            description: (
+                "Instructor-led training days with certified learning partners, assigned to employees as vouchers.",
+                "Journées de formation avec formateur chez des partenaires certifiés, attribuées aux employés sous forme de bons.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/training-vouchers",
+            admin: (
+                "Assign vouchers of 1 to 5 days to named employees for a course. A voucher not redeemed within 180 days expires and its days come back while the benefit is active.",
+                "Attribuez des bons de 1 à 5 jours à des employés nommés pour un cours. Un bon non utilisé dans les 180 jours expire et ses jours reviennent tant que l'avantage est actif.",
+            ),
+            end_user: (
+                "You have received a Microsoft training voucher. Book your course with a certified learning partner and give them the voucher number before the expiry date.",
+                "Vous avez reçu un bon de formation Microsoft. Réservez votre cours auprès d'un partenaire de formation certifié et communiquez-lui le numéro du bon avant sa date d'expiration.",
+            ),
+            calculation: (
+                "Training days are granted from the number of qualifying licences with Software Assurance. Vouchers use the days put on them; 3 training days convert into 1 planning day.",
+                "Les jours de formation sont accordés selon le nombre de licences admissibles avec Software Assurance. Les bons utilisent les jours qui y figurent ; 3 jours de formation se convertissent en 1 jour de planification.",
+            ),
+            features: Features::default(),
+        },
+        Texts {
+            code: "windows_thin_pc",
+            unit: Unit::Downloads,
+            name: ("Windows Thin PC", "Windows Thin PC"),
+            description: (
+                "A locked-down Windows image that turns older PCs into thin clients.",
+                "Une image Windows verrouillée qui transforme d'anciens PC en clients légers.",
+            ),
+            url: "https://www.microsoft.com/licensing/software-assurance/windows-thin-pc",
+            admin: (
+                "Download the Windows Thin PC image and deploy it with the product key shown here. Each recorded download uses one.",
+                "Téléchargez l'image Windows Thin PC et déployez-la avec la clé de produit affichée ici. Chaque téléchargement enregistré en utilise un.",
+            ),
+            end_user: (
+                "Your administrator will install Windows Thin PC on your device.",
+                "Votre administrateur installera Windows Thin PC sur votre appareil.",
+            ),
+            calculation: (
+                "Downloads are granted from the number of Windows desktop licences with Software Assurance. Each recorded download uses one.",
+                "Les téléchargements sont accordés selon le nombre de licences Windows de poste de travail avec Software Assurance. Chaque téléchargement enregistré en utilise un.",
+            ),
+            features: Features {
+                has_product_keys: true,
+                ..DOWNLOADS
+            },
+        },
+    ];
+    Catalog::new(
+        all.into_iter()
+            .zip(1..)
+            .map(|(t, position)| BenefitType {
+                code: TypeCode::parse(t.code).expect("built-in codes are valid"),
+                unit: t.unit,
+                position: position * 10,
+                name: loc(t.name),
+                description: loc(t.description),
+                learn_more_url: t.url.to_owned(),
+                admin_instructions: loc(t.admin),
+                end_user_instructions: loc(t.end_user),
+                calculation: loc(t.calculation),
+                features: t.features,
+            })
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builtin_catalog_has_the_ten_types_with_their_units() {
+        let catalog = builtin_catalog();
+        let expected = [
+            ("problem_resolution_phone", Unit::Incidents),
+            ("problem_resolution_web", Unit::Incidents),
+            ("e_learning", Unit::Participants),
+            ("global_service_monitor", Unit::Downloads),
+            ("home_use_program", Unit::Licenses),
+            ("dynamics_customersource", Unit::Unmetered),
+            ("multi_language_pack", Unit::Downloads),
+            ("planning_services", Unit::PlanningDays),
+            ("training_vouchers", Unit::TrainingDays),
+            ("windows_thin_pc", Unit::Downloads),
+        ];
+        assert_eq!(catalog.types().len(), 10);
+        for (code, unit) in expected {
+            assert_eq!(catalog.find(code).map(|t| t.unit), Some(unit), "{code}");
+        }
+    }
+
+    #[test]
+    fn every_type_has_every_text_in_both_languages() {
+        for t in builtin_catalog().types() {
+            for text in [&t.name, &t.description, &t.admin_instructions, &t.end_user_instructions, &t.calculation] {
+                for language in Language::ALL {
+                    assert!(!text.get(language).trim().is_empty(), "{} lacks a {language:?} text", t.code.as_str());
+                }
+            }
+            assert!(t.learn_more_url.starts_with("https://"));
+        }
+    }
+
+    #[test]
+    fn feature_flags_follow_the_product_rules() {
+        let catalog = builtin_catalog();
+        let e_learning = catalog.find("e_learning").unwrap().features;
+        assert!(e_learning.user_consumes && e_learning.removal_releases && e_learning.requires_authorized_domain);
+        let hup = catalog.find("home_use_program").unwrap().features;
+        assert!(hup.user_consumes && !hup.removal_releases && hup.requires_authorized_domain && hup.has_access_code);
+        let phone = catalog.find("problem_resolution_phone").unwrap().features;
+        assert!(phone.takes_users && !phone.user_consumes);
+        for code in ["multi_language_pack", "windows_thin_pc"] {
+            assert!(catalog.find(code).unwrap().features.has_product_keys);
+        }
+    }
+
+    #[test]
+    fn type_codes_and_units_round_trip() {
+        assert!(TypeCode::parse("E_learning").is_err());
+        assert!(TypeCode::parse("x").is_err());
+        for unit in Unit::ALL {
+            assert_eq!(Unit::parse(unit.code()), Some(unit));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! The SA Benefits domain: pure Rust, no I/O. Time and randomness come in as arguments.
+//!
+//! - [`catalog`]: the benefit types (data) and their metering units (code).
+//! - [`values`]: value objects parsed once and valid forever (names, e-mails, domains, quantities).
+//! - [`benefit`]: a benefit's figures, status, alerts, and the grant rules.
+//! - [`ledger`]: the append-only ledger arithmetic and its invariant.
+//! - [`auth`]: who is calling, and what each role may do.
+//! - [`ports`]: the repository and clock traits the domain needs.
+
+pub mod auth;
+pub mod benefit;
+pub mod catalog;
+pub mod entities;
+pub mod error;
+pub mod i18n;
+pub mod ids;
+pub mod ledger;
+pub mod page;
+pub mod ports;
+pub mod values;
+
+pub use i18n::{Language, Localized};
