@@ -1,1 +1,9 @@
+//! SA Benefits persistence: diesel over SQLite (bundled, the default) and PostgreSQL in one
+//! binary. The repositories implement the ports of `domain`.
 
+mod connection;
+mod convert;
+mod repositories;
+mod schema;
+
+pub use connection::{create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError};

@@ -1,0 +1,9 @@
+DROP TABLE partner_permissions;
+DROP TABLE authorized_domains;
+DROP TABLE benefit_transactions;
+DROP FUNCTION ledger_is_append_only;
+DROP TABLE benefits;
+DROP TABLE benefit_types;
+DROP TABLE partners;
+DROP TABLE purchasing_accounts;
+DROP TABLE organizations;

@@ -1,0 +1,10 @@
+DROP TABLE partner_permissions;
+DROP TABLE authorized_domains;
+DROP TRIGGER benefit_transactions_no_delete;
+DROP TRIGGER benefit_transactions_no_update;
+DROP TABLE benefit_transactions;
+DROP TABLE benefits;
+DROP TABLE benefit_types;
+DROP TABLE partners;
+DROP TABLE purchasing_accounts;
+DROP TABLE organizations;

@@ -1,0 +1,332 @@
+//! Connections: the backend is picked from the URL, migrations are embedded per backend,
+//! and writes run in transactions that serialize on SQLite and PostgreSQL alike.
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use domain::error::StorageError;
+use std::path::PathBuf;
+use std::time::Duration;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to either backend. `Sqlite` stays last: it accepts any string.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database location: `postgres://…` / `postgresql://…`, or a SQLite file given as a path,
+/// `sqlite://path` or `sqlite:path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, OpenError> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(raw.to_owned()));
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        if path.is_empty() || path == ":memory:" || path.contains("://") {
+            return Err(OpenError::Url(format!(
+                "{raw:?} is neither postgres://… nor a SQLite file path (:memory: is refused: each pooled connection would see its own empty database)"
+            )));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// The URL without its password, for logs.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    let userinfo = &url[scheme + 3..at];
+                    let user = userinfo.split(':').next().unwrap_or("");
+                    format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
+                }
+                _ => url.clone(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("invalid DATABASE_URL: {0}")]
+    Url(String),
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        source: diesel::ConnectionError,
+    },
+    #[error("cannot create the pool for {url}: {source}")]
+    Pool { url: String, source: r2d2::Error },
+    #[error("migrations failed on {url}: {message}")]
+    Migrate { url: String, message: String },
+    #[error("cannot create the directory for {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Opens connections for one URL, on the backend the URL names.
+#[derive(Debug, Clone)]
+pub(crate) struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgresql),
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        Manager::connect(self)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+/// The database: a pool of connections to one backend, and the repositories on top of it.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl Database {
+    /// Connects (reporting the real error when it cannot), and builds the pool.
+    pub fn open(raw_url: &str, max_connections: u32) -> Result<Self, OpenError> {
+        let url = DatabaseUrl::parse(raw_url)?;
+        if let DatabaseUrl::Sqlite(path) = &url {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| OpenError::Directory {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        let manager = Manager { url: url.clone() };
+        // One direct attempt first: r2d2 would only report a time-out.
+        manager.connect().map_err(|source| OpenError::Connect {
+            url: url.redacted(),
+            source,
+        })?;
+        let pool = r2d2::Pool::builder()
+            .max_size(max_connections.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)
+            .map_err(|source| OpenError::Pool {
+                url: url.redacted(),
+                source,
+            })?;
+        Ok(Self {
+            pool,
+            backend: url.backend(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Runs the pending migrations of the backend.
+    pub fn migrate(&self) -> Result<(), OpenError> {
+        let mut conn = self.pool.get().map_err(|source| OpenError::Pool {
+            url: format!("{:?}", self.backend),
+            source,
+        })?;
+        let result = match &mut *conn {
+            DbConnection::Postgresql(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        };
+        result.map_err(|e| OpenError::Migrate {
+            url: format!("{:?}", self.backend),
+            message: e.to_string(),
+        })
+    }
+
+    /// Whether the database answers (for `/health/ready`).
+    pub fn ping(&self) -> Result<(), StorageError> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1").map_err(storage)
+    }
+
+    pub(crate) fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
+        self.pool
+            .get()
+            .map_err(|e| StorageError(format!("no database connection: {e}")))
+    }
+}
+
+pub(crate) fn storage(e: diesel::result::Error) -> StorageError {
+    StorageError(e.to_string())
+}
+
+/// Runs `f` in a write transaction. On SQLite the transaction takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so a read inside it can never be upgraded into a "database is locked"
+/// failure; on PostgreSQL quantity changes rely on conditional updates and row locks inside it.
+/// Any error (or panic) inside `f` rolls the transaction back.
+pub(crate) fn write<T, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StorageError>,
+{
+    let begin = match conn {
+        DbConnection::Postgresql(_) => "BEGIN",
+        DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
+    };
+    conn.batch_execute(begin).map_err(storage)?;
+    let mut guard = RollbackGuard { conn, open: true };
+    let value = f(guard.conn)?;
+    guard.conn.batch_execute("COMMIT").map_err(storage)?;
+    guard.open = false;
+    Ok(value)
+}
+
+/// Rolls an open transaction back when `write` leaves early (error or panic), so the
+/// connection goes back to the pool clean.
+struct RollbackGuard<'a> {
+    conn: &'a mut DbConnection,
+    open: bool,
+}
+
+impl Drop for RollbackGuard<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(e) = self.conn.batch_execute("ROLLBACK") {
+                tracing::error!(error = %e, "rollback failed");
+            }
+        }
+    }
+}
+
+/// Creates a PostgreSQL database next to the one `admin_url` names and returns its URL
+/// (used to give each test its own database).
+pub fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, OpenError> {
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(OpenError::Url(format!("invalid database name {name:?}")));
+    }
+    let mut conn = PgConnection::establish(admin_url).map_err(|source| OpenError::Connect {
+        url: DatabaseUrl::Postgres(admin_url.to_owned()).redacted(),
+        source,
+    })?;
+    conn.batch_execute(&format!("CREATE DATABASE {name}"))
+        .map_err(|e| OpenError::Migrate {
+            url: admin_url.to_owned(),
+            message: e.to_string(),
+        })?;
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (admin_url, String::new()),
+    };
+    let cut = base.rfind('/').filter(|&i| i > base.find("://").map_or(0, |s| s + 2));
+    let root = cut.map_or(base, |i| &base[..i]);
+    Ok(format!("{root}/{name}{query}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::RunQueryDsl;
+
+    #[test]
+    fn urls_pick_the_backend() {
+        assert_eq!(DatabaseUrl::parse("postgres://u:p@h/db").unwrap().backend(), Backend::Postgres);
+        assert_eq!(DatabaseUrl::parse("postgresql://h/db").unwrap().backend(), Backend::Postgres);
+        assert_eq!(DatabaseUrl::parse("data/x.db").unwrap(), DatabaseUrl::Sqlite("data/x.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite://data/x.db").unwrap(), DatabaseUrl::Sqlite("data/x.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:/tmp/x.db").unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        assert!(DatabaseUrl::parse(":memory:").is_err());
+        assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+    }
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        let url = DatabaseUrl::parse("postgres://app:secret@db:5432/sa").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/sa");
+    }
+
+    #[test]
+    fn a_failed_write_rolls_back_and_leaves_the_connection_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("t.db").to_string_lossy(), 2).unwrap();
+        db.migrate().unwrap();
+        let mut conn = db.conn().unwrap();
+        let failed: Result<(), StorageError> = write(&mut conn, |c| {
+            c.batch_execute("INSERT INTO partners (id, name, created_at) VALUES ('p', 'P', '2026-01-01 00:00:00')")
+                .map_err(storage)?;
+            Err(StorageError("refused".into()))
+        });
+        assert!(failed.is_err());
+        let ok: Result<(), StorageError> = write(&mut conn, |c| {
+            c.batch_execute("INSERT INTO partners (id, name, created_at) VALUES ('q', 'Q', '2026-01-01 00:00:00')")
+                .map_err(storage)
+        });
+        assert!(ok.is_ok(), "the connection is clean after a rollback");
+        let ids: Vec<String> = diesel::sql_query("SELECT id FROM partners")
+            .load::<IdRow>(&mut conn)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, vec!["q".to_owned()], "the failed write left nothing");
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct IdRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        id: String,
+    }
+}

@@ -1,0 +1,198 @@
+use super::directory::AccountRow;
+use crate::connection::{storage, write};
+use crate::convert::{corrupt, from_db, json, to_db, to_json, uuid};
+use crate::schema::{authorized_domains, benefit_transactions, benefits, purchasing_accounts};
+use crate::{Database, DbConnection};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use domain::auth::Actor;
+use domain::benefit::{Benefit, Grant, GrantError};
+use domain::catalog::{TypeCode, Unit};
+use domain::error::StorageError;
+use domain::ids::{AccountId, BenefitId};
+use domain::ledger::{EntryKind, Figure, Figures};
+use domain::ports::{BenefitRepository, HeldBenefit, WriteError};
+use uuid::Uuid;
+
+#[derive(Queryable, Insertable)]
+#[diesel(table_name = benefits)]
+pub(crate) struct BenefitRow {
+    id: String,
+    account_id: String,
+    type_code: String,
+    unit: String,
+    quantity: Option<i64>,
+    used: Option<i64>,
+    valid_from: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    access_code: Option<String>,
+    calculation_inputs: String,
+    created_at: NaiveDateTime,
+    version: i64,
+}
+
+impl BenefitRow {
+    pub(crate) fn into_domain(self) -> Result<Benefit, StorageError> {
+        let figures = match (self.quantity, self.used) {
+            (Some(quantity), Some(used)) => Some(Figures { quantity, used }),
+            (None, None) => None,
+            _ => return Err(StorageError(format!("benefit {} has half its figures", self.id))),
+        };
+        Ok(Benefit {
+            id: BenefitId(uuid(&self.id)?),
+            account_id: AccountId(uuid(&self.account_id)?),
+            type_code: TypeCode::parse(&self.type_code).map_err(|_| corrupt("type code", &self.type_code))?,
+            unit: Unit::parse(&self.unit).ok_or_else(|| corrupt("unit", &self.unit))?,
+            figures,
+            valid_from: from_db(self.valid_from),
+            expires_at: from_db(self.expires_at),
+            access_code: self.access_code,
+            calculation_inputs: json("calculation inputs", &self.calculation_inputs)?,
+            created_at: from_db(self.created_at),
+            version: self.version,
+        })
+    }
+}
+
+/// One ledger entry to append.
+pub(crate) struct NewEntry<'a> {
+    pub benefit: BenefitId,
+    pub kind: EntryKind,
+    pub amount: i64,
+    /// The figures after the entry (`None` for an unmetered benefit).
+    pub after: Option<Figures>,
+    pub actor: &'a Actor,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Appends one entry to a benefit's ledger. Must run inside the write transaction that
+/// changed the figures; `(benefit_id, seq)` is unique, so two writers can never both append
+/// the same position.
+pub(crate) fn append_entry(conn: &mut DbConnection, entry: NewEntry<'_>) -> Result<(), StorageError> {
+    use benefit_transactions::dsl as t;
+    let benefit_id = entry.benefit.to_string();
+    let last: Option<i64> = t::benefit_transactions
+        .filter(t::benefit_id.eq(&benefit_id))
+        .select(diesel::dsl::max(t::seq))
+        .first(conn)
+        .map_err(storage)?;
+    let (quantity_delta, used_delta) = match entry.kind.figure() {
+        Figure::Quantity => (entry.amount, 0),
+        Figure::Used => (0, entry.amount),
+    };
+    diesel::insert_into(t::benefit_transactions)
+        .values((
+            t::id.eq(Uuid::new_v4().to_string()),
+            t::benefit_id.eq(&benefit_id),
+            t::seq.eq(last.unwrap_or(0) + 1),
+            t::kind.eq(entry.kind.code()),
+            t::quantity_delta.eq(quantity_delta),
+            t::used_delta.eq(used_delta),
+            t::quantity_after.eq(entry.after.map(|f| f.quantity)),
+            t::used_after.eq(entry.after.map(|f| f.used)),
+            t::actor_subject.eq(&entry.actor.subject),
+            t::actor_role.eq(entry.actor.role.code()),
+            t::partner_id.eq(entry.actor.partner.map(|p| p.to_string())),
+            t::reference.eq(entry.reference),
+            t::note.eq(entry.note),
+            t::created_at.eq(to_db(entry.at)),
+        ))
+        .execute(conn)
+        .map_err(storage)?;
+    Ok(())
+}
+
+fn load_benefits(conn: &mut DbConnection, account: AccountId) -> Result<Vec<Benefit>, StorageError> {
+    let rows: Vec<BenefitRow> = benefits::table
+        .filter(benefits::account_id.eq(account.to_string()))
+        .order((benefits::created_at.asc(), benefits::id.asc()))
+        .load(conn)
+        .map_err(storage)?;
+    rows.into_iter().map(BenefitRow::into_domain).collect()
+}
+
+impl BenefitRepository for Database {
+    fn grant(
+        &self,
+        account: AccountId,
+        id: BenefitId,
+        grant: &Grant,
+        access_code: Option<String>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Benefit, WriteError<GrantError>> {
+        let mut conn = self.conn()?;
+        write(&mut conn, |conn| {
+            let held = load_benefits(conn, account)?;
+            grant.check_against(&held, now).map_err(WriteError::Refused)?;
+            let figures = grant.figures();
+            let row = BenefitRow {
+                id: id.to_string(),
+                account_id: account.to_string(),
+                type_code: grant.type_code.as_str().to_owned(),
+                unit: grant.unit.code().to_owned(),
+                quantity: figures.map(|f| f.quantity),
+                used: figures.map(|f| f.used),
+                valid_from: to_db(grant.valid_from),
+                expires_at: to_db(grant.expires_at),
+                access_code,
+                calculation_inputs: to_json(&grant.calculation_inputs)?,
+                created_at: to_db(now),
+                version: 1,
+            };
+            diesel::insert_into(benefits::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(storage)?;
+            append_entry(
+                conn,
+                NewEntry {
+                    benefit: id,
+                    kind: EntryKind::Grant,
+                    amount: figures.map_or(0, |f| f.quantity),
+                    after: figures,
+                    actor,
+                    reference: None,
+                    note: None,
+                    at: now,
+                },
+            )?;
+            Ok(row.into_domain()?)
+        })
+    }
+
+    fn benefits_of_account(&self, account: AccountId) -> Result<Vec<Benefit>, StorageError> {
+        let mut conn = self.conn()?;
+        load_benefits(&mut conn, account)
+    }
+
+    fn benefit(&self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
+        let mut conn = self.conn()?;
+        let found: Option<(BenefitRow, AccountRow)> = benefits::table
+            .inner_join(purchasing_accounts::table)
+            .filter(benefits::id.eq(id.to_string()))
+            .first(&mut conn)
+            .optional()
+            .map_err(storage)?;
+        found
+            .map(|(b, a)| {
+                Ok(HeldBenefit {
+                    benefit: b.into_domain()?,
+                    account: a.into_domain()?,
+                })
+            })
+            .transpose()
+    }
+
+    fn authorized_domain_count(&self, account: AccountId) -> Result<usize, StorageError> {
+        let mut conn = self.conn()?;
+        let n: i64 = authorized_domains::table
+            .filter(authorized_domains::account_id.eq(account.to_string()))
+            .count()
+            .get_result(&mut conn)
+            .map_err(storage)?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,114 @@
+//! Written by hand: the column types are those both backends share through
+//! `MultiConnection` (UUIDs and JSON as text, UTC timestamps without zone).
+
+diesel::table! {
+    organizations (id) {
+        id -> Text,
+        name -> Text,
+        contact_emails -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    purchasing_accounts (id) {
+        id -> Text,
+        organization_id -> Text,
+        name -> Text,
+        agreement_number -> Nullable<Text>,
+        sa_id -> Nullable<Text>,
+        program_code -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    partners (id) {
+        id -> Text,
+        name -> Text,
+        contact_email -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    benefit_types (code) {
+        code -> Text,
+        unit -> Text,
+        position -> Integer,
+        definition -> Text,
+    }
+}
+
+diesel::table! {
+    benefits (id) {
+        id -> Text,
+        account_id -> Text,
+        type_code -> Text,
+        unit -> Text,
+        quantity -> Nullable<BigInt>,
+        used -> Nullable<BigInt>,
+        valid_from -> Timestamp,
+        expires_at -> Timestamp,
+        access_code -> Nullable<Text>,
+        calculation_inputs -> Text,
+        created_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    benefit_transactions (id) {
+        id -> Text,
+        benefit_id -> Text,
+        seq -> BigInt,
+        kind -> Text,
+        quantity_delta -> BigInt,
+        used_delta -> BigInt,
+        quantity_after -> Nullable<BigInt>,
+        used_after -> Nullable<BigInt>,
+        actor_subject -> Text,
+        actor_role -> Text,
+        partner_id -> Nullable<Text>,
+        reference -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    authorized_domains (account_id, domain) {
+        account_id -> Text,
+        domain -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    partner_permissions (id) {
+        id -> Text,
+        organization_id -> Text,
+        partner_id -> Text,
+        status -> Text,
+        scopes -> Text,
+        expires_at -> Nullable<Timestamp>,
+        requested_at -> Timestamp,
+        updated_at -> Timestamp,
+        version -> BigInt,
+    }
+}
+
+diesel::joinable!(purchasing_accounts -> organizations (organization_id));
+diesel::joinable!(benefits -> purchasing_accounts (account_id));
+diesel::joinable!(benefit_transactions -> benefits (benefit_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organizations,
+    purchasing_accounts,
+    partners,
+    benefit_types,
+    benefits,
+    benefit_transactions,
+    authorized_domains,
+    partner_permissions,
+);
