@@ -1,1 +1,19 @@
+//! SA Benefits HTTP API (actix-web): configuration, JWT authentication, authorization,
+//! handlers, one error type rendered as problem+json, and the server itself.
 
+pub mod access;
+pub mod auth;
+pub mod config;
+pub mod context;
+mod cors;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::{openapi_document, prepare_database, Application};

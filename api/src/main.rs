@@ -1,1 +1,142 @@
-fn main() {}
+//! `sa-benefits`: serve (default), migrate, seed-demo, openapi, token.
+
+use anyhow::Context;
+use api::auth::TokenIssuer;
+use api::state::SystemClock;
+use api::{demo, Application, Config};
+use clap::{Parser, Subcommand};
+use domain::auth::{Principal, PrincipalKind, Role};
+use domain::ids::{OrganizationId, PartnerId};
+use domain::ports::{CatalogRepository, Clock};
+use std::io::Write;
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "sa-benefits", version, about = "SA Benefits API: Software Assurance benefits of volume-licensing customers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run migrations, fill an empty database with demo data, and serve (the default).
+    Serve,
+    /// Run the database migrations and exit.
+    Migrate,
+    /// Fill an empty database with the demo data.
+    SeedDemo,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Mint a token (needs JWT_SECRET or the local secret, not a public key).
+    Token {
+        /// customer_admin, partner or operator.
+        #[arg(long)]
+        role: String,
+        /// The organization (customer_admin).
+        #[arg(long)]
+        org: Option<Uuid>,
+        /// The partner (partner).
+        #[arg(long)]
+        partner: Option<Uuid>,
+        /// Who the token is for.
+        #[arg(long, default_value = "cli")]
+        sub: String,
+        /// Lifetime: seconds, or with a unit: 30m, 12h, 7d.
+        #[arg(long, default_value = "12h")]
+        ttl: String,
+    },
+}
+
+fn parse_ttl(raw: &str) -> anyhow::Result<chrono::Duration> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: i64 = number.parse().with_context(|| format!("--ttl {raw:?}: expected e.g. 3600, 30m, 12h, 7d"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        other => anyhow::bail!("--ttl unit {other:?}: use s, m, h or d"),
+    };
+    anyhow::ensure!(seconds > 0, "--ttl must be positive");
+    Ok(chrono::Duration::seconds(seconds))
+}
+
+fn out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.write_all(b"\n")?;
+    Ok(())
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    api::telemetry::init();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {
+            let document = api::openapi_document();
+            out(&document.to_pretty_json()?)?;
+        }
+        Command::Migrate => {
+            let config = Config::from_env()?;
+            api::prepare_database(&config)?;
+            tracing::info!("migrations are up to date");
+        }
+        Command::SeedDemo => {
+            let config = Config::from_env()?;
+            let db = api::prepare_database(&config)?;
+            let catalog = db.catalog()?;
+            if demo::seed(&db, &catalog, SystemClock.now())? {
+                tracing::info!("demo data added");
+            } else {
+                tracing::warn!("the database already holds organizations: demo data not added");
+            }
+        }
+        Command::Token { role, org, partner, sub, ttl } => {
+            let config = Config::from_env()?;
+            let issuer = TokenIssuer::new(&config.jwt)?;
+            let kind = match Role::parse(&role) {
+                Some(Role::CustomerAdmin) => PrincipalKind::CustomerAdmin(OrganizationId(org.context("--org is required for customer_admin")?)),
+                Some(Role::Partner) => PrincipalKind::Partner(PartnerId(partner.context("--partner is required for partner")?)),
+                Some(Role::Operator) => PrincipalKind::Operator,
+                None => anyhow::bail!("--role must be customer_admin, partner or operator"),
+            };
+            let token = issuer.mint(&Principal { subject: sub, kind }, SystemClock.now(), parse_ttl(&ttl)?)?;
+            out(&token)?;
+        }
+        Command::Serve => serve().await?,
+    }
+    Ok(())
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    let app = Application::build(&config)?;
+    let state = app.state().clone();
+    let now = state.now();
+    if demo::seed(&state.db, &state.catalog, now)? {
+        tracing::info!("empty database: demo data added");
+    }
+    let base = format!("http://{}", config.bind_addr.replace("0.0.0.0", "127.0.0.1"));
+    let mut banner = format!("\nSA Benefits is serving on {base}\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/api-docs/openapi.json\n");
+    match TokenIssuer::new(&config.jwt) {
+        Ok(issuer) => {
+            let tokens = demo::tokens(&issuer, now, chrono::Duration::hours(12))?;
+            banner.push_str(&format!(
+                "\nDemo tokens (12 h), paste one into Authorize:\n  customer admin of Contoso Ltd (org {}):\n    {}\n  partner Fabrikam Licensing Services (partner {}):\n    {}\n  operator:\n    {}\n\nDemo account: {}\n",
+                demo::DEMO_ORG,
+                tokens.customer_admin,
+                demo::DEMO_PARTNER,
+                tokens.partner,
+                tokens.operator,
+                demo::DEMO_ACCOUNT,
+            ));
+        }
+        Err(e) => banner.push_str(&format!("\nNo demo tokens: {e}\n")),
+    }
+    out(&banner)?;
+    app.run_until_stopped().await?;
+    Ok(())
+}

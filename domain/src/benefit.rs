@@ -319,15 +319,19 @@ impl Grant {
     }
 }
 
-/// Splits an account's benefits the way the portal shows them: "your benefits" are the
-/// active ones; "other benefits you may be eligible for" are the catalog types the account
+/// Splits an account's benefits the way the portal shows them, in catalog order: "your
+/// benefits" are the active ones; "other benefits you may be eligible for" are the catalog types the account
 /// does not hold, plus the expired benefits.
 pub fn split_for_portal<'a>(
     catalog: &'a [BenefitType],
     held: &'a [Benefit],
     now: DateTime<Utc>,
 ) -> (Vec<&'a Benefit>, Vec<OtherBenefit<'a>>) {
-    let active: Vec<&Benefit> = held.iter().filter(|b| b.status(now) == Status::Active).collect();
+    let active: Vec<&Benefit> = catalog
+        .iter()
+        .flat_map(|t| held.iter().filter(move |b| b.type_code == t.code))
+        .filter(|b| b.status(now) == Status::Active)
+        .collect();
     let mut other = Vec::new();
     for benefit_type in catalog {
         if active.iter().any(|b| b.type_code == benefit_type.code) {
@@ -449,13 +453,14 @@ mod tests {
     fn the_portal_split_puts_expired_and_missing_types_in_other() {
         let catalog = builtin_catalog();
         let held = vec![
+            benefit("training_vouchers", Some(3), 0, at(30)),
             benefit("e_learning", Some(3), 0, at(30)),
             benefit("home_use_program", Some(3), 0, at(10)),
         ];
         let (active, other) = split_for_portal(catalog.types(), &held, at(15));
-        assert_eq!(active.len(), 1);
-        assert_eq!(active[0].type_code.as_str(), "e_learning");
-        assert_eq!(other.len(), 9);
+        let codes: Vec<&str> = active.iter().map(|b| b.type_code.as_str()).collect();
+        assert_eq!(codes, vec!["e_learning", "training_vouchers"], "catalog order");
+        assert_eq!(other.len(), 8);
         assert!(other.iter().any(|o| matches!(o, OtherBenefit::Expired(t, _) if t.code.as_str() == "home_use_program")));
         assert!(!other.iter().any(|o| matches!(o, OtherBenefit::NotHeld(t) if t.code.as_str() == "home_use_program")));
     }

@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod ids;
 pub mod ledger;
 pub mod page;
+pub mod permission;
 pub mod ports;
 pub mod values;
 

@@ -8,6 +8,8 @@ use crate::entities::{Organization, Partner, PurchasingAccount};
 use crate::error::StorageError;
 use crate::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
 use crate::page::{Page, PageRequest};
+use crate::permission::Permission;
+use crate::values::DomainName;
 use chrono::{DateTime, Utc};
 
 /// Where the time comes from.
@@ -64,11 +66,14 @@ pub trait BenefitRepository {
     ) -> Result<Benefit, WriteError<GrantError>>;
     fn benefits_of_account(&self, account: AccountId) -> Result<Vec<Benefit>, StorageError>;
     fn benefit(&self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError>;
-    /// How many e-mail domains the account has authorized.
-    fn authorized_domain_count(&self, account: AccountId) -> Result<usize, StorageError>;
+    /// The account's authorized e-mail domains, in order.
+    fn authorized_domains(&self, account: AccountId) -> Result<Vec<DomainName>, StorageError>;
 }
 
 pub trait PermissionRepository {
+    /// Records a permission as it stands (used for a new request and by the demo data).
+    fn insert_permission(&self, permission: &Permission) -> Result<(), StorageError>;
+
     /// The partner's approved permission on the organization that has not expired at `now`.
     fn active_permission(
         &self,

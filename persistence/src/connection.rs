@@ -194,6 +194,12 @@ impl Database {
         })
     }
 
+    /// Open and idle connections of the pool.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
     /// Whether the database answers (for `/health/ready`).
     pub fn ping(&self) -> Result<(), StorageError> {
         let mut conn = self.conn()?;

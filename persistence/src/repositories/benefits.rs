@@ -12,6 +12,7 @@ use domain::error::StorageError;
 use domain::ids::{AccountId, BenefitId};
 use domain::ledger::{EntryKind, Figure, Figures};
 use domain::ports::{BenefitRepository, HeldBenefit, WriteError};
+use domain::values::DomainName;
 use uuid::Uuid;
 
 #[derive(Queryable, Insertable)]
@@ -186,13 +187,16 @@ impl BenefitRepository for Database {
             .transpose()
     }
 
-    fn authorized_domain_count(&self, account: AccountId) -> Result<usize, StorageError> {
+    fn authorized_domains(&self, account: AccountId) -> Result<Vec<DomainName>, StorageError> {
         let mut conn = self.conn()?;
-        let n: i64 = authorized_domains::table
+        let rows: Vec<String> = authorized_domains::table
             .filter(authorized_domains::account_id.eq(account.to_string()))
-            .count()
-            .get_result(&mut conn)
+            .select(authorized_domains::domain)
+            .order(authorized_domains::domain.asc())
+            .load(&mut conn)
             .map_err(storage)?;
-        Ok(usize::try_from(n).unwrap_or(0))
+        rows.iter()
+            .map(|d| DomainName::parse(d).map_err(|_| corrupt("domain", d)))
+            .collect()
     }
 }

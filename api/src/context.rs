@@ -1,0 +1,115 @@
+//! Around every request: a request id, the negotiated language, one structured log line,
+//! metrics, and the rendering of errors as problem+json in the caller's language.
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::error::InternalError;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use domain::Language;
+use std::future::{ready, Ready};
+use std::time::Instant;
+use uuid::Uuid;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What every handler may want to know about the request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub language: Language,
+}
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned)
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let context = RequestContext {
+        request_id: request_id(&req),
+        language: req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .map(Language::negotiate)
+            .unwrap_or_default(),
+    };
+    req.extensions_mut().insert(context.clone());
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+
+    let outcome = next.call(req).await;
+    let (mut response, route) = match outcome {
+        Ok(response) => {
+            let route = response.request().match_pattern();
+            let response = match response.response().error().and_then(|e| e.as_error::<ApiError>()).cloned() {
+                Some(api_error) => {
+                    let (req, _) = response.into_parts();
+                    ServiceResponse::new(req, api_error.render(context.language, Some(&context.request_id)))
+                }
+                None => response.map_into_boxed_body(),
+            };
+            (Ok(response), route)
+        }
+        // A middleware (authentication) refused: the error carries the response.
+        Err(error) => {
+            let rendered = match error.as_error::<ApiError>() {
+                Some(api_error) => api_error.render(context.language, Some(&context.request_id)),
+                None => error.error_response(),
+            };
+            (Err((error.to_string(), rendered)), None)
+        }
+    };
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let status = match &mut response {
+        Ok(r) => {
+            insert_request_id(r.headers_mut(), &context.request_id);
+            r.status()
+        }
+        Err((_, r)) => {
+            insert_request_id(r.headers_mut(), &context.request_id);
+            r.status()
+        }
+    };
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        metrics.observe(method.as_str(), &route, status.as_u16(), elapsed);
+    }
+    let millis = elapsed.as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::error!(request_id = %context.request_id, method = %method, path = %path, route = %route, status = status.as_u16(), millis, "request");
+    } else {
+        tracing::info!(request_id = %context.request_id, method = %method, path = %path, route = %route, status = status.as_u16(), millis, "request");
+    }
+    response.map_err(|(message, rendered)| InternalError::from_response(message, rendered).into())
+}
+
+fn insert_request_id(headers: &mut header::HeaderMap, request_id: &str) {
+    if let Ok(value) = HeaderValue::from_str(request_id) {
+        headers.insert(REQUEST_ID, value);
+    }
+}
+
+impl FromRequest for RequestContext {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(req.extensions().get::<RequestContext>().cloned().unwrap_or(RequestContext {
+            request_id: Uuid::new_v4().to_string(),
+            language: Language::En,
+        })))
+    }
+}

@@ -1,0 +1,254 @@
+//! The one error type of the API, rendered once as `application/problem+json` (RFC 9457),
+//! in the language of the request (see `context`).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use domain::auth::Denied;
+use domain::error::{Refusal, StorageError};
+use domain::values::InvalidValue;
+use domain::{Language, Localized};
+use openapi::{FieldError, Problem};
+use std::fmt;
+
+/// One invalid field.
+#[derive(Debug, Clone)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: Localized,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: Localized,
+    pub errors: Vec<FieldProblem>,
+    pub context: Option<serde_json::Value>,
+    /// Extra headers: `WWW-Authenticate` on 401, `Allow` on 405.
+    pub headers: Vec<(header::HeaderName, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: Localized) -> Self {
+        Self {
+            status,
+            code,
+            detail,
+            errors: Vec::new(),
+            context: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_context(mut self, context: serde_json::Value) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    pub fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn validation(errors: Vec<FieldProblem>) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+            Localized::new("The request has invalid fields.", "La requête contient des champs invalides."),
+        );
+        e.errors = errors;
+        e
+    }
+
+    /// One invalid field or parameter.
+    pub fn invalid(field: &str, message: Localized) -> Self {
+        Self::validation(vec![FieldProblem {
+            field: field.to_owned(),
+            message,
+        }])
+    }
+
+    pub fn bad_request(code: &'static str, detail: Localized) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub fn not_found(what: Localized) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", what)
+    }
+
+    pub fn forbidden(detail: Localized) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            Localized::new(
+                "Something went wrong on our side. Retry later; quote the request id to support.",
+                "Une erreur s'est produite de notre côté. Réessayez plus tard ; citez l'identifiant de requête au support.",
+            ),
+        )
+    }
+
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            Localized::new("The database is not reachable.", "La base de données est injoignable."),
+        )
+    }
+
+    /// A refusal of a domain rule with the given status.
+    pub fn refused(status: StatusCode, refusal: &impl Refusal) -> Self {
+        Self::new(status, refusal.code(), refusal.message())
+    }
+
+    fn title(&self) -> Localized {
+        let (en, fr) = match self.status.as_u16() {
+            400 => ("Invalid request", "Requête invalide"),
+            401 => ("Authentication required", "Authentification requise"),
+            403 => ("Forbidden", "Action interdite"),
+            404 => ("Not found", "Introuvable"),
+            405 => ("Method not allowed", "Méthode non autorisée"),
+            409 => ("Conflict", "Conflit"),
+            412 => ("Precondition failed", "Condition préalable non remplie"),
+            413 => ("Payload too large", "Corps de requête trop volumineux"),
+            415 => ("Unsupported media type", "Type de contenu non pris en charge"),
+            422 => ("Request refused", "Requête refusée"),
+            503 => ("Service unavailable", "Service indisponible"),
+            _ => ("Internal error", "Erreur interne"),
+        };
+        Localized::new(en, fr)
+    }
+
+    /// The problem document in one language.
+    pub fn problem(&self, language: Language, request_id: Option<&str>) -> Problem {
+        Problem {
+            problem_type: format!("urn:sa-benefits:problem:{}", self.code),
+            title: self.title().get(language).to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.get(language).to_owned(),
+            code: self.code.to_owned(),
+            errors: self
+                .errors
+                .iter()
+                .map(|e| FieldError {
+                    field: e.field.clone(),
+                    message: e.message.get(language).to_owned(),
+                })
+                .collect(),
+            request_id: request_id.map(str::to_owned),
+            context: self.context.clone(),
+        }
+    }
+
+    pub fn render(&self, language: Language, request_id: Option<&str>) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        response.content_type("application/problem+json");
+        response.insert_header((header::CONTENT_LANGUAGE, language.code()));
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.json(self.problem(language, request_id))
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail.en)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.render(Language::En, None)
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        ApiError::internal()
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Forbidden => ApiError::forbidden(Localized::new(
+                "Your role may not do this.",
+                "Votre rôle ne permet pas cette action.",
+            )),
+            Denied::NotFound => ApiError::not_found(Localized::new(
+                "No such resource.",
+                "Aucune ressource de ce type.",
+            )),
+            Denied::MissingScope(scope) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "missing_scope",
+                Localized::new(
+                    format!("Your permission on this organization does not include the scope {}.", scope.code()),
+                    format!("Votre autorisation sur cette organisation n'inclut pas l'étendue {}.", scope.code()),
+                ),
+            )
+            .with_context(serde_json::json!({ "required_scope": scope.code() })),
+        }
+    }
+}
+
+/// Collects the invalid fields of a request body; every field is checked before answering.
+#[derive(Debug, Default)]
+pub struct Fields {
+    errors: Vec<FieldProblem>,
+}
+
+impl Fields {
+    /// The parsed value, or `None` with the field's error recorded.
+    pub fn check<T>(&mut self, field: impl Into<String>, parsed: Result<T, InvalidValue>) -> Option<T> {
+        match parsed {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.errors.push(FieldProblem {
+                    field: field.into(),
+                    message: e.message,
+                });
+                None
+            }
+        }
+    }
+
+    /// Records an error that is not the parse of one value (e.g. two fields that disagree).
+    pub fn reject(&mut self, field: &str, message: Localized) {
+        self.errors.push(FieldProblem {
+            field: field.to_owned(),
+            message,
+        });
+    }
+
+    pub fn into_error(self) -> ApiError {
+        ApiError::validation(self.errors)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Binds every checked value, or answers 400 with all the field errors.
+/// `valid!(fields; a, b)` needs `a: Option<A>`, `b: Option<B>` from [`Fields::check`].
+#[macro_export]
+macro_rules! valid {
+    ($fields:ident; $($value:ident),+ $(,)?) => {
+        let ($(Some($value),)+) = ($($value,)+) else {
+            return Err($fields.into_error());
+        };
+        if !$fields.is_empty() {
+            return Err($fields.into_error());
+        }
+    };
+}

@@ -1,0 +1,467 @@
+use super::benefit_types::{BenefitTypeView, FeaturesView};
+use super::list_schema;
+use crate::access::{authorize_on, Resource};
+use crate::auth::Caller;
+use crate::context::RequestContext;
+use crate::error::{ApiError, Fields};
+use crate::extract::{blocking, page_in_memory, ListQuery};
+use crate::state::AppState;
+use crate::valid;
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::auth::Action;
+use domain::benefit::{split_for_portal, Alert, AlertContext, Benefit, CalculationInput, Grant, GrantError, OtherBenefit};
+use domain::catalog::BenefitType;
+use domain::entities::PurchasingAccount;
+use domain::error::Refusal;
+use domain::ids::{AccountId, BenefitId};
+use domain::ports::{BenefitRepository, DirectoryRepository, WriteError};
+use domain::values::{DomainName, Quantity};
+use domain::Language;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Identification information shown with a benefit.
+#[derive(Serialize, ToSchema)]
+pub struct Identification {
+    pub agreement_number: Option<String>,
+    /// Software Assurance identification number.
+    pub sa_id: Option<String>,
+    /// The account's program code, for types distributed with one (Home Use Program).
+    pub program_code: Option<String>,
+    /// The benefit's own access code, for types that have one (Home Use Program).
+    pub access_code: Option<String>,
+}
+
+/// Something the administrator should do or know.
+#[derive(Serialize, ToSchema)]
+pub struct AlertView {
+    /// `expired`, `expiring_soon`, `not_yet_valid`, `domain_required`, `low_remaining`, `training_days_expiring`.
+    #[schema(example = "domain_required")]
+    pub code: String,
+    /// `info`, `warning`, or `action` (required before the benefit can be used).
+    #[schema(example = "action")]
+    pub severity: String,
+    #[schema(example = "Add an eligible e-mail domain before users can be added.")]
+    pub message: String,
+}
+
+impl AlertView {
+    fn new(alert: &Alert, language: Language) -> Self {
+        let code = serde_json::to_value(alert.code).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let severity = serde_json::to_value(alert.severity).ok().and_then(|v| v.as_str().map(str::to_owned));
+        Self {
+            code: code.unwrap_or_default(),
+            severity: severity.unwrap_or_default(),
+            message: alert.message.get(language).to_owned(),
+        }
+    }
+}
+
+/// A benefit of a purchasing account, with its figures.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "6f1e2d3c-4b5a-4697-8877-665544332211", "account_id": "4d7a2b1c-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
+    "type": "e_learning", "name": "E-Learning", "unit": "participants", "unit_label": "participants",
+    "quantity": 250, "used": 231, "remaining": 19, "status": "active",
+    "valid_from": "2026-07-01T00:00:00Z", "expires_at": "2027-06-30T23:59:59Z",
+    "identification": {"agreement_number": "EA-7781-2291", "sa_id": "SA-0042-7781", "program_code": null, "access_code": null},
+    "alerts": [{"code": "low_remaining", "severity": "warning", "message": "19 participants left out of 250."}]
+}))]
+pub struct BenefitSummary {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    /// The catalog code.
+    #[serde(rename = "type")]
+    pub type_code: String,
+    pub name: String,
+    pub unit: String,
+    pub unit_label: String,
+    /// Entitled; `null` for an unmetered benefit.
+    pub quantity: Option<i64>,
+    pub used: Option<i64>,
+    /// `quantity - used`.
+    pub remaining: Option<i64>,
+    /// `active` or `expired`.
+    #[schema(example = "active")]
+    pub status: String,
+    pub valid_from: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub identification: Identification,
+    pub alerts: Vec<AlertView>,
+}
+
+/// A benefit with everything the details page shows.
+#[derive(Serialize, ToSchema)]
+pub struct BenefitDetails {
+    #[serde(flatten)]
+    pub summary: BenefitSummary,
+    pub description: String,
+    pub learn_more_url: String,
+    /// How an administrator sets the benefit up.
+    pub admin_instructions: String,
+    /// What an administrator sends to the people who use it.
+    pub end_user_instructions: String,
+    /// How the quantity is calculated.
+    pub calculation_rule: String,
+    /// The account's authorized e-mail domains (ASCII form).
+    pub eligible_domains: Vec<String>,
+    pub features: FeaturesView,
+    /// Bumped by every change; also the `ETag`.
+    pub version: i64,
+}
+
+/// A type the account could hold, or held and has expired.
+#[derive(Serialize, ToSchema)]
+pub struct OtherBenefitView {
+    #[serde(flatten)]
+    pub benefit_type: BenefitTypeView,
+    /// Whether the account held it and it has expired.
+    pub expired: bool,
+    /// The expired benefit, when `expired`.
+    pub benefit_id: Option<Uuid>,
+    pub expired_at: Option<DateTime<Utc>>,
+    /// "This benefit has expired" when `expired`.
+    pub message: Option<String>,
+}
+
+list_schema!(BenefitList, BenefitSummary);
+list_schema!(OtherBenefitList, OtherBenefitView);
+
+/// One figure the operator recorded with the grant, shown in the calculation view.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalculationInputBody {
+    #[schema(example = "Qualifying desktop licences with SA")]
+    pub label: String,
+    #[schema(example = 1250)]
+    pub value: i64,
+}
+
+/// A grant of one benefit type to a purchasing account.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "type": "e_learning", "quantity": 250, "valid_from": "2026-07-01T00:00:00Z", "expires_at": "2027-06-30T23:59:59Z",
+    "calculation_inputs": [{"label": "Qualifying desktop licences with SA", "value": 1250}]
+}))]
+pub struct GrantBody {
+    /// A catalog code.
+    #[serde(rename = "type")]
+    pub type_code: String,
+    /// Entitled quantity (0 to 1 000 000 000); `null` or absent for an unmetered type.
+    pub quantity: Option<i64>,
+    /// When the benefit starts; now when absent.
+    pub valid_from: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+    /// The figures the quantity was computed from.
+    #[serde(default)]
+    pub calculation_inputs: Vec<CalculationInputBody>,
+}
+
+/// Builds the views of an account's benefits.
+struct Presenter<'a> {
+    state: &'a AppState,
+    account: &'a PurchasingAccount,
+    language: Language,
+    now: DateTime<Utc>,
+    domains: usize,
+}
+
+impl Presenter<'_> {
+    fn benefit_type(&self, benefit: &Benefit) -> Result<&BenefitType, ApiError> {
+        self.state.catalog.get(&benefit.type_code).ok_or_else(|| {
+            tracing::error!(code = benefit.type_code.as_str(), "benefit of a type missing from the catalog");
+            ApiError::internal()
+        })
+    }
+
+    fn summary(&self, benefit: &Benefit) -> Result<BenefitSummary, ApiError> {
+        let benefit_type = self.benefit_type(benefit)?;
+        let context = AlertContext {
+            now: self.now,
+            authorized_domains: self.domains,
+            training_days_expiring_soon: 0,
+        };
+        Ok(BenefitSummary {
+            id: benefit.id.as_uuid(),
+            account_id: benefit.account_id.as_uuid(),
+            type_code: benefit.type_code.as_str().to_owned(),
+            name: benefit_type.name.get(self.language).to_owned(),
+            unit: benefit.unit.code().to_owned(),
+            unit_label: benefit.unit.label(self.language).to_owned(),
+            quantity: benefit.quantity(),
+            used: benefit.used(),
+            remaining: benefit.remaining(),
+            status: benefit.status(self.now).code().to_owned(),
+            valid_from: benefit.valid_from,
+            expires_at: benefit.expires_at,
+            identification: Identification {
+                agreement_number: self.account.agreement_number.as_ref().map(|r| r.as_str().to_owned()),
+                sa_id: self.account.sa_id.as_ref().map(|r| r.as_str().to_owned()),
+                program_code: benefit_type
+                    .features
+                    .has_access_code
+                    .then(|| self.account.program_code.as_ref().map(|r| r.as_str().to_owned()))
+                    .flatten(),
+                access_code: benefit.access_code.clone(),
+            },
+            alerts: benefit
+                .alerts(benefit_type, &context)
+                .iter()
+                .map(|a| AlertView::new(a, self.language))
+                .collect(),
+        })
+    }
+
+    fn details(&self, benefit: &Benefit, domains: &[DomainName]) -> Result<BenefitDetails, ApiError> {
+        let t = self.benefit_type(benefit)?;
+        Ok(BenefitDetails {
+            summary: self.summary(benefit)?,
+            description: t.description.get(self.language).to_owned(),
+            learn_more_url: t.learn_more_url.clone(),
+            admin_instructions: t.admin_instructions.get(self.language).to_owned(),
+            end_user_instructions: t.end_user_instructions.get(self.language).to_owned(),
+            calculation_rule: t.calculation.get(self.language).to_owned(),
+            eligible_domains: domains.iter().map(|d| d.as_str().to_owned()).collect(),
+            features: t.features.into(),
+            version: benefit.version,
+        })
+    }
+}
+
+/// Loads an account and checks the caller may do `action` on it. Blocking.
+fn account_for(state: &AppState, caller: &domain::auth::Principal, id: AccountId, action: Action) -> Result<PurchasingAccount, ApiError> {
+    let account = state.db.account(id)?.ok_or_else(|| Resource::Account.not_found())?;
+    authorize_on(state, caller, account.organization_id, action, Resource::Account)?;
+    Ok(account)
+}
+
+/// Your benefits
+///
+/// The account's active benefits with `quantity`, `used`, `remaining`, `unit`, identification
+/// information and `alerts`. A benefit not yet started is listed with a `not_yet_valid` alert.
+#[utoipa::path(
+    tag = "benefits",
+    params(("account_id" = Uuid, Path, description = "The purchasing account"), ListQuery),
+    responses(
+        (status = 200, description = "The active benefits", body = BenefitList),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/accounts/{account_id}/benefits")]
+pub async fn list_active(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<BenefitList>, ApiError> {
+    let id = AccountId(path.into_inner());
+    let page = query.page()?;
+    let items = blocking(move || {
+        let account = account_for(&state, &caller, id, Action::ReadOrganization)?;
+        let held = state.db.benefits_of_account(id)?;
+        let domains = state.db.authorized_domains(id)?.len();
+        let now = state.now();
+        let presenter = Presenter { state: &state, account: &account, language: context.language, now, domains };
+        let (active, _) = split_for_portal(state.catalog.types(), &held, now);
+        active.into_iter().map(|b| presenter.summary(b)).collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    let (items, next_cursor) = page_in_memory(items, &page);
+    Ok(web::Json(BenefitList { items, next_cursor }))
+}
+
+/// Other benefits you may be eligible for
+///
+/// The catalog types the account does not hold, and its expired benefits, each expired one
+/// marked `expired: true` with the message "This benefit has expired".
+#[utoipa::path(
+    tag = "benefits",
+    params(("account_id" = Uuid, Path, description = "The purchasing account"), ListQuery),
+    responses(
+        (status = 200, description = "Types not held and expired benefits", body = OtherBenefitList),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/accounts/{account_id}/benefits/other")]
+pub async fn list_other(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<OtherBenefitList>, ApiError> {
+    let id = AccountId(path.into_inner());
+    let page = query.page()?;
+    let language = context.language;
+    let items = blocking(move || {
+        account_for(&state, &caller, id, Action::ReadOrganization)?;
+        let held = state.db.benefits_of_account(id)?;
+        let (_, other) = split_for_portal(state.catalog.types(), &held, state.now());
+        Ok(other
+            .into_iter()
+            .map(|o| match o {
+                OtherBenefit::NotHeld(t) => OtherBenefitView {
+                    benefit_type: BenefitTypeView::new(t, language),
+                    expired: false,
+                    benefit_id: None,
+                    expired_at: None,
+                    message: None,
+                },
+                OtherBenefit::Expired(t, b) => OtherBenefitView {
+                    benefit_type: BenefitTypeView::new(t, language),
+                    expired: true,
+                    benefit_id: Some(b.id.as_uuid()),
+                    expired_at: Some(b.expires_at),
+                    message: Some(Alert::expired().message.get(language).to_owned()),
+                },
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let (items, next_cursor) = page_in_memory(items, &page);
+    Ok(web::Json(OtherBenefitList { items, next_cursor }))
+}
+
+fn grant_refused(e: &GrantError) -> ApiError {
+    let field = match e {
+        GrantError::QuantityRequired { .. } | GrantError::QuantityNotAllowed => "quantity",
+        GrantError::PeriodInverted | GrantError::AlreadyOver => "expires_at",
+        GrantError::AlreadyHeld { benefit_id } => {
+            return ApiError::refused(StatusCode::CONFLICT, e)
+                .with_context(serde_json::json!({ "benefit_id": benefit_id.as_uuid() }));
+        }
+    };
+    let mut error = ApiError::invalid(field, e.message());
+    error.code = e.code();
+    error.detail = e.message();
+    error
+}
+
+/// A new random access code: 10 upper-case letters and digits (no 0/O, 1/I).
+fn new_access_code() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..10).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// Grant a benefit
+///
+/// Operators only. Gives the account one catalog type with its quantity (none for an
+/// unmetered type) and validity period, and records the figures it was computed from for the
+/// calculation view. The grant is the first entry of the benefit's ledger. An account holds
+/// at most one unexpired benefit of each type: more quantity is an adjustment.
+#[utoipa::path(
+    tag = "benefits",
+    params(("account_id" = Uuid, Path, description = "The purchasing account")),
+    request_body = GrantBody,
+    responses(
+        (status = 201, description = "Granted", body = BenefitDetails,
+         headers(("Location" = String, description = "The new benefit"), ("ETag" = String, description = "Its version"))),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+    )
+)]
+#[post("/accounts/{account_id}/benefits")]
+pub async fn grant(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+    body: web::Json<GrantBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = AccountId(path.into_inner());
+    let body = body.into_inner();
+    let now = state.now();
+    let mut fields = Fields::default();
+    let benefit_type = state.catalog.find(&body.type_code).cloned();
+    if benefit_type.is_none() {
+        fields.reject(
+            "type",
+            domain::Localized::new("is not a code of the catalog (GET /api/v1/benefit-types)", "n'est pas un code du catalogue (GET /api/v1/benefit-types)"),
+        );
+    }
+    let quantity = match body.quantity {
+        None => Some(None),
+        Some(q) => fields.check("quantity", Quantity::new(q)).map(Some),
+    };
+    let inputs: Option<Vec<CalculationInput>> = body
+        .calculation_inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| fields.check(format!("calculation_inputs[{i}].label"), CalculationInput::new(&input.label, input.value)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
+    valid!(fields; benefit_type, quantity, inputs);
+    let valid_from = body.valid_from.unwrap_or(now);
+    let grant = Grant::new(&benefit_type, quantity, valid_from, body.expires_at, inputs, now).map_err(|e| grant_refused(&e))?;
+    let access_code = benefit_type.features.has_access_code.then(new_access_code);
+    let benefit_id = BenefitId(Uuid::new_v4());
+    let language = context.language;
+    let details = blocking(move || {
+        let account = account_for(&state, &caller, id, Action::GrantBenefits)?;
+        let actor = domain::auth::Actor::of(&caller);
+        let benefit = state.db.grant(id, benefit_id, &grant, access_code, &actor, now).map_err(|e| match e {
+            WriteError::Refused(refusal) => grant_refused(&refusal),
+            WriteError::Storage(s) => s.into(),
+        })?;
+        let domains = state.db.authorized_domains(id)?;
+        let presenter = Presenter { state: &state, account: &account, language, now, domains: domains.len() };
+        presenter.details(&benefit, &domains)
+    })
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/benefits/{}", details.summary.id)))
+        .insert_header((header::ETAG, etag(details.version)))
+        .json(details))
+}
+
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// One benefit
+///
+/// Everything the details page shows: figures, status, identification, alerts, the
+/// administrator's and end users' instructions, how the quantity is calculated and the
+/// eligible domains. Answers an `ETag` with the benefit's version.
+#[utoipa::path(
+    tag = "benefits",
+    params(("benefit_id" = Uuid, Path, description = "The benefit")),
+    responses(
+        (status = 200, description = "The benefit", body = BenefitDetails,
+         headers(("ETag" = String, description = "The benefit's version"))),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/benefits/{benefit_id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = BenefitId(path.into_inner());
+    let details = blocking(move || {
+        let held = state.db.benefit(id)?.ok_or_else(|| Resource::Benefit.not_found())?;
+        authorize_on(&state, &caller, held.account.organization_id, Action::ReadOrganization, Resource::Benefit)?;
+        let domains = state.db.authorized_domains(held.account.id)?;
+        let presenter = Presenter {
+            state: &state,
+            account: &held.account,
+            language: context.language,
+            now: state.now(),
+            domains: domains.len(),
+        };
+        presenter.details(&held.benefit, &domains)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(details.version))).json(details))
+}

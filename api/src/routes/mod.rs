@@ -1,0 +1,38 @@
+//! The HTTP resources, one module each. Doc comments on handlers become the OpenAPI text.
+
+pub mod accounts;
+pub mod benefit_types;
+pub mod benefits;
+pub mod fallback;
+pub mod health;
+pub mod organizations;
+pub mod partners;
+
+use utoipa_actix_web::service_config::ServiceConfig;
+
+/// Every `/api/v1` operation.
+pub fn api_v1(cfg: &mut ServiceConfig<'_>) {
+    cfg.service(benefit_types::list)
+        .service(organizations::create)
+        .service(organizations::get)
+        .service(accounts::list)
+        .service(accounts::create)
+        .service(partners::create)
+        .service(benefits::list_active)
+        .service(benefits::list_other)
+        .service(benefits::grant)
+        .service(benefits::get);
+}
+
+/// A list of `T`, one page at a time.
+macro_rules! list_schema {
+    ($name:ident, $item:ty) => {
+        #[derive(serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            pub items: Vec<$item>,
+            /// Pass as `cursor` for the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+        }
+    };
+}
+pub(crate) use list_schema;

@@ -1,0 +1,121 @@
+use crate::access::{authorize_on, Resource};
+use crate::auth::Caller;
+use crate::error::{ApiError, Fields};
+use crate::extract::blocking;
+use crate::state::AppState;
+use crate::valid;
+use actix_web::http::header;
+use actix_web::{get, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::auth::{authorize_global, Action};
+use domain::entities::Organization;
+use domain::ids::OrganizationId;
+use domain::ports::DirectoryRepository;
+use domain::values::{EmailAddress, Name};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A new customer organization.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Contoso Ltd", "contact_emails": ["it-admins@contoso.com"]}))]
+pub struct CreateOrganization {
+    /// 1 to 200 characters.
+    pub name: String,
+    /// Where notifications for the organization's administrators go.
+    #[serde(default)]
+    pub contact_emails: Vec<String>,
+}
+
+/// A customer organization.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"id": "0b5c1f8e-3f4c-4b8a-9a51-2d1f3e4c5b6a", "name": "Contoso Ltd",
+    "contact_emails": ["it-admins@contoso.com"], "created_at": "2026-11-24T09:30:00Z"}))]
+pub struct OrganizationView {
+    pub id: Uuid,
+    pub name: String,
+    pub contact_emails: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Organization> for OrganizationView {
+    fn from(o: &Organization) -> Self {
+        Self {
+            id: o.id.as_uuid(),
+            name: o.name.as_str().to_owned(),
+            contact_emails: o.contact_emails.iter().map(ToString::to_string).collect(),
+            created_at: o.created_at,
+        }
+    }
+}
+
+/// Create an organization
+///
+/// Operators only.
+#[utoipa::path(
+    tag = "organizations",
+    request_body = CreateOrganization,
+    responses(
+        (status = 201, description = "Created", body = OrganizationView,
+         headers(("Location" = String, description = "The new organization's URL"))),
+        (status = 403, response = openapi::Forbidden),
+    )
+)]
+#[post("/organizations")]
+pub async fn create(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    body: web::Json<CreateOrganization>,
+) -> Result<HttpResponse, ApiError> {
+    authorize_global(&caller, Action::ManageDirectory)?;
+    let body = body.into_inner();
+    let mut fields = Fields::default();
+    let name = fields.check("name", Name::parse(&body.name));
+    let contact_emails: Vec<Option<EmailAddress>> = body
+        .contact_emails
+        .iter()
+        .enumerate()
+        .map(|(i, e)| fields.check(format!("contact_emails[{i}]"), EmailAddress::parse(e)))
+        .collect();
+    let contact_emails: Option<Vec<EmailAddress>> = contact_emails.into_iter().collect();
+    valid!(fields; name, contact_emails);
+    let organization = Organization {
+        id: OrganizationId(Uuid::new_v4()),
+        name,
+        contact_emails,
+        created_at: state.now(),
+    };
+    let saved = organization.clone();
+    let db = state.db.clone();
+    blocking(move || Ok(db.insert_organization(&saved)?)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/organizations/{}", organization.id)))
+        .json(OrganizationView::from(&organization)))
+}
+
+/// One organization
+///
+/// Its administrators, partners with an approved permission on it, and operators.
+#[utoipa::path(
+    tag = "organizations",
+    params(("org_id" = Uuid, Path, description = "The organization")),
+    responses(
+        (status = 200, description = "The organization", body = OrganizationView),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/organizations/{org_id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<OrganizationView>, ApiError> {
+    let id = OrganizationId(path.into_inner());
+    let organization = blocking(move || {
+        authorize_on(&state, &caller, id, Action::ReadOrganization, Resource::Organization)?;
+        state.db.organization(id)?.ok_or_else(|| Resource::Organization.not_found())
+    })
+    .await?;
+    Ok(web::Json(OrganizationView::from(&organization)))
+}

@@ -1,0 +1,121 @@
+//! Building and running the server: one place that wires the routes, the document, the
+//! middleware and the shared state, for the binary and the end-to-end tests alike.
+
+use crate::auth::{authenticate, JwtVerifier};
+use crate::config::Config;
+use crate::context::request_context;
+use crate::extract::{json_config, path_config, query_config, MAX_BODY_BYTES};
+use crate::metrics::Metrics;
+use crate::routes::{self, fallback::RouteTable};
+use crate::state::{AppState, SystemClock};
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use domain::catalog::builtin_catalog;
+use domain::ports::CatalogRepository;
+use persistence::Database;
+use std::net::TcpListener;
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+
+/// Routes outside `/api/v1` (for the 405 table).
+const SERVICE_ROUTES: &[&str] = &["/health/live", "/health/ready", "/metrics", "/api-docs/openapi.json", "/swagger-ui"];
+
+/// The OpenAPI document the server publishes.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = App::new()
+        .into_utoipa_app()
+        .openapi(openapi::ApiDoc::openapi())
+        .service(utoipa_actix_web::scope("/api/v1").configure(routes::api_v1))
+        .split_for_parts();
+    openapi::complete(&mut document);
+    document
+}
+
+/// Opens the database, runs its migrations and installs the built-in catalog. Blocking.
+pub fn prepare_database(config: &Config) -> anyhow::Result<Database> {
+    let db = Database::open(&config.database_url, config.database_pool_size)?;
+    db.migrate()?;
+    db.install_catalog(&builtin_catalog())?;
+    Ok(db)
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl Application {
+    /// Prepares the database and binds the listener (port 0 picks a free port).
+    pub fn build(config: &Config) -> anyhow::Result<Self> {
+        let db = prepare_database(config)?;
+        let listener = TcpListener::bind(&config.bind_addr)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
+        Self::build_with(config, db, listener)
+    }
+
+    pub fn build_with(config: &Config, db: Database, listener: TcpListener) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let catalog = Arc::new(db.catalog()?);
+        let state = AppState {
+            db,
+            catalog,
+            clock: Arc::new(SystemClock),
+        };
+        let verifier = web::Data::new(JwtVerifier::new(&config.jwt)?);
+        let document = openapi_document();
+        let routes = web::Data::new(RouteTable::new(&document, SERVICE_ROUTES));
+        let metrics = web::Data::new(Metrics::default());
+        let data = web::Data::new(state.clone());
+        let origins = config.cors_allowed_origins.clone();
+        let mut server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .service(
+                    utoipa_actix_web::scope("/api/v1")
+                        .wrap(from_fn(authenticate))
+                        .configure(routes::api_v1),
+                )
+                .split_for_parts();
+            app.app_data(data.clone())
+                .app_data(verifier.clone())
+                .app_data(metrics.clone())
+                .app_data(routes.clone())
+                .app_data(json_config())
+                .app_data(query_config())
+                .app_data(path_config())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .service(openapi::swagger_ui(document.clone()))
+                .route("/swagger-ui", web::get().to(openapi::swagger_ui_redirect))
+                .route("/health/live", web::get().to(routes::health::live))
+                .route("/health/ready", web::get().to(routes::health::ready))
+                .route("/metrics", web::get().to(routes::health::metrics))
+                .default_service(web::to(routes::fallback::fallback))
+                .wrap(from_fn(request_context))
+                .wrap(crate::cors::cors(&origins))
+        })
+        .listen(listener)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
