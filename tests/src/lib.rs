@@ -1,1 +1,191 @@
+//! End-to-end test harness: [`TestApp`] starts the real server on a free port against a
+//! fresh database (a SQLite file in a temporary directory, or — when `TEST_DATABASE_URL` is
+//! set — a new PostgreSQL database per test) and talks to it over HTTP.
 
+use api::auth::TokenIssuer;
+use api::config::{Config, JwtConfig, JwtKey};
+use api::Application;
+use chrono::{Duration, Utc};
+use domain::auth::{Principal, PrincipalKind};
+use domain::ids::{OrganizationId, PartnerId};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::sync::Once;
+use uuid::Uuid;
+
+pub const SECRET: &str = "end-to-end-test-secret-of-at-least-32-bytes";
+
+/// Which database the tests run on.
+pub fn backend_name() -> &'static str {
+    if postgres_admin_url().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+fn postgres_admin_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.trim().is_empty())
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    issuer: TokenIssuer,
+    _dir: tempfile::TempDir,
+}
+
+pub fn test_config(database_url: String, key: JwtKey) -> Config {
+    Config {
+        database_url,
+        bind_addr: "127.0.0.1:0".to_owned(),
+        jwt: JwtConfig {
+            key,
+            issuer: api::config::DEFAULT_ISSUER.to_owned(),
+            audience: api::config::DEFAULT_AUDIENCE.to_owned(),
+            leeway_seconds: 60,
+        },
+        smtp_url: None,
+        cors_allowed_origins: vec![],
+        workers: Some(2),
+        database_pool_size: 8,
+    }
+}
+
+/// A new empty database: its URL.
+pub fn fresh_database(dir: &tempfile::TempDir) -> String {
+    match postgres_admin_url() {
+        Some(admin) => {
+            let name = format!("sa_test_{}", Uuid::new_v4().simple());
+            persistence::create_postgres_database(&admin, &name).expect("TEST_DATABASE_URL: cannot create a test database")
+        }
+        None => dir.path().join("test.db").to_string_lossy().into_owned(),
+    }
+}
+
+impl TestApp {
+    /// The server on an empty database, verifying HS256 tokens signed with [`SECRET`].
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(JwtKey::Secret(SECRET.as_bytes().to_vec()), false).await
+    }
+
+    /// The server on a database filled with the demo data.
+    pub async fn spawn_with_demo() -> TestApp {
+        Self::spawn_with(JwtKey::Secret(SECRET.as_bytes().to_vec()), true).await
+    }
+
+    pub async fn spawn_with(key: JwtKey, demo: bool) -> TestApp {
+        static LOGS: Once = Once::new();
+        LOGS.call_once(|| {
+            if std::env::var("TEST_LOG").is_ok() {
+                api::telemetry::init();
+            }
+        });
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let config = test_config(fresh_database(&dir), key);
+        let app = Application::build(&config).expect("the server starts");
+        if demo {
+            let state = app.state();
+            api::demo::seed(&state.db, &state.catalog, state.now()).expect("demo data");
+        }
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let issuer = TokenIssuer::new(&api::config::JwtConfig {
+            key: JwtKey::Secret(SECRET.as_bytes().to_vec()),
+            ..config.jwt.clone()
+        })
+        .expect("issuer");
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            config,
+            issuer,
+            _dir: dir,
+        }
+    }
+
+    pub fn token(&self, kind: PrincipalKind) -> String {
+        self.issuer
+            .mint(&Principal { subject: "test".to_owned(), kind }, Utc::now(), Duration::hours(1))
+            .expect("token")
+    }
+
+    pub fn operator(&self) -> String {
+        self.token(PrincipalKind::Operator)
+    }
+
+    pub fn admin(&self, org: Uuid) -> String {
+        self.token(PrincipalKind::CustomerAdmin(OrganizationId(org)))
+    }
+
+    pub fn partner(&self, partner: Uuid) -> String {
+        self.token(PrincipalKind::Partner(PartnerId(partner)))
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{}", self.base, path)).bearer_auth(token)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.request(Method::GET, path, token).send().await.expect("request")
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, token).json(body).send().await.expect("request")
+    }
+
+    /// Creates an organization as operator; its id.
+    pub async fn create_org(&self, name: &str) -> Uuid {
+        let r = self.post("/api/v1/organizations", &self.operator(), &json!({ "name": name })).await;
+        assert_eq!(r.status(), 201, "create organization");
+        id_of(r).await
+    }
+
+    /// Creates a purchasing account as operator; its id.
+    pub async fn create_account(&self, org: Uuid, name: &str) -> Uuid {
+        let r = self
+            .post(&format!("/api/v1/organizations/{org}/accounts"), &self.operator(), &json!({ "name": name, "sa_id": "SA-1" }))
+            .await;
+        assert_eq!(r.status(), 201, "create account");
+        id_of(r).await
+    }
+
+    /// Grants a benefit as operator, valid for a year; its id.
+    pub async fn grant(&self, account: Uuid, code: &str, quantity: Option<i64>) -> Uuid {
+        let expires = (Utc::now() + Duration::days(365)).to_rfc3339();
+        let r = self
+            .post(
+                &format!("/api/v1/accounts/{account}/benefits"),
+                &self.operator(),
+                &json!({ "type": code, "quantity": quantity, "expires_at": expires }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "grant {code}");
+        id_of(r).await
+    }
+}
+
+pub async fn id_of(response: Response) -> Uuid {
+    let body: Value = response.json().await.expect("json");
+    body["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("an id")
+}
+
+/// Asserts a problem+json answer with this status and code; the body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "content type");
+    let body: Value = response.json().await.expect("problem body");
+    assert_eq!(body["status"], status);
+    assert_eq!(body["code"], code, "code in {body}");
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].as_str().is_some_and(|s| !s.is_empty()), "{field} in {body}");
+    }
+    body
+}
