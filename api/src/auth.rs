@@ -64,15 +64,26 @@ impl AuthError {
                 "The Authorization header must use the Bearer scheme.",
                 "L'en-tête Authorization doit utiliser le schéma Bearer.",
             ),
-            AuthError::Malformed => Localized::new("The token is malformed.", "Le jeton est mal formé."),
-            AuthError::BadSignature => Localized::new("The token's signature is invalid.", "La signature du jeton est invalide."),
+            AuthError::Malformed => {
+                Localized::new("The token is malformed.", "Le jeton est mal formé.")
+            }
+            AuthError::BadSignature => Localized::new(
+                "The token's signature is invalid.",
+                "La signature du jeton est invalide.",
+            ),
             AuthError::WrongAlgorithm => Localized::new(
                 "The token is not signed with the algorithm this service accepts.",
                 "Le jeton n'est pas signé avec l'algorithme accepté par ce service.",
             ),
             AuthError::Expired => Localized::new("The token has expired.", "Le jeton a expiré."),
-            AuthError::NotYetValid => Localized::new("The token is not valid yet.", "Le jeton n'est pas encore valide."),
-            AuthError::WrongIssuer => Localized::new("The token's issuer is not accepted.", "L'émetteur du jeton n'est pas accepté."),
+            AuthError::NotYetValid => Localized::new(
+                "The token is not valid yet.",
+                "Le jeton n'est pas encore valide.",
+            ),
+            AuthError::WrongIssuer => Localized::new(
+                "The token's issuer is not accepted.",
+                "L'émetteur du jeton n'est pas accepté.",
+            ),
             AuthError::WrongAudience => Localized::new(
                 "The token is not meant for this service (audience).",
                 "Le jeton n'est pas destiné à ce service (audience).",
@@ -98,8 +109,13 @@ impl From<AuthError> for ApiError {
                 e.message().en.replace('"', "'")
             ),
         };
-        let code = if e == AuthError::Missing { "missing_token" } else { "invalid_token" };
-        ApiError::new(StatusCode::UNAUTHORIZED, code, e.message()).with_header(header::WWW_AUTHENTICATE, challenge)
+        let code = if e == AuthError::Missing {
+            "missing_token"
+        } else {
+            "invalid_token"
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, code, e.message())
+            .with_header(header::WWW_AUTHENTICATE, challenge)
     }
 }
 
@@ -146,20 +162,25 @@ impl JwtVerifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
-        let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.key, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::InvalidSignature => AuthError::BadSignature,
-            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::InvalidKeyFormat => AuthError::WrongAlgorithm,
-            ErrorKind::ExpiredSignature => AuthError::Expired,
-            ErrorKind::ImmatureSignature => AuthError::NotYetValid,
-            ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
-            ErrorKind::InvalidAudience => AuthError::WrongAudience,
-            ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim.clone()),
-            _ => AuthError::Malformed,
-        })?;
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.key, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => AuthError::BadSignature,
+                ErrorKind::InvalidAlgorithm
+                | ErrorKind::InvalidAlgorithmName
+                | ErrorKind::InvalidKeyFormat => AuthError::WrongAlgorithm,
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidIssuer => AuthError::WrongIssuer,
+                ErrorKind::InvalidAudience => AuthError::WrongAudience,
+                ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(claim.clone()),
+                _ => AuthError::Malformed,
+            })?;
         let claims = data.claims;
         let text = |name: &'static str| -> Result<String, AuthError> {
             match claims.get(name) {
-                None | Some(serde_json::Value::Null) => Err(AuthError::MissingClaim(name.to_owned())),
+                None | Some(serde_json::Value::Null) => {
+                    Err(AuthError::MissingClaim(name.to_owned()))
+                }
                 Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Ok(s.clone()),
                 Some(_) => Err(AuthError::InvalidClaim(name)),
             }
@@ -205,7 +226,12 @@ impl TokenIssuer {
     }
 
     /// A token for `principal`, valid `ttl` from `now`.
-    pub fn mint(&self, principal: &Principal, now: chrono::DateTime<chrono::Utc>, ttl: chrono::Duration) -> Result<String, KeyError> {
+    pub fn mint(
+        &self,
+        principal: &Principal,
+        now: chrono::DateTime<chrono::Utc>,
+        ttl: chrono::Duration,
+    ) -> Result<String, KeyError> {
         let (org, partner_id) = match principal.kind {
             PrincipalKind::CustomerAdmin(org) => (Some(org.to_string()), None),
             PrincipalKind::Partner(p) => (None, Some(p.to_string())),
@@ -223,7 +249,8 @@ impl TokenIssuer {
             nbf: None,
             jti: Some(Uuid::new_v4().to_string()),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key).map_err(|e| KeyError::Sign(e.to_string()))
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+            .map_err(|e| KeyError::Sign(e.to_string()))
     }
 }
 
@@ -236,13 +263,18 @@ pub async fn authenticate(
         .app_data::<web::Data<JwtVerifier>>()
         .ok_or_else(ApiError::internal)?
         .clone();
-    let principal = bearer_token(req.request()).and_then(|token| verifier.verify(token)).map_err(ApiError::from)?;
+    let principal = bearer_token(req.request())
+        .and_then(|token| verifier.verify(token))
+        .map_err(ApiError::from)?;
     req.extensions_mut().insert(principal);
     next.call(req).await
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
-    let value = req.headers().get(header::AUTHORIZATION).ok_or(AuthError::Missing)?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?;
     let value = value.to_str().map_err(|_| AuthError::Malformed)?;
     let (scheme, token) = value.split_once(' ').ok_or(AuthError::NotBearer)?;
     if !scheme.eq_ignore_ascii_case("bearer") {

@@ -45,13 +45,19 @@ pub enum ConfigError {
     #[error("{0} is set but empty")]
     Empty(&'static str),
     #[error("cannot read JWT_PUBLIC_KEY_FILE {path}: {source}")]
-    PublicKey { path: String, source: std::io::Error },
+    PublicKey {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("set JWT_SECRET or JWT_PUBLIC_KEY_FILE, not both")]
     BothKeys,
     #[error("JWT_SECRET must be at least 32 bytes")]
     ShortSecret,
     #[error("cannot create the JWT secret under {path}: {source}")]
-    SecretFile { path: String, source: std::io::Error },
+    SecretFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{name} is not a number: {value}")]
     NotANumber { name: &'static str, value: String },
 }
@@ -86,7 +92,11 @@ impl Config {
         }
         let number = |name: &'static str| -> Result<Option<u32>, ConfigError> {
             var(name)?
-                .map(|v| v.trim().parse().map_err(|_| ConfigError::NotANumber { name, value: v }))
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .map_err(|_| ConfigError::NotANumber { name, value: v })
+                })
                 .transpose()
         };
         Ok(Config {
@@ -100,7 +110,12 @@ impl Config {
             },
             smtp_url: var("SMTP_URL")?,
             cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")?
-                .map(|v| v.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
             workers: number("WORKERS")?.map(|n| n as usize),
             database_pool_size: number("DATABASE_POOL_SIZE")?.unwrap_or(16),
@@ -109,7 +124,9 @@ impl Config {
 }
 
 fn data_dir() -> Result<PathBuf, ConfigError> {
-    Ok(PathBuf::from(var("DATA_DIR")?.unwrap_or_else(|| "data".to_owned())))
+    Ok(PathBuf::from(
+        var("DATA_DIR")?.unwrap_or_else(|| "data".to_owned()),
+    ))
 }
 
 /// The secret kept under `data/`, created on first use (readable by the owner only).
@@ -147,7 +164,11 @@ fn local_secret(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
         }
         // Another process created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read_to_string(path).map_err(err)?.trim().as_bytes().to_vec())
+            Ok(std::fs::read_to_string(path)
+                .map_err(err)?
+                .trim()
+                .as_bytes()
+                .to_vec())
         }
         Err(e) => Err(err(e)),
     }

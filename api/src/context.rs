@@ -5,9 +5,9 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::error::InternalError;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use domain::Language;
 use std::future::{ready, Ready};
@@ -27,7 +27,11 @@ fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
         .map_or_else(|| Uuid::new_v4().to_string(), str::to_owned)
 }
 
@@ -54,10 +58,18 @@ pub async fn request_context(
     let (mut response, route) = match outcome {
         Ok(response) => {
             let route = response.request().match_pattern();
-            let response = match response.response().error().and_then(|e| e.as_error::<ApiError>()).cloned() {
+            let response = match response
+                .response()
+                .error()
+                .and_then(|e| e.as_error::<ApiError>())
+                .cloned()
+            {
                 Some(api_error) => {
                     let (req, _) = response.into_parts();
-                    ServiceResponse::new(req, api_error.render(context.language, Some(&context.request_id)))
+                    ServiceResponse::new(
+                        req,
+                        api_error.render(context.language, Some(&context.request_id)),
+                    )
                 }
                 None => response.map_into_boxed_body(),
             };
@@ -107,9 +119,13 @@ impl FromRequest for RequestContext {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Ok(req.extensions().get::<RequestContext>().cloned().unwrap_or(RequestContext {
-            request_id: Uuid::new_v4().to_string(),
-            language: Language::En,
-        })))
+        ready(Ok(req
+            .extensions()
+            .get::<RequestContext>()
+            .cloned()
+            .unwrap_or(RequestContext {
+                request_id: Uuid::new_v4().to_string(),
+                language: Language::En,
+            })))
     }
 }

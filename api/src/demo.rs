@@ -15,13 +15,20 @@ use domain::values::{EmailAddress, Name, Quantity, Reference};
 use persistence::Database;
 use uuid::Uuid;
 
-pub const DEMO_ORG: OrganizationId = OrganizationId(Uuid::from_u128(0x6d3c_1a52_0b7e_4c9d_8e21_c0_17_50_5a_11_01));
-pub const OTHER_ORG: OrganizationId = OrganizationId(Uuid::from_u128(0x6d3c_1a52_0b7e_4c9d_8e21_c0_17_50_5a_11_02));
-pub const DEMO_ACCOUNT: AccountId = AccountId(Uuid::from_u128(0x4a7b_2c1d_5e6f_4a8b_9c0d_1e_2f_3a_4b_5c_01));
-pub const SECOND_ACCOUNT: AccountId = AccountId(Uuid::from_u128(0x4a7b_2c1d_5e6f_4a8b_9c0d_1e_2f_3a_4b_5c_02));
-pub const OTHER_ACCOUNT: AccountId = AccountId(Uuid::from_u128(0x4a7b_2c1d_5e6f_4a8b_9c0d_1e_2f_3a_4b_5c_03));
-pub const DEMO_PARTNER: PartnerId = PartnerId(Uuid::from_u128(0x9a8b_7c6d_5e4f_4a3b_8c1d_0e_9f_8a_7b_6c_01));
-pub const PENDING_PARTNER: PartnerId = PartnerId(Uuid::from_u128(0x9a8b_7c6d_5e4f_4a3b_8c1d_0e_9f_8a_7b_6c_02));
+pub const DEMO_ORG: OrganizationId =
+    OrganizationId(Uuid::from_u128(0x6d3c_1a52_0b7e_4c9d_8e21_c017_505a_1101));
+pub const OTHER_ORG: OrganizationId =
+    OrganizationId(Uuid::from_u128(0x6d3c_1a52_0b7e_4c9d_8e21_c017_505a_1102));
+pub const DEMO_ACCOUNT: AccountId =
+    AccountId(Uuid::from_u128(0x4a7b_2c1d_5e6f_4a8b_9c0d_1e2f_3a4b_5c01));
+pub const SECOND_ACCOUNT: AccountId =
+    AccountId(Uuid::from_u128(0x4a7b_2c1d_5e6f_4a8b_9c0d_1e2f_3a4b_5c02));
+pub const OTHER_ACCOUNT: AccountId =
+    AccountId(Uuid::from_u128(0x4a7b_2c1d_5e6f_4a8b_9c0d_1e2f_3a4b_5c03));
+pub const DEMO_PARTNER: PartnerId =
+    PartnerId(Uuid::from_u128(0x9a8b_7c6d_5e4f_4a3b_8c1d_0e9f_8a7b_6c01));
+pub const PENDING_PARTNER: PartnerId =
+    PartnerId(Uuid::from_u128(0x9a8b_7c6d_5e4f_4a3b_8c1d_0e9f_8a7b_6c02));
 
 pub const ADMIN_SUBJECT: &str = "ana.lopez@contoso.com";
 pub const PARTNER_SUBJECT: &str = "integration@fabrikam.com";
@@ -77,9 +84,30 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         created_at: ago(300),
     })?;
     for (id, org, label, agreement, sa_id, program) in [
-        (DEMO_ACCOUNT, DEMO_ORG, "Contoso EMEA", "EA-7781-2291", "SA-0042-7781", "HUP-CONTOSO-EMEA"),
-        (SECOND_ACCOUNT, DEMO_ORG, "Contoso Americas", "EA-7781-3310", "SA-0042-9120", "HUP-CONTOSO-AM"),
-        (OTHER_ACCOUNT, OTHER_ORG, "Woodgrove Retail Banking", "EA-1200-0007", "SA-7700-0001", "HUP-WOODGROVE"),
+        (
+            DEMO_ACCOUNT,
+            DEMO_ORG,
+            "Contoso EMEA",
+            "EA-7781-2291",
+            "SA-0042-7781",
+            "HUP-CONTOSO-EMEA",
+        ),
+        (
+            SECOND_ACCOUNT,
+            DEMO_ORG,
+            "Contoso Americas",
+            "EA-7781-3310",
+            "SA-0042-9120",
+            "HUP-CONTOSO-AM",
+        ),
+        (
+            OTHER_ACCOUNT,
+            OTHER_ORG,
+            "Woodgrove Retail Banking",
+            "EA-1200-0007",
+            "SA-7700-0001",
+            "HUP-WOODGROVE",
+        ),
     ] {
         db.insert_account(&PurchasingAccount {
             id,
@@ -92,43 +120,174 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         })?;
     }
     let grants = [
-        DemoGrant { account: DEMO_ACCOUNT, code: "problem_resolution_phone", quantity: Some(20), started_days_ago: 120, lasts_days: 365 * 3, inputs: &[("Qualifying server licences with SA", 2_000)] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "problem_resolution_web", quantity: Some(12), started_days_ago: 120, lasts_days: 365 * 3, inputs: &[("Qualifying server licences with SA", 2_000)] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "e_learning", quantity: Some(250), started_days_ago: 120, lasts_days: 365, inputs: &[("Qualifying desktop licences with SA", 1_250)] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "home_use_program", quantity: Some(1_250), started_days_ago: 120, lasts_days: 365 * 3, inputs: &[("Qualifying Office licences with SA", 1_250)] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "dynamics_customersource", quantity: None, started_days_ago: 120, lasts_days: 365 * 3, inputs: &[] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "multi_language_pack", quantity: Some(40), started_days_ago: 120, lasts_days: 365 * 3, inputs: &[("Qualifying Office licences with SA", 1_250)] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "planning_services", quantity: Some(10), started_days_ago: 120, lasts_days: 365 * 2, inputs: &[("Qualifying SA spend (thousands of USD)", 850)] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "training_vouchers", quantity: Some(45), started_days_ago: 120, lasts_days: 365 * 2, inputs: &[("Qualifying desktop licences with SA", 1_250)] },
-        DemoGrant { account: DEMO_ACCOUNT, code: "windows_thin_pc", quantity: Some(100), started_days_ago: 400, lasts_days: 365, inputs: &[("Windows desktop licences with SA", 900)] },
-        DemoGrant { account: SECOND_ACCOUNT, code: "problem_resolution_phone", quantity: Some(6), started_days_ago: 60, lasts_days: 365 * 3, inputs: &[("Qualifying server licences with SA", 600)] },
-        DemoGrant { account: SECOND_ACCOUNT, code: "e_learning", quantity: Some(80), started_days_ago: 60, lasts_days: 365, inputs: &[("Qualifying desktop licences with SA", 400)] },
-        DemoGrant { account: OTHER_ACCOUNT, code: "training_vouchers", quantity: Some(15), started_days_ago: 30, lasts_days: 365, inputs: &[("Qualifying desktop licences with SA", 300)] },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "problem_resolution_phone",
+            quantity: Some(20),
+            started_days_ago: 120,
+            lasts_days: 365 * 3,
+            inputs: &[("Qualifying server licences with SA", 2_000)],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "problem_resolution_web",
+            quantity: Some(12),
+            started_days_ago: 120,
+            lasts_days: 365 * 3,
+            inputs: &[("Qualifying server licences with SA", 2_000)],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "e_learning",
+            quantity: Some(250),
+            started_days_ago: 120,
+            lasts_days: 365,
+            inputs: &[("Qualifying desktop licences with SA", 1_250)],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "home_use_program",
+            quantity: Some(1_250),
+            started_days_ago: 120,
+            lasts_days: 365 * 3,
+            inputs: &[("Qualifying Office licences with SA", 1_250)],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "dynamics_customersource",
+            quantity: None,
+            started_days_ago: 120,
+            lasts_days: 365 * 3,
+            inputs: &[],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "multi_language_pack",
+            quantity: Some(40),
+            started_days_ago: 120,
+            lasts_days: 365 * 3,
+            inputs: &[("Qualifying Office licences with SA", 1_250)],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "planning_services",
+            quantity: Some(10),
+            started_days_ago: 120,
+            lasts_days: 365 * 2,
+            inputs: &[("Qualifying SA spend (thousands of USD)", 850)],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "training_vouchers",
+            quantity: Some(45),
+            started_days_ago: 120,
+            lasts_days: 365 * 2,
+            inputs: &[("Qualifying desktop licences with SA", 1_250)],
+        },
+        DemoGrant {
+            account: DEMO_ACCOUNT,
+            code: "windows_thin_pc",
+            quantity: Some(100),
+            started_days_ago: 400,
+            lasts_days: 365,
+            inputs: &[("Windows desktop licences with SA", 900)],
+        },
+        DemoGrant {
+            account: SECOND_ACCOUNT,
+            code: "problem_resolution_phone",
+            quantity: Some(6),
+            started_days_ago: 60,
+            lasts_days: 365 * 3,
+            inputs: &[("Qualifying server licences with SA", 600)],
+        },
+        DemoGrant {
+            account: SECOND_ACCOUNT,
+            code: "e_learning",
+            quantity: Some(80),
+            started_days_ago: 60,
+            lasts_days: 365,
+            inputs: &[("Qualifying desktop licences with SA", 400)],
+        },
+        DemoGrant {
+            account: OTHER_ACCOUNT,
+            code: "training_vouchers",
+            quantity: Some(15),
+            started_days_ago: 30,
+            lasts_days: 365,
+            inputs: &[("Qualifying desktop licences with SA", 300)],
+        },
     ];
-    let operator = Actor { subject: OPERATOR_SUBJECT.to_owned(), role: Role::Operator, partner: None };
+    let operator = Actor {
+        subject: OPERATOR_SUBJECT.to_owned(),
+        role: Role::Operator,
+        partner: None,
+    };
     for g in grants {
-        let benefit_type = catalog.find(g.code).ok_or_else(|| SeedError::Grant { code: g.code.to_owned(), reason: "not in the catalog".to_owned() })?;
+        let benefit_type = catalog.find(g.code).ok_or_else(|| SeedError::Grant {
+            code: g.code.to_owned(),
+            reason: "not in the catalog".to_owned(),
+        })?;
         let granted_at = ago(g.started_days_ago);
-        let quantity = g.quantity.map(|q| Quantity::new(q).expect("demo quantities are valid"));
+        let quantity = g
+            .quantity
+            .map(|q| Quantity::new(q).expect("demo quantities are valid"));
         let inputs = g
             .inputs
             .iter()
-            .map(|(label, value)| CalculationInput::new(label, *value).expect("demo inputs are valid"))
+            .map(|(label, value)| {
+                CalculationInput::new(label, *value).expect("demo inputs are valid")
+            })
             .collect();
-        let grant = Grant::new(benefit_type, quantity, granted_at, granted_at + Duration::days(g.lasts_days), inputs, granted_at)
-            .map_err(|e| SeedError::Grant { code: g.code.to_owned(), reason: e.to_string() })?;
-        let access_code = benefit_type.features.has_access_code.then(|| "CTSO7K2M9Q".to_owned());
-        db.grant(g.account, BenefitId(Uuid::new_v4()), &grant, access_code, &operator, granted_at)
-            .map_err(|e| match e {
-                WriteError::Refused(r) => SeedError::Grant { code: g.code.to_owned(), reason: r.to_string() },
-                WriteError::Storage(s) => SeedError::Storage(s),
-            })?;
+        let grant = Grant::new(
+            benefit_type,
+            quantity,
+            granted_at,
+            granted_at + Duration::days(g.lasts_days),
+            inputs,
+            granted_at,
+        )
+        .map_err(|e| SeedError::Grant {
+            code: g.code.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let access_code = benefit_type
+            .features
+            .has_access_code
+            .then(|| "CTSO7K2M9Q".to_owned());
+        db.grant(
+            g.account,
+            BenefitId(Uuid::new_v4()),
+            &grant,
+            access_code,
+            &operator,
+            granted_at,
+        )
+        .map_err(|e| match e {
+            WriteError::Refused(r) => SeedError::Grant {
+                code: g.code.to_owned(),
+                reason: r.to_string(),
+            },
+            WriteError::Storage(s) => SeedError::Storage(s),
+        })?;
     }
     for (id, partner_name, contact) in [
-        (DEMO_PARTNER, "Fabrikam Licensing Services", "licensing@fabrikam.com"),
-        (PENDING_PARTNER, "Northwind Advisors", "partners@northwindadvisors.com"),
+        (
+            DEMO_PARTNER,
+            "Fabrikam Licensing Services",
+            "licensing@fabrikam.com",
+        ),
+        (
+            PENDING_PARTNER,
+            "Northwind Advisors",
+            "partners@northwindadvisors.com",
+        ),
     ] {
-        db.insert_partner(&Partner { id, name: name(partner_name), contact_email: Some(email(contact)), created_at: ago(380) })?;
+        db.insert_partner(&Partner {
+            id,
+            name: name(partner_name),
+            contact_email: Some(email(contact)),
+            created_at: ago(380),
+        })?;
     }
     db.insert_permission(&Permission {
         id: Uuid::new_v4(),
@@ -146,7 +305,11 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         organization_id: DEMO_ORG,
         partner_id: PENDING_PARTNER,
         status: PermissionStatus::Pending,
-        scopes: vec![Scope::ManageUsers, Scope::ManageVouchers, Scope::ConvertBenefits],
+        scopes: vec![
+            Scope::ManageUsers,
+            Scope::ManageVouchers,
+            Scope::ConvertBenefits,
+        ],
         expires_at: None,
         requested_at: ago(3),
         updated_at: ago(3),
@@ -162,8 +325,21 @@ pub struct DemoTokens {
     pub operator: String,
 }
 
-pub fn tokens(issuer: &TokenIssuer, now: DateTime<Utc>, ttl: Duration) -> Result<DemoTokens, KeyError> {
-    let mint = |subject: &str, kind: PrincipalKind| issuer.mint(&Principal { subject: subject.to_owned(), kind }, now, ttl);
+pub fn tokens(
+    issuer: &TokenIssuer,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<DemoTokens, KeyError> {
+    let mint = |subject: &str, kind: PrincipalKind| {
+        issuer.mint(
+            &Principal {
+                subject: subject.to_owned(),
+                kind,
+            },
+            now,
+            ttl,
+        )
+    };
     Ok(DemoTokens {
         customer_admin: mint(ADMIN_SUBJECT, PrincipalKind::CustomerAdmin(DEMO_ORG))?,
         partner: mint(PARTNER_SUBJECT, PrincipalKind::Partner(DEMO_PARTNER))?,

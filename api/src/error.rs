@@ -17,8 +17,12 @@ pub struct FieldProblem {
     pub message: Localized,
 }
 
+/// An error answer. Boxed: it travels through every `Result` of the handlers.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorBody>);
+
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
     pub status: StatusCode,
     pub code: &'static str,
     pub detail: Localized,
@@ -28,16 +32,29 @@ pub struct ApiError {
     pub headers: Vec<(header::HeaderName, String)>,
 }
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: Localized) -> Self {
-        Self {
+        Self(Box::new(ErrorBody {
             status,
             code,
             detail,
             errors: Vec::new(),
             context: None,
             headers: Vec::new(),
-        }
+        }))
     }
 
     pub fn with_context(mut self, context: serde_json::Value) -> Self {
@@ -54,7 +71,10 @@ impl ApiError {
         let mut e = Self::new(
             StatusCode::BAD_REQUEST,
             "validation_failed",
-            Localized::new("The request has invalid fields.", "La requête contient des champs invalides."),
+            Localized::new(
+                "The request has invalid fields.",
+                "La requête contient des champs invalides.",
+            ),
         );
         e.errors = errors;
         e
@@ -95,7 +115,10 @@ impl ApiError {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
-            Localized::new("The database is not reachable.", "La base de données est injoignable."),
+            Localized::new(
+                "The database is not reachable.",
+                "La base de données est injoignable.",
+            ),
         )
     }
 
@@ -114,7 +137,10 @@ impl ApiError {
             409 => ("Conflict", "Conflit"),
             412 => ("Precondition failed", "Condition préalable non remplie"),
             413 => ("Payload too large", "Corps de requête trop volumineux"),
-            415 => ("Unsupported media type", "Type de contenu non pris en charge"),
+            415 => (
+                "Unsupported media type",
+                "Type de contenu non pris en charge",
+            ),
             422 => ("Request refused", "Requête refusée"),
             503 => ("Service unavailable", "Service indisponible"),
             _ => ("Internal error", "Erreur interne"),
@@ -156,7 +182,13 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail.en)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.detail.en
+        )
     }
 }
 
@@ -192,8 +224,14 @@ impl From<Denied> for ApiError {
                 StatusCode::FORBIDDEN,
                 "missing_scope",
                 Localized::new(
-                    format!("Your permission on this organization does not include the scope {}.", scope.code()),
-                    format!("Votre autorisation sur cette organisation n'inclut pas l'étendue {}.", scope.code()),
+                    format!(
+                        "Your permission on this organization does not include the scope {}.",
+                        scope.code()
+                    ),
+                    format!(
+                        "Votre autorisation sur cette organisation n'inclut pas l'étendue {}.",
+                        scope.code()
+                    ),
                 ),
             )
             .with_context(serde_json::json!({ "required_scope": scope.code() })),
@@ -209,7 +247,11 @@ pub struct Fields {
 
 impl Fields {
     /// The parsed value, or `None` with the field's error recorded.
-    pub fn check<T>(&mut self, field: impl Into<String>, parsed: Result<T, InvalidValue>) -> Option<T> {
+    pub fn check<T>(
+        &mut self,
+        field: impl Into<String>,
+        parsed: Result<T, InvalidValue>,
+    ) -> Option<T> {
         match parsed {
             Ok(v) => Some(v),
             Err(e) => {

@@ -25,14 +25,16 @@ pub fn json_config() -> web::JsonConfig {
 
 fn json_error(err: &JsonPayloadError) -> ApiError {
     match err {
-        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            Localized::new(
-                format!("The request body is over {MAX_BODY_BYTES} bytes."),
-                format!("Le corps de la requête dépasse {MAX_BODY_BYTES} octets."),
-            ),
-        ),
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                Localized::new(
+                    format!("The request body is over {MAX_BODY_BYTES} bytes."),
+                    format!("Le corps de la requête dépasse {MAX_BODY_BYTES} octets."),
+                ),
+            )
+        }
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -50,7 +52,10 @@ fn json_error(err: &JsonPayloadError) -> ApiError {
         ),
         _ => ApiError::bad_request(
             "malformed_json",
-            Localized::new("The body is not valid JSON.", "Le corps n'est pas du JSON valide."),
+            Localized::new(
+                "The body is not valid JSON.",
+                "Le corps n'est pas du JSON valide.",
+            ),
         ),
     }
 }
@@ -74,7 +79,11 @@ pub fn path_config() -> web::PathConfig {
 }
 
 fn path_error(_err: &PathError, req: &HttpRequest) -> ApiError {
-    let names: Vec<String> = req.match_info().iter().map(|(name, _)| name.to_owned()).collect();
+    let names: Vec<String> = req
+        .match_info()
+        .iter()
+        .map(|(name, _)| name.to_owned())
+        .collect();
     let field = names.join(", ");
     ApiError::invalid(
         &field,
@@ -112,7 +121,11 @@ impl ListQuery {
 }
 
 pub fn encode_cursor(after: &After) -> String {
-    let json = serde_json::to_vec(&CursorData { t: after.at, i: after.id }).unwrap_or_default();
+    let json = serde_json::to_vec(&CursorData {
+        t: after.at,
+        i: after.id,
+    })
+    .unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 
@@ -171,7 +184,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let after = After { at: Utc::now(), id: Uuid::new_v4() };
+        let after = After {
+            at: Utc::now(),
+            id: Uuid::new_v4(),
+        };
         assert_eq!(decode_cursor(&encode_cursor(&after)).unwrap(), after);
         assert!(decode_cursor("not-a-cursor").is_err());
     }
@@ -181,7 +197,10 @@ mod tests {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let q = ListQuery { limit: Some(3), cursor: cursor.clone() };
+            let q = ListQuery {
+                limit: Some(3),
+                cursor: cursor.clone(),
+            };
             let (items, next) = page_in_memory((0..10).collect::<Vec<_>>(), &q.page().unwrap());
             seen.extend(items);
             match next {

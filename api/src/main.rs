@@ -12,7 +12,11 @@ use std::io::Write;
 use uuid::Uuid;
 
 #[derive(Parser)]
-#[command(name = "sa-benefits", version, about = "SA Benefits API: Software Assurance benefits of volume-licensing customers")]
+#[command(
+    name = "sa-benefits",
+    version,
+    about = "SA Benefits API: Software Assurance benefits of volume-licensing customers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -51,7 +55,9 @@ enum Command {
 fn parse_ttl(raw: &str) -> anyhow::Result<chrono::Duration> {
     let raw = raw.trim();
     let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: i64 = number.parse().with_context(|| format!("--ttl {raw:?}: expected e.g. 3600, 30m, 12h, 7d"))?;
+    let n: i64 = number
+        .parse()
+        .with_context(|| format!("--ttl {raw:?}: expected e.g. 3600, 30m, 12h, 7d"))?;
     let seconds = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -94,16 +100,30 @@ async fn main() -> anyhow::Result<()> {
                 tracing::warn!("the database already holds organizations: demo data not added");
             }
         }
-        Command::Token { role, org, partner, sub, ttl } => {
+        Command::Token {
+            role,
+            org,
+            partner,
+            sub,
+            ttl,
+        } => {
             let config = Config::from_env()?;
             let issuer = TokenIssuer::new(&config.jwt)?;
             let kind = match Role::parse(&role) {
-                Some(Role::CustomerAdmin) => PrincipalKind::CustomerAdmin(OrganizationId(org.context("--org is required for customer_admin")?)),
-                Some(Role::Partner) => PrincipalKind::Partner(PartnerId(partner.context("--partner is required for partner")?)),
+                Some(Role::CustomerAdmin) => PrincipalKind::CustomerAdmin(OrganizationId(
+                    org.context("--org is required for customer_admin")?,
+                )),
+                Some(Role::Partner) => PrincipalKind::Partner(PartnerId(
+                    partner.context("--partner is required for partner")?,
+                )),
                 Some(Role::Operator) => PrincipalKind::Operator,
                 None => anyhow::bail!("--role must be customer_admin, partner or operator"),
             };
-            let token = issuer.mint(&Principal { subject: sub, kind }, SystemClock.now(), parse_ttl(&ttl)?)?;
+            let token = issuer.mint(
+                &Principal { subject: sub, kind },
+                SystemClock.now(),
+                parse_ttl(&ttl)?,
+            )?;
             out(&token)?;
         }
         Command::Serve => serve().await?,
@@ -119,7 +139,10 @@ async fn serve() -> anyhow::Result<()> {
     if demo::seed(&state.db, &state.catalog, now)? {
         tracing::info!("empty database: demo data added");
     }
-    let base = format!("http://{}", config.bind_addr.replace("0.0.0.0", "127.0.0.1"));
+    let base = format!(
+        "http://{}",
+        config.bind_addr.replace("0.0.0.0", "127.0.0.1")
+    );
     let mut banner = format!("\nSA Benefits is serving on {base}\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/api-docs/openapi.json\n");
     match TokenIssuer::new(&config.jwt) {
         Ok(issuer) => {

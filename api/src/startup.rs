@@ -20,7 +20,13 @@ use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
 /// Routes outside `/api/v1` (for the 405 table).
-const SERVICE_ROUTES: &[&str] = &["/health/live", "/health/ready", "/metrics", "/api-docs/openapi.json", "/swagger-ui"];
+const SERVICE_ROUTES: &[&str] = &[
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/api-docs/openapi.json",
+    "/swagger-ui",
+];
 
 /// The OpenAPI document the server publishes.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
@@ -56,7 +62,11 @@ impl Application {
         Self::build_with(config, db, listener)
     }
 
-    pub fn build_with(config: &Config, db: Database, listener: TcpListener) -> anyhow::Result<Self> {
+    pub fn build_with(
+        config: &Config,
+        db: Database,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let catalog = Arc::new(db.catalog()?);
         let state = AppState {

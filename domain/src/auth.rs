@@ -131,7 +131,11 @@ struct Rule {
 impl Action {
     fn rule(self) -> Rule {
         const fn r(admin: bool, operator: bool, partner: Option<Option<Scope>>) -> Rule {
-            Rule { admin, operator, partner }
+            Rule {
+                admin,
+                operator,
+                partner,
+            }
         }
         match self {
             Action::ManageDirectory | Action::GrantBenefits => r(false, true, None),
@@ -139,7 +143,9 @@ impl Action {
             Action::ReadOrganizationAdministration => r(true, true, None),
             Action::Consume => r(true, true, Some(Some(Scope::ManageUsers))),
             Action::ManageUsers => r(true, false, Some(Some(Scope::ManageUsers))),
-            Action::DistributeAccessCodes => r(true, false, Some(Some(Scope::DistributeAccessCodes))),
+            Action::DistributeAccessCodes => {
+                r(true, false, Some(Some(Scope::DistributeAccessCodes)))
+            }
             Action::ManageDomains => r(true, false, Some(Some(Scope::ManageDomains))),
             Action::ListDownloads => r(true, true, Some(Some(Scope::DownloadsAndProductKeys))),
             Action::UseDownloads => r(true, false, Some(Some(Scope::DownloadsAndProductKeys))),
@@ -255,48 +261,90 @@ mod tests {
     }
 
     fn admin(n: u128) -> Principal {
-        Principal { subject: "ana".into(), kind: PrincipalKind::CustomerAdmin(org(n)) }
+        Principal {
+            subject: "ana".into(),
+            kind: PrincipalKind::CustomerAdmin(org(n)),
+        }
     }
 
     fn partner() -> Principal {
-        Principal { subject: "fabrikam".into(), kind: PrincipalKind::Partner(PartnerId(Uuid::from_u128(9))) }
+        Principal {
+            subject: "fabrikam".into(),
+            kind: PrincipalKind::Partner(PartnerId(Uuid::from_u128(9))),
+        }
     }
 
     fn operator() -> Principal {
-        Principal { subject: "ops".into(), kind: PrincipalKind::Operator }
+        Principal {
+            subject: "ops".into(),
+            kind: PrincipalKind::Operator,
+        }
     }
 
     #[test]
     fn admins_act_on_their_own_organization_only() {
         assert!(authorize(&admin(1), org(1), Action::ManageUsers, None).is_ok());
-        assert_eq!(authorize(&admin(1), org(2), Action::ManageUsers, None), Err(Denied::NotFound));
-        assert_eq!(authorize(&admin(1), org(1), Action::GrantBenefits, None), Err(Denied::Forbidden));
+        assert_eq!(
+            authorize(&admin(1), org(2), Action::ManageUsers, None),
+            Err(Denied::NotFound)
+        );
+        assert_eq!(
+            authorize(&admin(1), org(1), Action::GrantBenefits, None),
+            Err(Denied::Forbidden)
+        );
     }
 
     #[test]
     fn operators_read_everything_but_do_not_manage_users() {
         assert!(authorize(&operator(), org(1), Action::ReadOrganization, None).is_ok());
         assert!(authorize(&operator(), org(1), Action::GrantBenefits, None).is_ok());
-        assert_eq!(authorize(&operator(), org(1), Action::ManageUsers, None), Err(Denied::Forbidden));
+        assert_eq!(
+            authorize(&operator(), org(1), Action::ManageUsers, None),
+            Err(Denied::Forbidden)
+        );
         assert!(authorize_global(&operator(), Action::ManageDirectory).is_ok());
-        assert_eq!(authorize_global(&admin(1), Action::ManageDirectory), Err(Denied::Forbidden));
+        assert_eq!(
+            authorize_global(&admin(1), Action::ManageDirectory),
+            Err(Denied::Forbidden)
+        );
     }
 
     #[test]
     fn partners_need_an_approved_permission_with_the_scope() {
-        let all = ActivePermission { scopes: Scope::ALL.to_vec() };
-        let read_only = ActivePermission { scopes: vec![Scope::ManageDomains] };
-        assert_eq!(authorize(&partner(), org(1), Action::ReadOrganization, None), Err(Denied::NotFound));
-        assert!(authorize(&partner(), org(1), Action::ReadOrganization, Some(&read_only)).is_ok());
+        let all = ActivePermission {
+            scopes: Scope::ALL.to_vec(),
+        };
+        let read_only = ActivePermission {
+            scopes: vec![Scope::ManageDomains],
+        };
+        assert_eq!(
+            authorize(&partner(), org(1), Action::ReadOrganization, None),
+            Err(Denied::NotFound)
+        );
+        assert!(authorize(
+            &partner(),
+            org(1),
+            Action::ReadOrganization,
+            Some(&read_only)
+        )
+        .is_ok());
         assert_eq!(
             authorize(&partner(), org(1), Action::ManageUsers, Some(&read_only)),
             Err(Denied::MissingScope(Scope::ManageUsers))
         );
         let actor = authorize(&partner(), org(1), Action::ManageUsers, Some(&all)).unwrap();
         assert_eq!(actor.partner, Some(PartnerId(Uuid::from_u128(9))));
-        assert_eq!(authorize(&partner(), org(1), Action::GrantBenefits, Some(&all)), Err(Denied::Forbidden));
         assert_eq!(
-            authorize(&partner(), org(1), Action::ReadOrganizationAdministration, Some(&all)),
+            authorize(&partner(), org(1), Action::GrantBenefits, Some(&all)),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize(
+                &partner(),
+                org(1),
+                Action::ReadOrganizationAdministration,
+                Some(&all)
+            ),
             Err(Denied::Forbidden)
         );
     }

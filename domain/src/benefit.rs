@@ -102,7 +102,10 @@ impl Benefit {
                 code: AlertCode::NotYetValid,
                 severity: Severity::Info,
                 message: Localized::new(
-                    format!("This benefit becomes available on {}.", day(self.valid_from)),
+                    format!(
+                        "This benefit becomes available on {}.",
+                        day(self.valid_from)
+                    ),
                     format!("Cet avantage sera disponible le {}.", day(self.valid_from)),
                 ),
             });
@@ -282,7 +285,11 @@ impl Grant {
         now: DateTime<Utc>,
     ) -> Result<Grant, GrantError> {
         match (benefit_type.unit.is_metered(), quantity) {
-            (true, None) => return Err(GrantError::QuantityRequired { unit: benefit_type.unit }),
+            (true, None) => {
+                return Err(GrantError::QuantityRequired {
+                    unit: benefit_type.unit,
+                })
+            }
             (false, Some(_)) => return Err(GrantError::QuantityNotAllowed),
             _ => {}
         }
@@ -315,7 +322,10 @@ impl Grant {
     }
 
     pub fn figures(&self) -> Option<Figures> {
-        self.quantity.map(|q| Figures { quantity: q.get(), used: 0 })
+        self.quantity.map(|q| Figures {
+            quantity: q.get(),
+            used: 0,
+        })
     }
 }
 
@@ -344,7 +354,11 @@ pub fn split_for_portal<'a>(
         if expired.is_empty() {
             other.push(OtherBenefit::NotHeld(benefit_type));
         } else {
-            other.extend(expired.into_iter().map(|b| OtherBenefit::Expired(benefit_type, b)));
+            other.extend(
+                expired
+                    .into_iter()
+                    .map(|b| OtherBenefit::Expired(benefit_type, b)),
+            );
         }
     }
     (active, other)
@@ -386,7 +400,11 @@ mod tests {
     }
 
     fn context(now: DateTime<Utc>, domains: usize) -> AlertContext {
-        AlertContext { now, authorized_domains: domains, training_days_expiring_soon: 0 }
+        AlertContext {
+            now,
+            authorized_domains: domains,
+            training_days_expiring_soon: 0,
+        }
     }
 
     #[test]
@@ -408,16 +426,33 @@ mod tests {
         let e_learning = catalog.find("e_learning").unwrap();
         let far = Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap();
         let b = benefit("e_learning", Some(100), 95, far);
-        let codes: Vec<AlertCode> = b.alerts(e_learning, &context(at(2), 0)).iter().map(|a| a.code).collect();
-        assert_eq!(codes, vec![AlertCode::DomainRequired, AlertCode::LowRemaining]);
-        let codes: Vec<AlertCode> = b.alerts(e_learning, &context(at(2), 1)).iter().map(|a| a.code).collect();
+        let codes: Vec<AlertCode> = b
+            .alerts(e_learning, &context(at(2), 0))
+            .iter()
+            .map(|a| a.code)
+            .collect();
+        assert_eq!(
+            codes,
+            vec![AlertCode::DomainRequired, AlertCode::LowRemaining]
+        );
+        let codes: Vec<AlertCode> = b
+            .alerts(e_learning, &context(at(2), 1))
+            .iter()
+            .map(|a| a.code)
+            .collect();
         assert_eq!(codes, vec![AlertCode::LowRemaining]);
         let healthy = benefit("e_learning", Some(100), 90, far);
-        assert!(healthy.alerts(e_learning, &context(at(2), 1)).is_empty(), "exactly 10% left is not low");
+        assert!(
+            healthy.alerts(e_learning, &context(at(2), 1)).is_empty(),
+            "exactly 10% left is not low"
+        );
         let soon = benefit("e_learning", Some(100), 0, at(25));
         let alerts = soon.alerts(e_learning, &context(at(2), 1));
         assert_eq!(alerts[0].code, AlertCode::ExpiringSoon);
-        assert_eq!(alerts[0].message.get(Language::Fr), "Cet avantage expire le 2026-01-25.");
+        assert_eq!(
+            alerts[0].message.get(Language::Fr),
+            "Cet avantage expire le 2026-01-25."
+        );
         let expired = soon.alerts(e_learning, &context(at(26), 1));
         assert_eq!(expired, vec![Alert::expired()]);
         assert_eq!(expired[0].message.en, "This benefit has expired");
@@ -430,21 +465,50 @@ mod tests {
         let unmetered = catalog.find("dynamics_customersource").unwrap();
         let q = Some(Quantity::new(5).unwrap());
         assert!(Grant::new(metered, q, at(1), at(20), vec![], at(1)).is_ok());
-        assert!(matches!(Grant::new(metered, None, at(1), at(20), vec![], at(1)), Err(GrantError::QuantityRequired { .. })));
-        assert_eq!(Grant::new(unmetered, q, at(1), at(20), vec![], at(1)), Err(GrantError::QuantityNotAllowed));
-        assert!(Grant::new(unmetered, None, at(1), at(20), vec![], at(1)).unwrap().figures().is_none());
-        assert_eq!(Grant::new(metered, q, at(20), at(20), vec![], at(1)), Err(GrantError::PeriodInverted));
-        assert_eq!(Grant::new(metered, q, at(1), at(5), vec![], at(6)), Err(GrantError::AlreadyOver));
+        assert!(matches!(
+            Grant::new(metered, None, at(1), at(20), vec![], at(1)),
+            Err(GrantError::QuantityRequired { .. })
+        ));
+        assert_eq!(
+            Grant::new(unmetered, q, at(1), at(20), vec![], at(1)),
+            Err(GrantError::QuantityNotAllowed)
+        );
+        assert!(Grant::new(unmetered, None, at(1), at(20), vec![], at(1))
+            .unwrap()
+            .figures()
+            .is_none());
+        assert_eq!(
+            Grant::new(metered, q, at(20), at(20), vec![], at(1)),
+            Err(GrantError::PeriodInverted)
+        );
+        assert_eq!(
+            Grant::new(metered, q, at(1), at(5), vec![], at(6)),
+            Err(GrantError::AlreadyOver)
+        );
     }
 
     #[test]
     fn an_account_holds_one_unexpired_benefit_per_type() {
         let catalog = builtin_catalog();
         let t = catalog.find("e_learning").unwrap();
-        let grant = Grant::new(t, Some(Quantity::new(5).unwrap()), at(1), at(30), vec![], at(2)).unwrap();
+        let grant = Grant::new(
+            t,
+            Some(Quantity::new(5).unwrap()),
+            at(1),
+            at(30),
+            vec![],
+            at(2),
+        )
+        .unwrap();
         let held = benefit("e_learning", Some(3), 0, at(10));
-        assert!(matches!(grant.check_against(std::slice::from_ref(&held), at(2)), Err(GrantError::AlreadyHeld { .. })));
-        assert!(grant.check_against(&[held], at(10)).is_ok(), "an expired one does not count");
+        assert!(matches!(
+            grant.check_against(std::slice::from_ref(&held), at(2)),
+            Err(GrantError::AlreadyHeld { .. })
+        ));
+        assert!(
+            grant.check_against(&[held], at(10)).is_ok(),
+            "an expired one does not count"
+        );
         let other_type = benefit("home_use_program", Some(3), 0, at(10));
         assert!(grant.check_against(&[other_type], at(2)).is_ok());
     }
@@ -459,9 +523,17 @@ mod tests {
         ];
         let (active, other) = split_for_portal(catalog.types(), &held, at(15));
         let codes: Vec<&str> = active.iter().map(|b| b.type_code.as_str()).collect();
-        assert_eq!(codes, vec!["e_learning", "training_vouchers"], "catalog order");
+        assert_eq!(
+            codes,
+            vec!["e_learning", "training_vouchers"],
+            "catalog order"
+        );
         assert_eq!(other.len(), 8);
-        assert!(other.iter().any(|o| matches!(o, OtherBenefit::Expired(t, _) if t.code.as_str() == "home_use_program")));
-        assert!(!other.iter().any(|o| matches!(o, OtherBenefit::NotHeld(t) if t.code.as_str() == "home_use_program")));
+        assert!(other.iter().any(
+            |o| matches!(o, OtherBenefit::Expired(t, _) if t.code.as_str() == "home_use_program")
+        ));
+        assert!(!other.iter().any(
+            |o| matches!(o, OtherBenefit::NotHeld(t) if t.code.as_str() == "home_use_program")
+        ));
     }
 }

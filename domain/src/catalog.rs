@@ -522,9 +522,19 @@ mod tests {
     #[test]
     fn every_type_has_every_text_in_both_languages() {
         for t in builtin_catalog().types() {
-            for text in [&t.name, &t.description, &t.admin_instructions, &t.end_user_instructions, &t.calculation] {
+            for text in [
+                &t.name,
+                &t.description,
+                &t.admin_instructions,
+                &t.end_user_instructions,
+                &t.calculation,
+            ] {
                 for language in Language::ALL {
-                    assert!(!text.get(language).trim().is_empty(), "{} lacks a {language:?} text", t.code.as_str());
+                    assert!(
+                        !text.get(language).trim().is_empty(),
+                        "{} lacks a {language:?} text",
+                        t.code.as_str()
+                    );
                 }
             }
             assert!(t.learn_more_url.starts_with("https://"));
@@ -535,9 +545,18 @@ mod tests {
     fn feature_flags_follow_the_product_rules() {
         let catalog = builtin_catalog();
         let e_learning = catalog.find("e_learning").unwrap().features;
-        assert!(e_learning.user_consumes && e_learning.removal_releases && e_learning.requires_authorized_domain);
+        assert!(
+            e_learning.user_consumes
+                && e_learning.removal_releases
+                && e_learning.requires_authorized_domain
+        );
         let hup = catalog.find("home_use_program").unwrap().features;
-        assert!(hup.user_consumes && !hup.removal_releases && hup.requires_authorized_domain && hup.has_access_code);
+        assert!(
+            hup.user_consumes
+                && !hup.removal_releases
+                && hup.requires_authorized_domain
+                && hup.has_access_code
+        );
         let phone = catalog.find("problem_resolution_phone").unwrap().features;
         assert!(phone.takes_users && !phone.user_consumes);
         for code in ["multi_language_pack", "windows_thin_pc"] {

@@ -126,7 +126,9 @@ impl Figures {
                 let quantity = self.quantity + amount;
                 if quantity < self.used {
                     return Err(if amount < 0 && kind != EntryKind::Adjustment {
-                        LedgerError::NotEnoughRemaining { remaining: self.remaining() }
+                        LedgerError::NotEnoughRemaining {
+                            remaining: self.remaining(),
+                        }
                     } else {
                         LedgerError::BelowUsed { used: self.used }
                     });
@@ -136,7 +138,9 @@ impl Figures {
             Figure::Used => {
                 let used = self.used + amount;
                 if used > self.quantity {
-                    return Err(LedgerError::NotEnoughRemaining { remaining: self.remaining() });
+                    return Err(LedgerError::NotEnoughRemaining {
+                        remaining: self.remaining(),
+                    });
                 }
                 if used < 0 {
                     return Err(LedgerError::ReleaseAboveUsed { used: self.used });
@@ -148,10 +152,20 @@ impl Figures {
 
     /// The figures a ledger adds up to.
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = (EntryKind, i64)> + 'a) -> Figures {
-        entries.into_iter().fold(Figures::default(), |f, (kind, amount)| match kind.figure() {
-            Figure::Quantity => Figures { quantity: f.quantity + amount, ..f },
-            Figure::Used => Figures { used: f.used + amount, ..f },
-        })
+        entries
+            .into_iter()
+            .fold(Figures::default(), |f, (kind, amount)| {
+                match kind.figure() {
+                    Figure::Quantity => Figures {
+                        quantity: f.quantity + amount,
+                        ..f
+                    },
+                    Figure::Used => Figures {
+                        used: f.used + amount,
+                        ..f
+                    },
+                }
+            })
     }
 
     /// The ledger invariant: the figures are those the ledger adds up to, and
@@ -162,7 +176,9 @@ impl Figures {
 }
 
 /// Totals of a ledger by kind, for the calculation view.
-pub fn totals_by_kind(entries: impl IntoIterator<Item = (EntryKind, i64)>) -> Vec<(EntryKind, i64)> {
+pub fn totals_by_kind(
+    entries: impl IntoIterator<Item = (EntryKind, i64)>,
+) -> Vec<(EntryKind, i64)> {
     let mut totals: Vec<(EntryKind, i64)> = Vec::new();
     for (kind, amount) in entries {
         match totals.iter_mut().find(|(k, _)| *k == kind) {
@@ -181,7 +197,10 @@ mod tests {
 
     #[test]
     fn consumption_never_exceeds_the_quantity() {
-        let f = Figures { quantity: 5, used: 4 };
+        let f = Figures {
+            quantity: 5,
+            used: 4,
+        };
         assert_eq!(f.apply(EntryKind::Consumption, 1).unwrap().remaining(), 0);
         assert_eq!(
             f.apply(EntryKind::Consumption, 2),
@@ -191,9 +210,15 @@ mod tests {
 
     #[test]
     fn quantity_never_goes_below_used() {
-        let f = Figures { quantity: 10, used: 6 };
+        let f = Figures {
+            quantity: 10,
+            used: 6,
+        };
         assert_eq!(f.apply(EntryKind::Adjustment, -4).unwrap().quantity, 6);
-        assert_eq!(f.apply(EntryKind::Adjustment, -5), Err(LedgerError::BelowUsed { used: 6 }));
+        assert_eq!(
+            f.apply(EntryKind::Adjustment, -5),
+            Err(LedgerError::BelowUsed { used: 6 })
+        );
         assert_eq!(
             f.apply(EntryKind::ConversionOut, -6),
             Err(LedgerError::NotEnoughRemaining { remaining: 4 })
@@ -202,8 +227,14 @@ mod tests {
 
     #[test]
     fn releases_never_exceed_used() {
-        let f = Figures { quantity: 10, used: 1 };
-        assert_eq!(f.apply(EntryKind::Release, -2), Err(LedgerError::ReleaseAboveUsed { used: 1 }));
+        let f = Figures {
+            quantity: 10,
+            used: 1,
+        };
+        assert_eq!(
+            f.apply(EntryKind::Release, -2),
+            Err(LedgerError::ReleaseAboveUsed { used: 1 })
+        );
         assert_eq!(f.apply(EntryKind::Release, -1).unwrap().used, 0);
     }
 
@@ -214,7 +245,10 @@ mod tests {
             (EntryKind::Grant, 10),
             (EntryKind::Consumption, 3),
         ]);
-        assert_eq!(totals, vec![(EntryKind::Grant, 10), (EntryKind::Consumption, 5)]);
+        assert_eq!(
+            totals,
+            vec![(EntryKind::Grant, 10), (EntryKind::Consumption, 5)]
+        );
     }
 
     fn any_entry() -> impl Strategy<Value = (EntryKind, i64)> {

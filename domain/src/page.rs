@@ -48,7 +48,11 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` fetched rows, in order.
-    pub fn from_fetched(mut rows: Vec<T>, request: &PageRequest, key: impl Fn(&T) -> After) -> Self {
+    pub fn from_fetched(
+        mut rows: Vec<T>,
+        request: &PageRequest,
+        key: impl Fn(&T) -> After,
+    ) -> Self {
         let limit = request.limit() as usize;
         let next = if rows.len() > limit {
             rows.truncate(limit);

@@ -67,8 +67,12 @@ impl Permission {
     /// unanswered for 90 days, reads as expired even before anything records it.
     pub fn status_at(&self, now: DateTime<Utc>) -> PermissionStatus {
         match self.status {
-            PermissionStatus::Approved if self.expires_at.is_some_and(|end| now >= end) => PermissionStatus::Expired,
-            PermissionStatus::Pending if now >= self.requested_at + PENDING_LIFETIME => PermissionStatus::Expired,
+            PermissionStatus::Approved if self.expires_at.is_some_and(|end| now >= end) => {
+                PermissionStatus::Expired
+            }
+            PermissionStatus::Pending if now >= self.requested_at + PENDING_LIFETIME => {
+                PermissionStatus::Expired
+            }
             other => other,
         }
     }
@@ -99,12 +103,24 @@ mod tests {
         let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let end = start + Duration::days(10);
         let approved = permission(PermissionStatus::Approved, Some(end));
-        assert_eq!(approved.status_at(end - Duration::seconds(1)), PermissionStatus::Approved);
+        assert_eq!(
+            approved.status_at(end - Duration::seconds(1)),
+            PermissionStatus::Approved
+        );
         assert_eq!(approved.status_at(end), PermissionStatus::Expired);
         let pending = permission(PermissionStatus::Pending, None);
-        assert_eq!(pending.status_at(start + Duration::days(89)), PermissionStatus::Pending);
-        assert_eq!(pending.status_at(start + Duration::days(90)), PermissionStatus::Expired);
+        assert_eq!(
+            pending.status_at(start + Duration::days(89)),
+            PermissionStatus::Pending
+        );
+        assert_eq!(
+            pending.status_at(start + Duration::days(90)),
+            PermissionStatus::Expired
+        );
         let declined = permission(PermissionStatus::Declined, None);
-        assert_eq!(declined.status_at(start + Duration::days(900)), PermissionStatus::Declined);
+        assert_eq!(
+            declined.status_at(start + Duration::days(900)),
+            PermissionStatus::Declined
+        );
     }
 }

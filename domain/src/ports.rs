@@ -38,7 +38,11 @@ pub trait DirectoryRepository {
     fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StorageError>;
     fn insert_account(&self, account: &PurchasingAccount) -> Result<(), StorageError>;
     fn account(&self, id: AccountId) -> Result<Option<PurchasingAccount>, StorageError>;
-    fn accounts(&self, organization: OrganizationId, page: &PageRequest) -> Result<Page<PurchasingAccount>, StorageError>;
+    fn accounts(
+        &self,
+        organization: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<PurchasingAccount>, StorageError>;
     fn insert_partner(&self, partner: &Partner) -> Result<(), StorageError>;
     fn partner(&self, id: PartnerId) -> Result<Option<Partner>, StorageError>;
     /// Whether the database holds no organization yet (demo data goes only into an empty one).

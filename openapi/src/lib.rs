@@ -60,26 +60,23 @@ pub struct FieldError {
     pub message: String,
 }
 
+#[rustfmt::skip]
 macro_rules! problem_response {
     ($name:ident, $description:literal, $code:literal, $status:literal, $title:literal, $detail:literal) => {
         #[derive(ToResponse)]
-        #[response(
-            description = $description,
-            content_type = "application/problem+json",
-            example = json!({
-                "type": concat!("urn:sa-benefits:problem:", $code),
-                "title": $title,
-                "status": $status,
-                "detail": $detail,
-                "code": $code,
-                "request_id": "5f0c7a52-8a1e-4d1b-9a55-2f1f5f3f0b1e"
-            })
-        )]
+        #[response(description = $description, content_type = "application/problem+json", example = json!({"type": concat!("urn:sa-benefits:problem:", $code), "title": $title, "status": $status, "detail": $detail, "code": $code, "request_id": "5f0c7a52-8a1e-4d1b-9a55-2f1f5f3f0b1e"}))]
         pub struct $name(#[allow(dead_code)] Problem);
     };
 }
 
-problem_response!(BadRequest, "The request is malformed or invalid (see `errors`).", "validation_failed", 400, "Invalid request", "The request has invalid fields.");
+problem_response!(
+    BadRequest,
+    "The request is malformed or invalid (see `errors`).",
+    "validation_failed",
+    400,
+    "Invalid request",
+    "The request has invalid fields."
+);
 #[derive(ToResponse)]
 #[response(
     description = "Missing, malformed, expired or otherwise invalid Bearer token.",
@@ -94,13 +91,62 @@ problem_response!(BadRequest, "The request is malformed or invalid (see `errors`
     })
 )]
 pub struct Unauthorized(#[allow(dead_code)] Problem);
-problem_response!(Forbidden, "The caller's role may never do this, or the partner permission lacks the scope.", "forbidden", 403, "Forbidden", "This action is reserved to operators.");
-problem_response!(NotFound, "No such resource, or it belongs to another organization.", "not_found", 404, "Not found", "No organization with this id.");
-problem_response!(Conflict, "The resource's state does not allow this (duplicate, invalid transition, request in flight).", "conflict", 409, "Conflict", "The account already holds an unexpired benefit of this type.");
-problem_response!(PreconditionFailed, "`If-Match` does not match the current `ETag`.", "precondition_failed", 412, "Precondition failed", "The resource has changed since it was read.");
-problem_response!(PayloadTooLarge, "The body is over 64 KiB.", "payload_too_large", 413, "Payload too large", "The request body is over 65536 bytes.");
-problem_response!(UnsupportedMediaType, "The body is not `application/json`.", "unsupported_media_type", 415, "Unsupported media type", "Send the body as application/json.");
-problem_response!(Unprocessable, "A business rule refused the request (not enough remaining, unmetered benefit, …).", "not_enough_remaining", 422, "Request refused", "Not enough remaining: 3 incidents left.");
+problem_response!(
+    Forbidden,
+    "The caller's role may never do this, or the partner permission lacks the scope.",
+    "forbidden",
+    403,
+    "Forbidden",
+    "This action is reserved to operators."
+);
+problem_response!(
+    NotFound,
+    "No such resource, or it belongs to another organization.",
+    "not_found",
+    404,
+    "Not found",
+    "No organization with this id."
+);
+problem_response!(
+    Conflict,
+    "The resource's state does not allow this (duplicate, invalid transition, request in flight).",
+    "conflict",
+    409,
+    "Conflict",
+    "The account already holds an unexpired benefit of this type."
+);
+problem_response!(
+    PreconditionFailed,
+    "`If-Match` does not match the current `ETag`.",
+    "precondition_failed",
+    412,
+    "Precondition failed",
+    "The resource has changed since it was read."
+);
+problem_response!(
+    PayloadTooLarge,
+    "The body is over 64 KiB.",
+    "payload_too_large",
+    413,
+    "Payload too large",
+    "The request body is over 65536 bytes."
+);
+problem_response!(
+    UnsupportedMediaType,
+    "The body is not `application/json`.",
+    "unsupported_media_type",
+    415,
+    "Unsupported media type",
+    "Send the body as application/json."
+);
+problem_response!(
+    Unprocessable,
+    "A business rule refused the request (not enough remaining, unmetered benefit, …).",
+    "not_enough_remaining",
+    422,
+    "Request refused",
+    "Not enough remaining: 3 incidents left."
+);
 
 /// The shared parts of the document. The `api` crate adds the operations.
 #[derive(OpenApi)]
@@ -169,16 +215,24 @@ pub fn committed_document_path() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json")
 }
 
-problem_response!(InternalError, "Something failed on the server; the body never contains internal details.", "internal_error", 500, "Internal error", "Something went wrong on our side. Retry later; quote the request id to support.");
+problem_response!(
+    InternalError,
+    "Something failed on the server; the body never contains internal details.",
+    "internal_error",
+    500,
+    "Internal error",
+    "Something went wrong on our side. Retry later; quote the request id to support."
+);
 
 /// Adds the error responses every operation can give, so no operation forgets one: 401 and
 /// 500 everywhere, 400 where there are parameters or a body, 413 and 415 where there is a body.
 pub fn complete(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{Ref, RefOr};
     if let Some(components) = document.components.as_mut() {
-        components
-            .responses
-            .insert("InternalError".to_owned(), <InternalError as ToResponse>::response().1);
+        components.responses.insert(
+            "InternalError".to_owned(),
+            <InternalError as ToResponse>::response().1,
+        );
     }
     for item in document.paths.paths.values_mut() {
         for operation in [

@@ -25,8 +25,12 @@ pub(crate) fn corrupt(what: &str, raw: &str) -> StorageError {
     StorageError(format!("stored {what} {raw:?} does not parse"))
 }
 
-pub(crate) fn json<T: serde::de::DeserializeOwned>(what: &str, raw: &str) -> Result<T, StorageError> {
-    serde_json::from_str(raw).map_err(|e| StorageError(format!("stored {what} is not valid JSON: {e}")))
+pub(crate) fn json<T: serde::de::DeserializeOwned>(
+    what: &str,
+    raw: &str,
+) -> Result<T, StorageError> {
+    serde_json::from_str(raw)
+        .map_err(|e| StorageError(format!("stored {what} is not valid JSON: {e}")))
 }
 
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StorageError> {

@@ -6,4 +6,6 @@ mod convert;
 mod repositories;
 mod schema;
 
-pub use connection::{create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError};
+pub use connection::{
+    create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError,
+};

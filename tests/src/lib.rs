@@ -25,7 +25,9 @@ pub fn backend_name() -> &'static str {
 }
 
 fn postgres_admin_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.trim().is_empty())
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.trim().is_empty())
 }
 
 pub struct TestApp {
@@ -58,7 +60,8 @@ pub fn fresh_database(dir: &tempfile::TempDir) -> String {
     match postgres_admin_url() {
         Some(admin) => {
             let name = format!("sa_test_{}", Uuid::new_v4().simple());
-            persistence::create_postgres_database(&admin, &name).expect("TEST_DATABASE_URL: cannot create a test database")
+            persistence::create_postgres_database(&admin, &name)
+                .expect("TEST_DATABASE_URL: cannot create a test database")
         }
         None => dir.path().join("test.db").to_string_lossy().into_owned(),
     }
@@ -91,7 +94,7 @@ impl TestApp {
         }
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
-        let issuer = TokenIssuer::new(&api::config::JwtConfig {
+        let issuer = TokenIssuer::new(&JwtConfig {
             key: JwtKey::Secret(SECRET.as_bytes().to_vec()),
             ..config.jwt.clone()
         })
@@ -107,7 +110,14 @@ impl TestApp {
 
     pub fn token(&self, kind: PrincipalKind) -> String {
         self.issuer
-            .mint(&Principal { subject: "test".to_owned(), kind }, Utc::now(), Duration::hours(1))
+            .mint(
+                &Principal {
+                    subject: "test".to_owned(),
+                    kind,
+                },
+                Utc::now(),
+                Duration::hours(1),
+            )
             .expect("token")
     }
 
@@ -124,20 +134,35 @@ impl TestApp {
     }
 
     pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{}", self.base, path)).bearer_auth(token)
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(token)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Response {
-        self.request(Method::GET, path, token).send().await.expect("request")
+        self.request(Method::GET, path, token)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Response {
-        self.request(Method::POST, path, token).json(body).send().await.expect("request")
+        self.request(Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates an organization as operator; its id.
     pub async fn create_org(&self, name: &str) -> Uuid {
-        let r = self.post("/api/v1/organizations", &self.operator(), &json!({ "name": name })).await;
+        let r = self
+            .post(
+                "/api/v1/organizations",
+                &self.operator(),
+                &json!({ "name": name }),
+            )
+            .await;
         assert_eq!(r.status(), 201, "create organization");
         id_of(r).await
     }
@@ -145,7 +170,11 @@ impl TestApp {
     /// Creates a purchasing account as operator; its id.
     pub async fn create_account(&self, org: Uuid, name: &str) -> Uuid {
         let r = self
-            .post(&format!("/api/v1/organizations/{org}/accounts"), &self.operator(), &json!({ "name": name, "sa_id": "SA-1" }))
+            .post(
+                &format!("/api/v1/organizations/{org}/accounts"),
+                &self.operator(),
+                &json!({ "name": name, "sa_id": "SA-1" }),
+            )
             .await;
         assert_eq!(r.status(), 201, "create account");
         id_of(r).await
@@ -168,7 +197,10 @@ impl TestApp {
 
 pub async fn id_of(response: Response) -> Uuid {
     let body: Value = response.json().await.expect("json");
-    body["id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).expect("an id")
+    body["id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .expect("an id")
 }
 
 /// Asserts a problem+json answer with this status and code; the body.
@@ -185,7 +217,10 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     assert_eq!(body["status"], status);
     assert_eq!(body["code"], code, "code in {body}");
     for field in ["type", "title", "detail"] {
-        assert!(body[field].as_str().is_some_and(|s| !s.is_empty()), "{field} in {body}");
+        assert!(
+            body[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field} in {body}"
+        );
     }
     body
 }

@@ -8,13 +8,21 @@ use uuid::Uuid;
 async fn operators_create_organizations_that_only_their_admins_see() {
     let app = TestApp::spawn().await;
     let r = app
-        .post("/api/v1/organizations", &app.operator(), &json!({"name": "  Contoso Ltd ", "contact_emails": ["IT@Contoso.COM"]}))
+        .post(
+            "/api/v1/organizations",
+            &app.operator(),
+            &json!({"name": "  Contoso Ltd ", "contact_emails": ["IT@Contoso.COM"]}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let created: Value = r.json().await.unwrap();
     assert_eq!(created["name"], "Contoso Ltd", "names are trimmed");
-    assert_eq!(created["contact_emails"], json!(["IT@contoso.com"]), "domains are canonical");
+    assert_eq!(
+        created["contact_emails"],
+        json!(["IT@contoso.com"]),
+        "domains are canonical"
+    );
     let org = Uuid::parse_str(created["id"].as_str().unwrap()).unwrap();
     assert_eq!(location, format!("/api/v1/organizations/{org}"));
 
@@ -23,10 +31,32 @@ async fn operators_create_organizations_that_only_their_admins_see() {
     assert_eq!(mine.json::<Value>().await.unwrap(), created);
     assert_eq!(app.get(&location, &app.operator()).await.status(), 200);
 
-    let foreign = assert_problem(app.get(&location, &app.admin(Uuid::new_v4())).await, 404, "not_found").await;
-    let missing = assert_problem(app.get(&format!("/api/v1/organizations/{}", Uuid::new_v4()), &app.operator()).await, 404, "not_found").await;
-    assert_eq!(foreign["detail"], missing["detail"], "a foreign organization looks exactly like a missing one");
-    assert_problem(app.get(&location, &app.partner(Uuid::new_v4())).await, 404, "not_found").await;
+    let foreign = assert_problem(
+        app.get(&location, &app.admin(Uuid::new_v4())).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let missing = assert_problem(
+        app.get(
+            &format!("/api/v1/organizations/{}", Uuid::new_v4()),
+            &app.operator(),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        foreign["detail"], missing["detail"],
+        "a foreign organization looks exactly like a missing one"
+    );
+    assert_problem(
+        app.get(&location, &app.partner(Uuid::new_v4())).await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -34,11 +64,41 @@ async fn only_operators_create_directory_entries() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Contoso").await;
     for token in [app.admin(org), app.partner(Uuid::new_v4())] {
-        assert_problem(app.post("/api/v1/organizations", &token, &json!({"name": "X"})).await, 403, "forbidden").await;
-        assert_problem(app.post("/api/v1/partners", &token, &json!({"name": "X"})).await, 403, "forbidden").await;
-        assert_problem(app.post(&format!("/api/v1/organizations/{org}/accounts"), &token, &json!({"name": "X"})).await, 403, "forbidden").await;
+        assert_problem(
+            app.post("/api/v1/organizations", &token, &json!({"name": "X"}))
+                .await,
+            403,
+            "forbidden",
+        )
+        .await;
+        assert_problem(
+            app.post("/api/v1/partners", &token, &json!({"name": "X"}))
+                .await,
+            403,
+            "forbidden",
+        )
+        .await;
+        assert_problem(
+            app.post(
+                &format!("/api/v1/organizations/{org}/accounts"),
+                &token,
+                &json!({"name": "X"}),
+            )
+            .await,
+            403,
+            "forbidden",
+        )
+        .await;
     }
-    let accounts: Value = app.get(&format!("/api/v1/organizations/{org}/accounts"), &app.operator()).await.json().await.unwrap();
+    let accounts: Value = app
+        .get(
+            &format!("/api/v1/organizations/{org}/accounts"),
+            &app.operator(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(accounts["items"], json!([]), "nothing was created");
 }
 
@@ -46,23 +106,56 @@ async fn only_operators_create_directory_entries() {
 async fn invalid_bodies_list_every_invalid_field_and_change_nothing() {
     let app = TestApp::spawn().await;
     let r = app
-        .post("/api/v1/organizations", &app.operator(), &json!({"name": " ", "contact_emails": ["ok@contoso.com", "not-an-email"]}))
+        .post(
+            "/api/v1/organizations",
+            &app.operator(),
+            &json!({"name": " ", "contact_emails": ["ok@contoso.com", "not-an-email"]}),
+        )
         .await;
     let body = assert_problem(r, 400, "validation_failed").await;
-    let fields: Vec<&str> = body["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, vec!["name", "contact_emails[1]"]);
 
     let org = app.create_org("Contoso").await;
     let r = app
-        .post(&format!("/api/v1/organizations/{org}/accounts"), &app.operator(), &json!({"name": "EMEA", "sa_id": "has spaces"}))
+        .post(
+            &format!("/api/v1/organizations/{org}/accounts"),
+            &app.operator(),
+            &json!({"name": "EMEA", "sa_id": "has spaces"}),
+        )
         .await;
     let body = assert_problem(r, 400, "validation_failed").await;
     assert_eq!(body["errors"][0]["field"], "sa_id");
-    let r = app.post("/api/v1/partners", &app.operator(), &json!({"name": "Fabrikam", "contact_email": "@fabrikam.com"})).await;
+    let r = app
+        .post(
+            "/api/v1/partners",
+            &app.operator(),
+            &json!({"name": "Fabrikam", "contact_email": "@fabrikam.com"}),
+        )
+        .await;
     assert_problem(r, 400, "validation_failed").await;
-    let r = app.post("/api/v1/partners", &app.operator(), &json!({"name": "Fabrikam", "unexpected": 1})).await;
+    let r = app
+        .post(
+            "/api/v1/partners",
+            &app.operator(),
+            &json!({"name": "Fabrikam", "unexpected": 1}),
+        )
+        .await;
     assert_problem(r, 400, "invalid_body").await;
-    let accounts: Value = app.get(&format!("/api/v1/organizations/{org}/accounts"), &app.operator()).await.json().await.unwrap();
+    let accounts: Value = app
+        .get(
+            &format!("/api/v1/organizations/{org}/accounts"),
+            &app.operator(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(accounts["items"], json!([]));
 }
 
@@ -95,13 +188,39 @@ async fn accounts_are_listed_page_by_page() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, created, "every account once, oldest first");
-    let bad = app.get(&format!("/api/v1/organizations/{org}/accounts?limit=0"), &app.admin(org)).await;
-    assert_eq!(assert_problem(bad, 400, "validation_failed").await["errors"][0]["field"], "limit");
-    let bad = app.get(&format!("/api/v1/organizations/{org}/accounts?limit=201"), &app.admin(org)).await;
+    let bad = app
+        .get(
+            &format!("/api/v1/organizations/{org}/accounts?limit=0"),
+            &app.admin(org),
+        )
+        .await;
+    assert_eq!(
+        assert_problem(bad, 400, "validation_failed").await["errors"][0]["field"],
+        "limit"
+    );
+    let bad = app
+        .get(
+            &format!("/api/v1/organizations/{org}/accounts?limit=201"),
+            &app.admin(org),
+        )
+        .await;
     assert_problem(bad, 400, "validation_failed").await;
-    let bad = app.get(&format!("/api/v1/organizations/{org}/accounts?cursor=garbage"), &app.admin(org)).await;
-    assert_eq!(assert_problem(bad, 400, "validation_failed").await["errors"][0]["field"], "cursor");
-    let bad = app.get(&format!("/api/v1/organizations/{org}/accounts?limit=abc"), &app.admin(org)).await;
+    let bad = app
+        .get(
+            &format!("/api/v1/organizations/{org}/accounts?cursor=garbage"),
+            &app.admin(org),
+        )
+        .await;
+    assert_eq!(
+        assert_problem(bad, 400, "validation_failed").await["errors"][0]["field"],
+        "cursor"
+    );
+    let bad = app
+        .get(
+            &format!("/api/v1/organizations/{org}/accounts?limit=abc"),
+            &app.admin(org),
+        )
+        .await;
     assert_problem(bad, 400, "invalid_query").await;
 }
 
@@ -109,12 +228,21 @@ async fn accounts_are_listed_page_by_page() {
 async fn accounts_need_an_existing_organization() {
     let app = TestApp::spawn().await;
     let r = app
-        .post(&format!("/api/v1/organizations/{}/accounts", Uuid::new_v4()), &app.operator(), &json!({"name": "EMEA"}))
+        .post(
+            &format!("/api/v1/organizations/{}/accounts", Uuid::new_v4()),
+            &app.operator(),
+            &json!({"name": "EMEA"}),
+        )
         .await;
     assert_problem(r, 404, "not_found").await;
     let foreign = app.create_org("Woodgrove").await;
     let mine = app.create_org("Contoso").await;
-    let r = app.get(&format!("/api/v1/organizations/{foreign}/accounts"), &app.admin(mine)).await;
+    let r = app
+        .get(
+            &format!("/api/v1/organizations/{foreign}/accounts"),
+            &app.admin(mine),
+        )
+        .await;
     assert_problem(r, 404, "not_found").await;
 }
 
@@ -122,7 +250,11 @@ async fn accounts_need_an_existing_organization() {
 async fn partners_are_created_by_operators() {
     let app = TestApp::spawn().await;
     let r = app
-        .post("/api/v1/partners", &app.operator(), &json!({"name": "Fabrikam", "contact_email": "licensing@fabrikam.com"}))
+        .post(
+            "/api/v1/partners",
+            &app.operator(),
+            &json!({"name": "Fabrikam", "contact_email": "licensing@fabrikam.com"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     id_of(r).await;
@@ -134,10 +266,38 @@ async fn a_partner_with_an_approved_permission_reads_the_organization_and_a_pend
     let org = api::demo::DEMO_ORG.as_uuid();
     let approved = app.partner(api::demo::DEMO_PARTNER.as_uuid());
     let pending = app.partner(api::demo::PENDING_PARTNER.as_uuid());
-    assert_eq!(app.get(&format!("/api/v1/organizations/{org}"), &approved).await.status(), 200);
-    assert_eq!(app.get(&format!("/api/v1/organizations/{org}/accounts"), &approved).await.status(), 200);
-    assert_problem(app.get(&format!("/api/v1/organizations/{org}"), &pending).await, 404, "not_found").await;
+    assert_eq!(
+        app.get(&format!("/api/v1/organizations/{org}"), &approved)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/organizations/{org}/accounts"), &approved)
+            .await
+            .status(),
+        200
+    );
+    assert_problem(
+        app.get(&format!("/api/v1/organizations/{org}"), &pending)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
     let other = api::demo::OTHER_ORG.as_uuid();
-    assert_problem(app.get(&format!("/api/v1/organizations/{other}"), &approved).await, 404, "not_found").await;
-    assert_problem(app.post("/api/v1/organizations", &approved, &json!({"name": "X"})).await, 403, "forbidden").await;
+    assert_problem(
+        app.get(&format!("/api/v1/organizations/{other}"), &approved)
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        app.post("/api/v1/organizations", &approved, &json!({"name": "X"}))
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
 }

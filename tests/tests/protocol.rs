@@ -10,14 +10,49 @@ async fn malformed_wrong_type_and_oversized_bodies_are_problems() {
     let url = format!("{}/api/v1/organizations", app.base);
     let token = app.operator();
     let send = |body: Vec<u8>, content_type: &'static str| {
-        app.client.post(&url).bearer_auth(&token).header("content-type", content_type).body(body).send()
+        app.client
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
     };
-    assert_problem(send(b"{\"name\":".to_vec(), "application/json").await.unwrap(), 400, "malformed_json").await;
-    assert_problem(send(b"[1,2]".to_vec(), "application/json").await.unwrap(), 400, "invalid_body").await;
-    assert_problem(send(b"{\"name\":\"x\"}".to_vec(), "text/plain").await.unwrap(), 415, "unsupported_media_type").await;
+    assert_problem(
+        send(b"{\"name\":".to_vec(), "application/json")
+            .await
+            .unwrap(),
+        400,
+        "malformed_json",
+    )
+    .await;
+    assert_problem(
+        send(b"[1,2]".to_vec(), "application/json").await.unwrap(),
+        400,
+        "invalid_body",
+    )
+    .await;
+    assert_problem(
+        send(b"{\"name\":\"x\"}".to_vec(), "text/plain")
+            .await
+            .unwrap(),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
     let big = format!("{{\"name\":\"{}\"}}", "x".repeat(70 * 1024)).into_bytes();
-    assert_problem(send(big, "application/json").await.unwrap(), 413, "payload_too_large").await;
-    let orgs_after = app.post("/api/v1/organizations", &token, &json!({"name": "Only one"})).await;
+    assert_problem(
+        send(big, "application/json").await.unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    let orgs_after = app
+        .post(
+            "/api/v1/organizations",
+            &token,
+            &json!({"name": "Only one"}),
+        )
+        .await;
     assert_eq!(orgs_after.status(), 201);
 }
 
@@ -25,14 +60,31 @@ async fn malformed_wrong_type_and_oversized_bodies_are_problems() {
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
     let token = app.operator();
-    let r = app.client.get(format!("{}/no/such/route", app.base)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/no/such/route", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_problem(r, 404, "no_route").await;
     let r = app.get("/api/v1/no-such-resource", &token).await;
     assert_problem(r, 404, "no_route").await;
-    let r = app.request(Method::DELETE, "/api/v1/organizations", &token).send().await.unwrap();
+    let r = app
+        .request(Method::DELETE, "/api/v1/organizations", &token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["allow"], "POST");
     assert_problem(r, 405, "method_not_allowed").await;
-    let r = app.request(Method::PUT, &format!("/api/v1/accounts/{}/benefits", uuid::Uuid::new_v4()), &token).send().await.unwrap();
+    let r = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/accounts/{}/benefits", uuid::Uuid::new_v4()),
+            &token,
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["allow"], "GET, POST");
     assert_problem(r, 405, "method_not_allowed").await;
     let r = app.get("/api/v1/organizations/not-a-uuid", &token).await;
@@ -43,9 +95,20 @@ async fn unknown_routes_and_methods_are_problems() {
 #[tokio::test]
 async fn every_answer_carries_a_request_id() {
     let app = TestApp::spawn().await;
-    let r = app.client.get(format!("{}/health/live", app.base)).header("x-request-id", "trace-123").send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/health/live", app.base))
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"], "trace-123");
-    let r = app.client.get(format!("{}/api/v1/benefit-types", app.base)).send().await.unwrap();
+    let r = app
+        .client
+        .get(format!("{}/api/v1/benefit-types", app.base))
+        .send()
+        .await
+        .unwrap();
     let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     let body = assert_problem(r, 401, "missing_token").await;
     assert_eq!(body["request_id"], id.as_str());
@@ -61,14 +124,33 @@ async fn health_metrics_and_swagger_ui_are_served_without_a_token() {
     assert_eq!(ready["database"], tests::backend_name());
     app.get("/api/v1/benefit-types", &app.operator()).await;
     let metrics = get("/metrics").await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(r#"http_requests_total{method="GET",route="/api/v1/benefit-types",status="200"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/benefit-types",status="200"} 1"#
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("db_pool_connections"));
     let ui = get("/swagger-ui/").await.unwrap();
     assert_eq!(ui.status(), 200);
     assert!(ui.text().await.unwrap().contains("swagger-ui"));
-    let redirect = app.client.get(format!("{}/swagger-ui", app.base)).send().await.unwrap();
-    assert_eq!(redirect.url().path(), "/swagger-ui/", "followed the redirect");
-    let config = get("/swagger-ui/swagger-initializer.js").await.unwrap().text().await.unwrap();
+    let redirect = app
+        .client
+        .get(format!("{}/swagger-ui", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        redirect.url().path(),
+        "/swagger-ui/",
+        "followed the redirect"
+    );
+    let config = get("/swagger-ui/swagger-initializer.js")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(config.contains("/api-docs/openapi.json"));
 }
 
@@ -77,12 +159,22 @@ async fn health_metrics_and_swagger_ui_are_served_without_a_token() {
 #[tokio::test]
 async fn the_served_openapi_document_is_the_committed_one() {
     let app = TestApp::spawn().await;
-    let served: Value = app.client.get(format!("{}/api-docs/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let served: Value = app
+        .client
+        .get(format!("{}/api-docs/openapi.json", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     if std::env::var("UPDATE_OPENAPI").is_ok() {
         let pretty = serde_json::to_string_pretty(&served).unwrap() + "\n";
         std::fs::write(openapi::committed_document_path(), pretty).unwrap();
     }
-    let committed: Value = serde_json::from_str(&std::fs::read_to_string(openapi::committed_document_path()).unwrap()).unwrap();
+    let committed: Value =
+        serde_json::from_str(&std::fs::read_to_string(openapi::committed_document_path()).unwrap())
+            .unwrap();
     assert!(
         served == committed,
         "the served OpenAPI document differs from openapi/openapi.json; if the change is intended run UPDATE_OPENAPI=1 cargo test -p tests --test protocol"
@@ -100,11 +192,25 @@ async fn every_operation_is_documented_with_its_errors() {
         assert!(path.starts_with("/api/v1/"), "{path}");
         for (method, operation) in item.as_object().unwrap() {
             let what = format!("{method} {path}");
-            assert!(operation["summary"].as_str().is_some_and(|s| !s.is_empty()), "{what}: summary");
-            assert!(operation["description"].as_str().is_some_and(|s| !s.is_empty()), "{what}: description");
-            assert!(operation["tags"].as_array().is_some_and(|t| !t.is_empty()), "{what}: tag");
+            assert!(
+                operation["summary"].as_str().is_some_and(|s| !s.is_empty()),
+                "{what}: summary"
+            );
+            assert!(
+                operation["description"]
+                    .as_str()
+                    .is_some_and(|s| !s.is_empty()),
+                "{what}: description"
+            );
+            assert!(
+                operation["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{what}: tag"
+            );
             let responses = operation["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|s| s.starts_with('2')), "{what}: success response");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{what}: success response"
+            );
             for status in ["401", "500"] {
                 assert!(responses.contains_key(status), "{what}: {status}");
             }
@@ -115,7 +221,12 @@ async fn every_operation_is_documented_with_its_errors() {
             }
         }
     }
-    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
-    assert!(document["info"]["description"].as_str().is_some_and(|d| !d.is_empty()));
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(document["info"]["description"]
+        .as_str()
+        .is_some_and(|d| !d.is_empty()));
     assert_eq!(document["info"]["license"]["name"], "MIT");
 }

@@ -63,7 +63,11 @@ impl From<&PurchasingAccount> for AccountView {
 
 list_schema!(AccountList, AccountView);
 
-fn optional_reference(fields: &mut Fields, name: &str, raw: Option<&str>) -> Option<Option<Reference>> {
+fn optional_reference(
+    fields: &mut Fields,
+    name: &str,
+    raw: Option<&str>,
+) -> Option<Option<Reference>> {
     match raw {
         None => Some(None),
         Some(raw) => fields.check(name, Reference::parse(raw)).map(Some),
@@ -91,7 +95,13 @@ pub async fn list(
     let organization = OrganizationId(path.into_inner());
     let page = query.page()?;
     let found = blocking(move || {
-        authorize_on(&state, &caller, organization, Action::ReadOrganization, Resource::Organization)?;
+        authorize_on(
+            &state,
+            &caller,
+            organization,
+            Action::ReadOrganization,
+            Resource::Organization,
+        )?;
         if state.db.organization(organization)?.is_none() {
             return Err(Resource::Organization.not_found());
         }
@@ -130,9 +140,14 @@ pub async fn create(
     let body = body.into_inner();
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
-    let agreement_number = optional_reference(&mut fields, "agreement_number", body.agreement_number.as_deref());
+    let agreement_number = optional_reference(
+        &mut fields,
+        "agreement_number",
+        body.agreement_number.as_deref(),
+    );
     let sa_id = optional_reference(&mut fields, "sa_id", body.sa_id.as_deref());
-    let program_code = optional_reference(&mut fields, "program_code", body.program_code.as_deref());
+    let program_code =
+        optional_reference(&mut fields, "program_code", body.program_code.as_deref());
     valid!(fields; name, agreement_number, sa_id, program_code);
     let account = PurchasingAccount {
         id: AccountId(Uuid::new_v4()),
@@ -152,6 +167,9 @@ pub async fn create(
     })
     .await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/accounts/{}/benefits", account.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/accounts/{}/benefits", account.id),
+        ))
         .json(AccountView::from(&account)))
 }

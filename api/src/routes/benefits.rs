@@ -11,7 +11,10 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::auth::Action;
-use domain::benefit::{split_for_portal, Alert, AlertContext, Benefit, CalculationInput, Grant, GrantError, OtherBenefit};
+use domain::benefit::{
+    split_for_portal, Alert, AlertContext, Benefit, CalculationInput, Grant, GrantError,
+    OtherBenefit,
+};
 use domain::catalog::BenefitType;
 use domain::entities::PurchasingAccount;
 use domain::error::Refusal;
@@ -51,8 +54,12 @@ pub struct AlertView {
 
 impl AlertView {
     fn new(alert: &Alert, language: Language) -> Self {
-        let code = serde_json::to_value(alert.code).ok().and_then(|v| v.as_str().map(str::to_owned));
-        let severity = serde_json::to_value(alert.severity).ok().and_then(|v| v.as_str().map(str::to_owned));
+        let code = serde_json::to_value(alert.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
+        let severity = serde_json::to_value(alert.severity)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
         Self {
             code: code.unwrap_or_default(),
             severity: severity.unwrap_or_default(),
@@ -174,7 +181,10 @@ struct Presenter<'a> {
 impl Presenter<'_> {
     fn benefit_type(&self, benefit: &Benefit) -> Result<&BenefitType, ApiError> {
         self.state.catalog.get(&benefit.type_code).ok_or_else(|| {
-            tracing::error!(code = benefit.type_code.as_str(), "benefit of a type missing from the catalog");
+            tracing::error!(
+                code = benefit.type_code.as_str(),
+                "benefit of a type missing from the catalog"
+            );
             ApiError::internal()
         })
     }
@@ -200,12 +210,21 @@ impl Presenter<'_> {
             valid_from: benefit.valid_from,
             expires_at: benefit.expires_at,
             identification: Identification {
-                agreement_number: self.account.agreement_number.as_ref().map(|r| r.as_str().to_owned()),
+                agreement_number: self
+                    .account
+                    .agreement_number
+                    .as_ref()
+                    .map(|r| r.as_str().to_owned()),
                 sa_id: self.account.sa_id.as_ref().map(|r| r.as_str().to_owned()),
                 program_code: benefit_type
                     .features
                     .has_access_code
-                    .then(|| self.account.program_code.as_ref().map(|r| r.as_str().to_owned()))
+                    .then(|| {
+                        self.account
+                            .program_code
+                            .as_ref()
+                            .map(|r| r.as_str().to_owned())
+                    })
                     .flatten(),
                 access_code: benefit.access_code.clone(),
             },
@@ -217,7 +236,11 @@ impl Presenter<'_> {
         })
     }
 
-    fn details(&self, benefit: &Benefit, domains: &[DomainName]) -> Result<BenefitDetails, ApiError> {
+    fn details(
+        &self,
+        benefit: &Benefit,
+        domains: &[DomainName],
+    ) -> Result<BenefitDetails, ApiError> {
         let t = self.benefit_type(benefit)?;
         Ok(BenefitDetails {
             summary: self.summary(benefit)?,
@@ -234,9 +257,23 @@ impl Presenter<'_> {
 }
 
 /// Loads an account and checks the caller may do `action` on it. Blocking.
-fn account_for(state: &AppState, caller: &domain::auth::Principal, id: AccountId, action: Action) -> Result<PurchasingAccount, ApiError> {
-    let account = state.db.account(id)?.ok_or_else(|| Resource::Account.not_found())?;
-    authorize_on(state, caller, account.organization_id, action, Resource::Account)?;
+fn account_for(
+    state: &AppState,
+    caller: &domain::auth::Principal,
+    id: AccountId,
+    action: Action,
+) -> Result<PurchasingAccount, ApiError> {
+    let account = state
+        .db
+        .account(id)?
+        .ok_or_else(|| Resource::Account.not_found())?;
+    authorize_on(
+        state,
+        caller,
+        account.organization_id,
+        action,
+        Resource::Account,
+    )?;
     Ok(account)
 }
 
@@ -267,9 +304,18 @@ pub async fn list_active(
         let held = state.db.benefits_of_account(id)?;
         let domains = state.db.authorized_domains(id)?.len();
         let now = state.now();
-        let presenter = Presenter { state: &state, account: &account, language: context.language, now, domains };
+        let presenter = Presenter {
+            state: &state,
+            account: &account,
+            language: context.language,
+            now,
+            domains,
+        };
         let (active, _) = split_for_portal(state.catalog.types(), &held, now);
-        active.into_iter().map(|b| presenter.summary(b)).collect::<Result<Vec<_>, _>>()
+        active
+            .into_iter()
+            .map(|b| presenter.summary(b))
+            .collect::<Result<Vec<_>, _>>()
     })
     .await?;
     let (items, next_cursor) = page_in_memory(items, &page);
@@ -347,7 +393,9 @@ fn grant_refused(e: &GrantError) -> ApiError {
 fn new_access_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    (0..10).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..10)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Grant a benefit
@@ -384,7 +432,10 @@ pub async fn grant(
     if benefit_type.is_none() {
         fields.reject(
             "type",
-            domain::Localized::new("is not a code of the catalog (GET /api/v1/benefit-types)", "n'est pas un code du catalogue (GET /api/v1/benefit-types)"),
+            domain::Localized::new(
+                "is not a code of the catalog (GET /api/v1/benefit-types)",
+                "n'est pas un code du catalogue (GET /api/v1/benefit-types)",
+            ),
         );
     }
     let quantity = match body.quantity {
@@ -395,30 +446,55 @@ pub async fn grant(
         .calculation_inputs
         .iter()
         .enumerate()
-        .map(|(i, input)| fields.check(format!("calculation_inputs[{i}].label"), CalculationInput::new(&input.label, input.value)))
+        .map(|(i, input)| {
+            fields.check(
+                format!("calculation_inputs[{i}].label"),
+                CalculationInput::new(&input.label, input.value),
+            )
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
     valid!(fields; benefit_type, quantity, inputs);
     let valid_from = body.valid_from.unwrap_or(now);
-    let grant = Grant::new(&benefit_type, quantity, valid_from, body.expires_at, inputs, now).map_err(|e| grant_refused(&e))?;
+    let grant = Grant::new(
+        &benefit_type,
+        quantity,
+        valid_from,
+        body.expires_at,
+        inputs,
+        now,
+    )
+    .map_err(|e| grant_refused(&e))?;
     let access_code = benefit_type.features.has_access_code.then(new_access_code);
     let benefit_id = BenefitId(Uuid::new_v4());
     let language = context.language;
     let details = blocking(move || {
         let account = account_for(&state, &caller, id, Action::GrantBenefits)?;
         let actor = domain::auth::Actor::of(&caller);
-        let benefit = state.db.grant(id, benefit_id, &grant, access_code, &actor, now).map_err(|e| match e {
-            WriteError::Refused(refusal) => grant_refused(&refusal),
-            WriteError::Storage(s) => s.into(),
-        })?;
+        let benefit = state
+            .db
+            .grant(id, benefit_id, &grant, access_code, &actor, now)
+            .map_err(|e| match e {
+                WriteError::Refused(refusal) => grant_refused(&refusal),
+                WriteError::Storage(s) => s.into(),
+            })?;
         let domains = state.db.authorized_domains(id)?;
-        let presenter = Presenter { state: &state, account: &account, language, now, domains: domains.len() };
+        let presenter = Presenter {
+            state: &state,
+            account: &account,
+            language,
+            now,
+            domains: domains.len(),
+        };
         presenter.details(&benefit, &domains)
     })
     .await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/benefits/{}", details.summary.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/benefits/{}", details.summary.id),
+        ))
         .insert_header((header::ETAG, etag(details.version)))
         .json(details))
 }
@@ -450,8 +526,17 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = BenefitId(path.into_inner());
     let details = blocking(move || {
-        let held = state.db.benefit(id)?.ok_or_else(|| Resource::Benefit.not_found())?;
-        authorize_on(&state, &caller, held.account.organization_id, Action::ReadOrganization, Resource::Benefit)?;
+        let held = state
+            .db
+            .benefit(id)?
+            .ok_or_else(|| Resource::Benefit.not_found())?;
+        authorize_on(
+            &state,
+            &caller,
+            held.account.organization_id,
+            Action::ReadOrganization,
+            Resource::Benefit,
+        )?;
         let domains = state.db.authorized_domains(held.account.id)?;
         let presenter = Presenter {
             state: &state,
@@ -463,5 +548,7 @@ pub async fn get(
         presenter.details(&held.benefit, &domains)
     })
     .await?;
-    Ok(HttpResponse::Ok().insert_header((header::ETAG, etag(details.version))).json(details))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(details.version)))
+        .json(details))
 }

@@ -79,14 +79,25 @@ impl RouteTable {
     }
 }
 
-pub async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> Result<actix_web::HttpResponse, ApiError> {
+pub async fn fallback(
+    req: HttpRequest,
+    table: web::Data<RouteTable>,
+) -> Result<actix_web::HttpResponse, ApiError> {
     Err(match table.allowed(req.path()) {
         Some(methods) => ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
             Localized::new(
-                format!("{} is not allowed here; use {}.", req.method(), methods.join(", ")),
-                format!("{} n'est pas autorisé ici ; utilisez {}.", req.method(), methods.join(", ")),
+                format!(
+                    "{} is not allowed here; use {}.",
+                    req.method(),
+                    methods.join(", ")
+                ),
+                format!(
+                    "{} n'est pas autorisé ici ; utilisez {}.",
+                    req.method(),
+                    methods.join(", ")
+                ),
             ),
         )
         .with_header(header::ALLOW, methods.join(", ")),

@@ -90,7 +90,10 @@ pub async fn create(
     let db = state.db.clone();
     blocking(move || Ok(db.insert_organization(&saved)?)).await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/api/v1/organizations/{}", organization.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/organizations/{}", organization.id),
+        ))
         .json(OrganizationView::from(&organization)))
 }
 
@@ -113,8 +116,17 @@ pub async fn get(
 ) -> Result<web::Json<OrganizationView>, ApiError> {
     let id = OrganizationId(path.into_inner());
     let organization = blocking(move || {
-        authorize_on(&state, &caller, id, Action::ReadOrganization, Resource::Organization)?;
-        state.db.organization(id)?.ok_or_else(|| Resource::Organization.not_found())
+        authorize_on(
+            &state,
+            &caller,
+            id,
+            Action::ReadOrganization,
+            Resource::Organization,
+        )?;
+        state
+            .db
+            .organization(id)?
+            .ok_or_else(|| Resource::Organization.not_found())
     })
     .await?;
     Ok(web::Json(OrganizationView::from(&organization)))

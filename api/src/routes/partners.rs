@@ -71,7 +71,9 @@ pub async fn create(
     let name = fields.check("name", Name::parse(&body.name));
     let contact_email = match body.contact_email.as_deref() {
         None => Some(None),
-        Some(raw) => fields.check("contact_email", EmailAddress::parse(raw)).map(Some),
+        Some(raw) => fields
+            .check("contact_email", EmailAddress::parse(raw))
+            .map(Some),
     };
     valid!(fields; name, contact_email);
     let partner = Partner {

@@ -37,12 +37,18 @@ impl BenefitRow {
         let figures = match (self.quantity, self.used) {
             (Some(quantity), Some(used)) => Some(Figures { quantity, used }),
             (None, None) => None,
-            _ => return Err(StorageError(format!("benefit {} has half its figures", self.id))),
+            _ => {
+                return Err(StorageError(format!(
+                    "benefit {} has half its figures",
+                    self.id
+                )))
+            }
         };
         Ok(Benefit {
             id: BenefitId(uuid(&self.id)?),
             account_id: AccountId(uuid(&self.account_id)?),
-            type_code: TypeCode::parse(&self.type_code).map_err(|_| corrupt("type code", &self.type_code))?,
+            type_code: TypeCode::parse(&self.type_code)
+                .map_err(|_| corrupt("type code", &self.type_code))?,
             unit: Unit::parse(&self.unit).ok_or_else(|| corrupt("unit", &self.unit))?,
             figures,
             valid_from: from_db(self.valid_from),
@@ -71,7 +77,10 @@ pub(crate) struct NewEntry<'a> {
 /// Appends one entry to a benefit's ledger. Must run inside the write transaction that
 /// changed the figures; `(benefit_id, seq)` is unique, so two writers can never both append
 /// the same position.
-pub(crate) fn append_entry(conn: &mut DbConnection, entry: NewEntry<'_>) -> Result<(), StorageError> {
+pub(crate) fn append_entry(
+    conn: &mut DbConnection,
+    entry: NewEntry<'_>,
+) -> Result<(), StorageError> {
     use benefit_transactions::dsl as t;
     let benefit_id = entry.benefit.to_string();
     let last: Option<i64> = t::benefit_transactions
@@ -105,7 +114,10 @@ pub(crate) fn append_entry(conn: &mut DbConnection, entry: NewEntry<'_>) -> Resu
     Ok(())
 }
 
-fn load_benefits(conn: &mut DbConnection, account: AccountId) -> Result<Vec<Benefit>, StorageError> {
+fn load_benefits(
+    conn: &mut DbConnection,
+    account: AccountId,
+) -> Result<Vec<Benefit>, StorageError> {
     let rows: Vec<BenefitRow> = benefits::table
         .filter(benefits::account_id.eq(account.to_string()))
         .order((benefits::created_at.asc(), benefits::id.asc()))
@@ -127,7 +139,9 @@ impl BenefitRepository for Database {
         let mut conn = self.conn()?;
         write(&mut conn, |conn| {
             let held = load_benefits(conn, account)?;
-            grant.check_against(&held, now).map_err(WriteError::Refused)?;
+            grant
+                .check_against(&held, now)
+                .map_err(WriteError::Refused)?;
             let figures = grant.figures();
             let row = BenefitRow {
                 id: id.to_string(),

@@ -30,7 +30,10 @@ impl TypeRow {
         let t: BenefitType = json("benefit type", &self.definition)?;
         let unit = Unit::parse(&self.unit).ok_or_else(|| corrupt("unit", &self.unit))?;
         if t.code.as_str() != self.code || t.unit != unit {
-            return Err(StorageError(format!("benefit type {} disagrees with its definition", self.code)));
+            return Err(StorageError(format!(
+                "benefit type {} disagrees with its definition",
+                self.code
+            )));
         }
         Ok(t)
     }
@@ -60,8 +63,10 @@ impl CatalogRepository for Database {
     fn catalog(&self) -> Result<Catalog, StorageError> {
         let mut conn = self.conn()?;
         let rows: Vec<TypeRow> = benefit_types::table.load(&mut conn).map_err(storage)?;
-        let types = rows.into_iter().map(TypeRow::into_domain).collect::<Result<_, _>>()?;
+        let types = rows
+            .into_iter()
+            .map(TypeRow::into_domain)
+            .collect::<Result<_, _>>()?;
         Ok(Catalog::new(types))
     }
 }
-

@@ -149,7 +149,11 @@ impl DirectoryRepository for Database {
             .transpose()
     }
 
-    fn accounts(&self, organization: OrganizationId, page: &PageRequest) -> Result<Page<PurchasingAccount>, StorageError> {
+    fn accounts(
+        &self,
+        organization: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<PurchasingAccount>, StorageError> {
         use purchasing_accounts::dsl as a;
         let mut conn = self.conn()?;
         let query = a::purchasing_accounts
@@ -161,7 +165,10 @@ impl DirectoryRepository for Database {
             .limit(page.fetch())
             .load(&mut conn)
             .map_err(storage)?;
-        let accounts = rows.into_iter().map(AccountRow::into_domain).collect::<Result<Vec<_>, _>>()?;
+        let accounts = rows
+            .into_iter()
+            .map(AccountRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::from_fetched(accounts, page, |a| After {
             at: a.created_at,
             id: a.id.as_uuid(),
@@ -196,7 +203,10 @@ impl DirectoryRepository for Database {
 
     fn is_empty(&self) -> Result<bool, StorageError> {
         let mut conn = self.conn()?;
-        let count: i64 = organizations::table.count().get_result(&mut conn).map_err(storage)?;
+        let count: i64 = organizations::table
+            .count()
+            .get_result(&mut conn)
+            .map_err(storage)?;
         Ok(count == 0)
     }
 }

@@ -10,7 +10,6 @@ use domain::ids::{OrganizationId, PartnerId};
 use domain::permission::{Permission, PermissionStatus};
 use domain::ports::PermissionRepository;
 
-
 impl PermissionRepository for Database {
     fn insert_permission(&self, permission: &Permission) -> Result<(), StorageError> {
         use partner_permissions::dsl as p;
