@@ -7,8 +7,10 @@ use crate::state::AppState;
 use domain::auth::{
     authorize, needs_permission_lookup, Action, Actor, Denied, Principal, PrincipalKind,
 };
-use domain::ids::OrganizationId;
+use domain::entities::PurchasingAccount;
+use domain::ids::{AccountId, BenefitId, OrganizationId};
 use domain::ports::PermissionRepository;
+use domain::ports::{BenefitRepository, DirectoryRepository, HeldBenefit};
 use domain::Localized;
 
 /// The kinds of resources a path can name, for their 404 message.
@@ -59,4 +61,47 @@ pub fn authorize_on(
         Denied::NotFound => resource.not_found(),
         other => other.into(),
     })
+}
+
+/// Loads a purchasing account and checks the caller may do `action` on it. Blocking.
+pub fn account_for(
+    state: &AppState,
+    caller: &Principal,
+    id: AccountId,
+    action: Action,
+) -> Result<PurchasingAccount, ApiError> {
+    let account = state
+        .db
+        .account(id)?
+        .ok_or_else(|| Resource::Account.not_found())?;
+    authorize_on(
+        state,
+        caller,
+        account.organization_id,
+        action,
+        Resource::Account,
+    )?;
+    Ok(account)
+}
+
+/// Loads a benefit with its account and checks the caller may do `action` on it; the actor
+/// to record. Blocking.
+pub fn benefit_for(
+    state: &AppState,
+    caller: &Principal,
+    id: BenefitId,
+    action: Action,
+) -> Result<(HeldBenefit, Actor), ApiError> {
+    let held = state
+        .db
+        .benefit(id)?
+        .ok_or_else(|| Resource::Benefit.not_found())?;
+    let actor = authorize_on(
+        state,
+        caller,
+        held.account.organization_id,
+        action,
+        Resource::Benefit,
+    )?;
+    Ok((held, actor))
 }

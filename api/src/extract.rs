@@ -103,9 +103,10 @@ pub struct ListQuery {
 }
 
 #[derive(serde::Serialize, Deserialize)]
-struct CursorData {
-    t: DateTime<Utc>,
-    i: Uuid,
+#[serde(untagged)]
+enum CursorData {
+    Key { t: DateTime<Utc>, i: Uuid },
+    Position { p: i64 },
 }
 
 impl ListQuery {
@@ -121,12 +122,11 @@ impl ListQuery {
 }
 
 pub fn encode_cursor(after: &After) -> String {
-    let json = serde_json::to_vec(&CursorData {
-        t: after.at,
-        i: after.id,
-    })
-    .unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(json)
+    let data = match after {
+        After::Key { at, id } => CursorData::Key { t: *at, i: *id },
+        After::Position(p) => CursorData::Position { p: *p },
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).unwrap_or_default())
 }
 
 fn decode_cursor(raw: &str) -> Result<After, ApiError> {
@@ -134,7 +134,10 @@ fn decode_cursor(raw: &str) -> Result<After, ApiError> {
         .decode(raw)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<CursorData>(&bytes).ok())
-        .map(|c| After { at: c.t, id: c.i })
+        .map(|c| match c {
+            CursorData::Key { t, i } => After::Key { at: t, id: i },
+            CursorData::Position { p } => After::Position(p),
+        })
         .ok_or_else(|| {
             ApiError::invalid(
                 "cursor",
@@ -149,20 +152,15 @@ fn decode_cursor(raw: &str) -> Result<After, ApiError> {
 /// Pages a list that is computed in memory (the catalog, the portal's benefit lists), with
 /// the position as the cursor.
 pub fn page_in_memory<T>(items: Vec<T>, page: &PageRequest) -> (Vec<T>, Option<String>) {
-    let start = page
-        .after
-        .as_ref()
-        .and_then(|a| usize::try_from(a.id.as_u128()).ok())
-        .unwrap_or(0);
+    let start = match page.after {
+        Some(After::Position(p)) => usize::try_from(p).unwrap_or(0),
+        _ => 0,
+    };
     let limit = page.limit() as usize;
     let total = items.len();
     let items: Vec<T> = items.into_iter().skip(start).take(limit).collect();
-    let next = (start + limit < total).then(|| {
-        encode_cursor(&After {
-            at: DateTime::UNIX_EPOCH,
-            id: Uuid::from_u128((start + limit) as u128),
-        })
-    });
+    let next =
+        (start + limit < total).then(|| encode_cursor(&After::Position((start + limit) as i64)));
     (items, next)
 }
 
@@ -184,10 +182,12 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let after = After {
+        let after = After::Key {
             at: Utc::now(),
             id: Uuid::new_v4(),
         };
+        assert_eq!(decode_cursor(&encode_cursor(&after)).unwrap(), after);
+        let after = After::Position(42);
         assert_eq!(decode_cursor(&encode_cursor(&after)).unwrap(), after);
         assert!(decode_cursor("not-a-cursor").is_err());
     }

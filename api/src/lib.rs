@@ -9,6 +9,7 @@ mod cors;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

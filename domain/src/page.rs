@@ -3,11 +3,13 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// Where a page starts: after the row with this sort key and id.
+/// Where a page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct After {
-    pub at: DateTime<Utc>,
-    pub id: Uuid,
+pub enum After {
+    /// After the row with this time and id (lists ordered by creation).
+    Key { at: DateTime<Utc>, id: Uuid },
+    /// After this position (ledger sequence numbers, lists computed in memory).
+    Position(i64),
 }
 
 /// A request for one page of a list.
@@ -86,14 +88,11 @@ mod tests {
     #[test]
     fn a_page_knows_whether_more_follow() {
         let request = PageRequest::new(Some(2), None).unwrap();
-        let key = |n: &u128| After {
-            at: DateTime::UNIX_EPOCH,
-            id: Uuid::from_u128(*n),
-        };
-        let full = Page::from_fetched(vec![1u128, 2, 3], &request, key);
+        let key = |n: &i64| After::Position(*n);
+        let full = Page::from_fetched(vec![1, 2, 3], &request, key);
         assert_eq!(full.items, vec![1, 2]);
-        assert_eq!(full.next.unwrap().id, Uuid::from_u128(2));
-        let last = Page::from_fetched(vec![1u128, 2], &request, key);
+        assert_eq!(full.next, Some(After::Position(2)));
+        let last = Page::from_fetched(vec![1, 2], &request, key);
         assert!(last.next.is_none());
     }
 }

@@ -7,6 +7,8 @@ use crate::catalog::Catalog;
 use crate::entities::{Organization, Partner, PurchasingAccount};
 use crate::error::StorageError;
 use crate::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
+use crate::ledger::EntryKind;
+use crate::metering::{LedgerEntry, LedgerFilter};
 use crate::page::{Page, PageRequest};
 use crate::permission::Permission;
 use crate::values::DomainName;
@@ -85,4 +87,24 @@ pub trait PermissionRepository {
         organization: OrganizationId,
         now: DateTime<Utc>,
     ) -> Result<Option<ActivePermission>, StorageError>;
+}
+
+/// Reading a benefit's ledger back.
+pub trait LedgerHistory {
+    /// One page of the ledger, newest first.
+    fn entries(
+        &self,
+        benefit: BenefitId,
+        filter: &LedgerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LedgerEntry>, StorageError>;
+    /// Up to `limit` entries after position `after_seq`, oldest first (for exports).
+    fn entries_after(
+        &self,
+        benefit: BenefitId,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>, StorageError>;
+    /// The ledger's totals by kind, in kind order.
+    fn totals(&self, benefit: BenefitId) -> Result<Vec<(EntryKind, i64)>, StorageError>;
 }

@@ -54,6 +54,42 @@ impl Name {
     }
 }
 
+/// Why something was done (an adjustment's reason, a consumption's note): trimmed,
+/// 1 to 500 characters, no control characters but new lines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reason(String);
+
+impl Reason {
+    pub const MAX_CHARS: usize = 500;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(InvalidValue::new(
+                "must not be empty",
+                "ne doit pas être vide",
+            ));
+        }
+        if trimmed.chars().count() > Self::MAX_CHARS {
+            return Err(InvalidValue::new(
+                format!("must be at most {} characters", Self::MAX_CHARS),
+                format!("ne doit pas dépasser {} caractères", Self::MAX_CHARS),
+            ));
+        }
+        if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(InvalidValue::new(
+                "must not contain control characters",
+                "ne doit pas contenir de caractères de contrôle",
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An optional short reference (agreement number, SA ID, program code): trimmed, 1 to 64
 /// printable characters without spaces inside.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -162,6 +162,7 @@ problem_response!(
         (name = "organizations", description = "Customer organizations and their purchasing accounts"),
         (name = "partners", description = "Licensing partners"),
         (name = "benefits", description = "Benefits of a purchasing account: figures, status, alerts"),
+        (name = "ledger", description = "Consumptions, adjustments, the calculation view and the transaction history of a benefit"),
     ),
     components(
         schemas(Problem, FieldError),

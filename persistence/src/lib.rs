@@ -5,7 +5,9 @@ mod connection;
 mod convert;
 mod repositories;
 mod schema;
+mod tx;
 
 pub use connection::{
     create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError,
 };
+pub use tx::Tx;

@@ -112,3 +112,17 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorized_domains,
     partner_permissions,
 );
+
+diesel::table! {
+    idempotency_keys (scope, idempotency_key) {
+        scope -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        claim_token -> Text,
+        response_status -> Nullable<Integer>,
+        response_headers -> Nullable<Text>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+        claimed_at -> Timestamp,
+    }
+}

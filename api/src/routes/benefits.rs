@@ -1,14 +1,15 @@
 use super::benefit_types::{BenefitTypeView, FeaturesView};
 use super::list_schema;
-use crate::access::{authorize_on, Resource};
+use crate::access::{account_for, benefit_for};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, page_in_memory, ListQuery};
+use crate::idempotency::{self, Begin};
 use crate::state::AppState;
 use crate::valid;
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::auth::Action;
 use domain::benefit::{
@@ -19,7 +20,7 @@ use domain::catalog::BenefitType;
 use domain::entities::PurchasingAccount;
 use domain::error::Refusal;
 use domain::ids::{AccountId, BenefitId};
-use domain::ports::{BenefitRepository, DirectoryRepository, WriteError};
+use domain::ports::{BenefitRepository, WriteError};
 use domain::values::{DomainName, Quantity};
 use domain::Language;
 use rand::Rng;
@@ -139,7 +140,7 @@ list_schema!(BenefitList, BenefitSummary);
 list_schema!(OtherBenefitList, OtherBenefitView);
 
 /// One figure the operator recorded with the grant, shown in the calculation view.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalculationInputBody {
     #[schema(example = "Qualifying desktop licences with SA")]
@@ -149,7 +150,7 @@ pub struct CalculationInputBody {
 }
 
 /// A grant of one benefit type to a purchasing account.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "type": "e_learning", "quantity": 250, "valid_from": "2026-07-01T00:00:00Z", "expires_at": "2027-06-30T23:59:59Z",
@@ -254,27 +255,6 @@ impl Presenter<'_> {
             version: benefit.version,
         })
     }
-}
-
-/// Loads an account and checks the caller may do `action` on it. Blocking.
-fn account_for(
-    state: &AppState,
-    caller: &domain::auth::Principal,
-    id: AccountId,
-    action: Action,
-) -> Result<PurchasingAccount, ApiError> {
-    let account = state
-        .db
-        .account(id)?
-        .ok_or_else(|| Resource::Account.not_found())?;
-    authorize_on(
-        state,
-        caller,
-        account.organization_id,
-        action,
-        Resource::Account,
-    )?;
-    Ok(account)
 }
 
 /// Your benefits
@@ -404,9 +384,15 @@ fn new_access_code() -> String {
 /// unmetered type) and validity period, and records the figures it was computed from for the
 /// calculation view. The grant is the first entry of the benefit's ledger. An account holds
 /// at most one unexpired benefit of each type: more quantity is an adjustment.
+///
+/// Send an `Idempotency-Key` to retry safely: the same key and body within 24 h answer the
+/// first grant again (`Idempotent-Replayed: true`).
 #[utoipa::path(
     tag = "benefits",
-    params(("account_id" = Uuid, Path, description = "The purchasing account")),
+    params(
+        ("account_id" = Uuid, Path, description = "The purchasing account"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+    ),
     request_body = GrantBody,
     responses(
         (status = 201, description = "Granted", body = BenefitDetails,
@@ -414,18 +400,19 @@ fn new_access_code() -> String {
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
+        (status = 422, response = openapi::Unprocessable),
     )
 )]
 #[post("/accounts/{account_id}/benefits")]
 pub async fn grant(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Caller(caller): Caller,
     context: RequestContext,
     path: web::Path<Uuid>,
     body: web::Json<GrantBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId(path.into_inner());
-    let body = body.into_inner();
     let now = state.now();
     let mut fields = Fields::default();
     let benefit_type = state.catalog.find(&body.type_code).cloned();
@@ -469,34 +456,52 @@ pub async fn grant(
     let access_code = benefit_type.features.has_access_code.then(new_access_code);
     let benefit_id = BenefitId(Uuid::new_v4());
     let language = context.language;
-    let details = blocking(move || {
-        let account = account_for(&state, &caller, id, Action::GrantBenefits)?;
-        let actor = domain::auth::Actor::of(&caller);
-        let benefit = state
-            .db
-            .grant(id, benefit_id, &grant, access_code, &actor, now)
-            .map_err(|e| match e {
-                WriteError::Refused(refusal) => grant_refused(&refusal),
-                WriteError::Storage(s) => s.into(),
-            })?;
-        let domains = state.db.authorized_domains(id)?;
-        let presenter = Presenter {
-            state: &state,
-            account: &account,
-            language,
-            now,
-            domains: domains.len(),
-        };
-        presenter.details(&benefit, &domains)
-    })
-    .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/benefits/{}", details.summary.id),
-        ))
-        .insert_header((header::ETAG, etag(details.version)))
-        .json(details))
+    let account = {
+        let (state, caller) = (state.clone(), caller.clone());
+        blocking(move || account_for(&state, &caller, id, Action::GrantBenefits)).await?
+    };
+    let claim = match idempotency::begin(&state, &req, &caller, &body).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Run(claim) => claim,
+    };
+    let result = {
+        let (state, claim) = (state.clone(), claim.clone());
+        blocking(move || {
+            let actor = domain::auth::Actor::of(&caller);
+            let domains = state.db.authorized_domains(id)?;
+            state.db.write(|tx| {
+                let benefit = tx
+                    .grant(id, benefit_id, &grant, access_code, &actor, now)
+                    .map_err(|e| match e {
+                        WriteError::Refused(refusal) => grant_refused(&refusal),
+                        WriteError::Storage(s) => s.into(),
+                    })?;
+                let presenter = Presenter {
+                    state: &state,
+                    account: &account,
+                    language,
+                    now,
+                    domains: domains.len(),
+                };
+                let details = presenter.details(&benefit, &domains)?;
+                let answer = idempotency::stored(
+                    StatusCode::CREATED,
+                    &[
+                        (
+                            header::LOCATION,
+                            format!("/api/v1/benefits/{}", details.summary.id),
+                        ),
+                        (header::ETAG, etag(details.version)),
+                    ],
+                    &details,
+                )?;
+                idempotency::complete_in(tx, claim.as_ref(), &answer)?;
+                Ok(answer)
+            })
+        })
+        .await
+    };
+    idempotency::finish(&state, claim, &context, result).await
 }
 
 fn etag(version: i64) -> String {
@@ -526,17 +531,7 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = BenefitId(path.into_inner());
     let details = blocking(move || {
-        let held = state
-            .db
-            .benefit(id)?
-            .ok_or_else(|| Resource::Benefit.not_found())?;
-        authorize_on(
-            &state,
-            &caller,
-            held.account.organization_id,
-            Action::ReadOrganization,
-            Resource::Benefit,
-        )?;
+        let (held, _) = benefit_for(&state, &caller, id, Action::ReadOrganization)?;
         let domains = state.db.authorized_domains(held.account.id)?;
         let presenter = Presenter {
             state: &state,

@@ -3,8 +3,10 @@
 pub mod accounts;
 pub mod benefit_types;
 pub mod benefits;
+pub mod export;
 pub mod fallback;
 pub mod health;
+pub mod ledger;
 pub mod organizations;
 pub mod partners;
 
@@ -21,7 +23,12 @@ pub fn api_v1(cfg: &mut ServiceConfig<'_>) {
         .service(benefits::list_active)
         .service(benefits::list_other)
         .service(benefits::grant)
-        .service(benefits::get);
+        .service(benefits::get)
+        .service(ledger::consume)
+        .service(ledger::adjust)
+        .service(ledger::calculation)
+        .service(ledger::history)
+        .service(export::export);
 }
 
 /// A list of `T`, one page at a time.

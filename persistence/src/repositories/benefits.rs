@@ -1,7 +1,8 @@
 use super::directory::AccountRow;
-use crate::connection::{storage, write};
+use crate::connection::storage;
 use crate::convert::{corrupt, from_db, json, to_db, to_json, uuid};
 use crate::schema::{authorized_domains, benefit_transactions, benefits, purchasing_accounts};
+use crate::tx::Tx;
 use crate::{Database, DbConnection};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -9,8 +10,9 @@ use domain::auth::Actor;
 use domain::benefit::{Benefit, Grant, GrantError};
 use domain::catalog::{TypeCode, Unit};
 use domain::error::StorageError;
-use domain::ids::{AccountId, BenefitId};
+use domain::ids::{AccountId, BenefitId, TransactionId};
 use domain::ledger::{EntryKind, Figure, Figures};
+use domain::metering::LedgerEntry;
 use domain::ports::{BenefitRepository, HeldBenefit, WriteError};
 use domain::values::DomainName;
 use uuid::Uuid;
@@ -80,7 +82,7 @@ pub(crate) struct NewEntry<'a> {
 pub(crate) fn append_entry(
     conn: &mut DbConnection,
     entry: NewEntry<'_>,
-) -> Result<(), StorageError> {
+) -> Result<LedgerEntry, StorageError> {
     use benefit_transactions::dsl as t;
     let benefit_id = entry.benefit.to_string();
     let last: Option<i64> = t::benefit_transactions
@@ -88,15 +90,18 @@ pub(crate) fn append_entry(
         .select(diesel::dsl::max(t::seq))
         .first(conn)
         .map_err(storage)?;
+    let seq = last.unwrap_or(0) + 1;
     let (quantity_delta, used_delta) = match entry.kind.figure() {
         Figure::Quantity => (entry.amount, 0),
         Figure::Used => (0, entry.amount),
     };
+    let id = Uuid::new_v4();
+    let at = to_db(entry.at);
     diesel::insert_into(t::benefit_transactions)
         .values((
-            t::id.eq(Uuid::new_v4().to_string()),
+            t::id.eq(id.to_string()),
             t::benefit_id.eq(&benefit_id),
-            t::seq.eq(last.unwrap_or(0) + 1),
+            t::seq.eq(seq),
             t::kind.eq(entry.kind.code()),
             t::quantity_delta.eq(quantity_delta),
             t::used_delta.eq(used_delta),
@@ -105,13 +110,26 @@ pub(crate) fn append_entry(
             t::actor_subject.eq(&entry.actor.subject),
             t::actor_role.eq(entry.actor.role.code()),
             t::partner_id.eq(entry.actor.partner.map(|p| p.to_string())),
-            t::reference.eq(entry.reference),
-            t::note.eq(entry.note),
-            t::created_at.eq(to_db(entry.at)),
+            t::reference.eq(&entry.reference),
+            t::note.eq(&entry.note),
+            t::created_at.eq(at),
         ))
         .execute(conn)
         .map_err(storage)?;
-    Ok(())
+    Ok(LedgerEntry {
+        id: TransactionId(id),
+        benefit_id: entry.benefit,
+        seq,
+        kind: entry.kind,
+        amount: entry.amount,
+        after: entry.after,
+        actor_subject: entry.actor.subject.clone(),
+        actor_role: entry.actor.role,
+        partner: entry.actor.partner,
+        reference: entry.reference,
+        note: entry.note,
+        created_at: from_db(at),
+    })
 }
 
 fn load_benefits(
@@ -126,6 +144,81 @@ fn load_benefits(
     rows.into_iter().map(BenefitRow::into_domain).collect()
 }
 
+impl Tx<'_> {
+    /// Records a grant: checks it against the account's benefits and writes the benefit and
+    /// its first ledger entry.
+    pub fn grant(
+        &mut self,
+        account: AccountId,
+        id: BenefitId,
+        grant: &Grant,
+        access_code: Option<String>,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Benefit, WriteError<GrantError>> {
+        let conn = &mut *self.conn;
+        let held = load_benefits(conn, account)?;
+        grant
+            .check_against(&held, now)
+            .map_err(WriteError::Refused)?;
+        let figures = grant.figures();
+        let row = BenefitRow {
+            id: id.to_string(),
+            account_id: account.to_string(),
+            type_code: grant.type_code.as_str().to_owned(),
+            unit: grant.unit.code().to_owned(),
+            quantity: figures.map(|f| f.quantity),
+            used: figures.map(|f| f.used),
+            valid_from: to_db(grant.valid_from),
+            expires_at: to_db(grant.expires_at),
+            access_code,
+            calculation_inputs: to_json(&grant.calculation_inputs)?,
+            created_at: to_db(now),
+            version: 1,
+        };
+        diesel::insert_into(benefits::table)
+            .values(&row)
+            .execute(conn)
+            .map_err(storage)?;
+        append_entry(
+            conn,
+            NewEntry {
+                benefit: id,
+                kind: EntryKind::Grant,
+                amount: figures.map_or(0, |f| f.quantity),
+                after: figures,
+                actor,
+                reference: None,
+                note: None,
+                at: now,
+            },
+        )?;
+        Ok(row.into_domain()?)
+    }
+
+    /// A benefit with its account, read inside the transaction.
+    pub fn benefit(&mut self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
+        load_held(self.conn, id)
+    }
+}
+
+fn load_held(conn: &mut DbConnection, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
+    let found: Option<(BenefitRow, AccountRow)> = benefits::table
+        .inner_join(purchasing_accounts::table)
+        .filter(benefits::id.eq(id.to_string()))
+        .first(conn)
+        .optional()
+        .map_err(storage)?;
+    found
+        .map(|(b, a)| {
+            Ok(HeldBenefit {
+                benefit: b.into_domain()?,
+                account: a.into_domain()?,
+            })
+        })
+        .transpose()
+}
+
 impl BenefitRepository for Database {
     fn grant(
         &self,
@@ -136,46 +229,7 @@ impl BenefitRepository for Database {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Benefit, WriteError<GrantError>> {
-        let mut conn = self.conn()?;
-        write(&mut conn, |conn| {
-            let held = load_benefits(conn, account)?;
-            grant
-                .check_against(&held, now)
-                .map_err(WriteError::Refused)?;
-            let figures = grant.figures();
-            let row = BenefitRow {
-                id: id.to_string(),
-                account_id: account.to_string(),
-                type_code: grant.type_code.as_str().to_owned(),
-                unit: grant.unit.code().to_owned(),
-                quantity: figures.map(|f| f.quantity),
-                used: figures.map(|f| f.used),
-                valid_from: to_db(grant.valid_from),
-                expires_at: to_db(grant.expires_at),
-                access_code,
-                calculation_inputs: to_json(&grant.calculation_inputs)?,
-                created_at: to_db(now),
-                version: 1,
-            };
-            diesel::insert_into(benefits::table)
-                .values(&row)
-                .execute(conn)
-                .map_err(storage)?;
-            append_entry(
-                conn,
-                NewEntry {
-                    benefit: id,
-                    kind: EntryKind::Grant,
-                    amount: figures.map_or(0, |f| f.quantity),
-                    after: figures,
-                    actor,
-                    reference: None,
-                    note: None,
-                    at: now,
-                },
-            )?;
-            Ok(row.into_domain()?)
-        })
+        self.write(|tx| tx.grant(account, id, grant, access_code, actor, now))
     }
 
     fn benefits_of_account(&self, account: AccountId) -> Result<Vec<Benefit>, StorageError> {
@@ -185,20 +239,7 @@ impl BenefitRepository for Database {
 
     fn benefit(&self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
         let mut conn = self.conn()?;
-        let found: Option<(BenefitRow, AccountRow)> = benefits::table
-            .inner_join(purchasing_accounts::table)
-            .filter(benefits::id.eq(id.to_string()))
-            .first(&mut conn)
-            .optional()
-            .map_err(storage)?;
-        found
-            .map(|(b, a)| {
-                Ok(HeldBenefit {
-                    benefit: b.into_domain()?,
-                    account: a.into_domain()?,
-                })
-            })
-            .transpose()
+        load_held(&mut conn, id)
     }
 
     fn authorized_domains(&self, account: AccountId) -> Result<Vec<DomainName>, StorageError> {

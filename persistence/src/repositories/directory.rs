@@ -169,7 +169,7 @@ impl DirectoryRepository for Database {
             .into_iter()
             .map(AccountRow::into_domain)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_fetched(accounts, page, |a| After {
+        Ok(Page::from_fetched(accounts, page, |a| After::Key {
             at: a.created_at,
             id: a.id.as_uuid(),
         }))

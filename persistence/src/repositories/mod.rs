@@ -3,6 +3,8 @@
 mod benefits;
 mod catalog;
 mod directory;
+mod idempotency;
+mod ledger;
 mod permissions;
 
 /// Keyset condition "after (at, id)" in ascending order.
@@ -10,12 +12,12 @@ macro_rules! after_filter {
     ($query:expr, $at_col:expr, $id_col:expr, $after:expr) => {{
         use diesel::prelude::*;
         match $after {
-            Some(after) => {
-                let at = $crate::convert::to_db(after.at);
-                let id = after.id.to_string();
+            Some(domain::page::After::Key { at, id }) => {
+                let at = $crate::convert::to_db(*at);
+                let id = id.to_string();
                 $query.filter($at_col.gt(at).or($at_col.eq(at).and($id_col.gt(id))))
             }
-            None => $query,
+            _ => $query,
         }
     }};
 }

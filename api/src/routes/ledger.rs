@@ -1,0 +1,531 @@
+//! A benefit's ledger: consumptions, adjustments, the calculation view and the history.
+
+use super::list_schema;
+use crate::access::benefit_for;
+use crate::auth::Caller;
+use crate::context::RequestContext;
+use crate::error::{ApiError, Fields};
+use crate::extract::{blocking, encode_cursor, ListQuery};
+use crate::idempotency::{self, Begin};
+use crate::state::AppState;
+use crate::valid;
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::auth::{Action, Principal};
+use domain::ids::BenefitId;
+use domain::ledger::{EntryKind, Figures};
+use domain::metering::{self, LedgerEntry, LedgerFilter, MeteringError};
+use domain::ports::{LedgerHistory, WriteError};
+use domain::values::{Quantity, Reason, Reference};
+use domain::{Language, Localized};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Who made a change.
+#[derive(Serialize, ToSchema)]
+pub struct ActorView {
+    /// The token's `sub`.
+    pub subject: String,
+    /// `customer_admin`, `partner` or `operator`.
+    pub role: String,
+    /// The partner that acted on behalf of the organization.
+    pub partner_id: Option<Uuid>,
+}
+
+/// One row of a benefit's ledger.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "2d4c6e8a-1b3d-4f5a-8c7e-9a0b1c2d3e4f", "benefit_id": "6f1e2d3c-4b5a-4697-8877-665544332211", "seq": 7,
+    "kind": "consumption", "quantity": 2, "quantity_after": 20, "used_after": 9, "remaining_after": 11,
+    "actor": {"subject": "ana.lopez@contoso.com", "role": "customer_admin", "partner_id": null},
+    "reference": "INC-20261124-0042", "note": "Exchange outage", "created_at": "2026-11-24T10:15:00Z"
+}))]
+pub struct TransactionView {
+    pub id: Uuid,
+    pub benefit_id: Uuid,
+    /// Position in the benefit's ledger, from 1.
+    pub seq: i64,
+    /// `grant`, `adjustment`, `consumption`, `release`, `voucher_assigned`, `voucher_revoked`,
+    /// `voucher_expired`, `conversion_in`, `conversion_out`, `expiry`.
+    pub kind: String,
+    /// Signed change: of the entitled quantity (grant, adjustment, conversion, expiry) or of
+    /// what is used (consumption, release, vouchers).
+    pub quantity: i64,
+    pub quantity_after: Option<i64>,
+    pub used_after: Option<i64>,
+    pub remaining_after: Option<i64>,
+    pub actor: ActorView,
+    pub reference: Option<String>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&LedgerEntry> for TransactionView {
+    fn from(e: &LedgerEntry) -> Self {
+        Self {
+            id: e.id.as_uuid(),
+            benefit_id: e.benefit_id.as_uuid(),
+            seq: e.seq,
+            kind: e.kind.code().to_owned(),
+            quantity: e.amount,
+            quantity_after: e.after.map(|f| f.quantity),
+            used_after: e.after.map(|f| f.used),
+            remaining_after: e.after.map(Figures::remaining),
+            actor: ActorView {
+                subject: e.actor_subject.clone(),
+                role: e.actor_role.code().to_owned(),
+                partner_id: e.partner.map(|p| p.as_uuid()),
+            },
+            reference: e.reference.clone(),
+            note: e.note.clone(),
+            created_at: e.created_at,
+        }
+    }
+}
+
+/// A change of the ledger and the figures it left.
+#[derive(Serialize, ToSchema)]
+pub struct LedgerChange {
+    pub transaction: TransactionView,
+    pub quantity: Option<i64>,
+    pub used: Option<i64>,
+    pub remaining: Option<i64>,
+}
+
+impl From<&LedgerEntry> for LedgerChange {
+    fn from(e: &LedgerEntry) -> Self {
+        Self {
+            transaction: e.into(),
+            quantity: e.after.map(|f| f.quantity),
+            used: e.after.map(|f| f.used),
+            remaining: e.after.map(Figures::remaining),
+        }
+    }
+}
+
+list_schema!(TransactionList, TransactionView);
+
+/// A consumption: an incident opened, planning days scheduled.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": 1, "reference": "INC-20261124-0042", "note": "Exchange outage"}))]
+pub struct ConsumptionBody {
+    /// How many units, at least 1.
+    pub quantity: i64,
+    /// What it is for, e.g. the incident number (letters, digits, - _ . /).
+    pub reference: Option<String>,
+    /// Free text, up to 500 characters.
+    pub note: Option<String>,
+}
+
+/// An adjustment of the entitled quantity.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"quantity": -5, "reason": "True-up: 500 fewer qualifying licences"}))]
+pub struct AdjustmentBody {
+    /// Signed: positive adds, negative removes (never below what is used).
+    pub quantity: i64,
+    /// Why, up to 500 characters.
+    pub reason: String,
+}
+
+fn metering_refused(e: WriteError<MeteringError>) -> ApiError {
+    match e {
+        WriteError::Refused(refusal) => {
+            let mut error = ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, &refusal);
+            if let Some(remaining) = refusal.remaining() {
+                error = error.with_context(serde_json::json!({ "remaining": remaining }));
+            }
+            error
+        }
+        WriteError::Storage(s) => s.into(),
+    }
+}
+
+/// Runs one ledger change with the request's idempotency key: the change, its ledger entry
+/// and the kept answer commit together.
+async fn record_change<F>(
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    caller: Principal,
+    context: &RequestContext,
+    id: BenefitId,
+    action: Action,
+    body: &impl Serialize,
+    change: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(
+            &mut persistence::Tx<'_>,
+            &domain::benefit::Benefit,
+            &domain::auth::Actor,
+            DateTime<Utc>,
+        ) -> Result<LedgerEntry, ApiError>
+        + Send
+        + 'static,
+{
+    let (_, actor) = {
+        let (state, caller) = (state.clone(), caller.clone());
+        blocking(move || benefit_for(&state, &caller, id, action)).await?
+    };
+    let claim = match idempotency::begin(&state, req, &caller, body).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Run(claim) => claim,
+    };
+    let result = {
+        let (state, claim) = (state.clone(), claim.clone());
+        blocking(move || {
+            let now = state.now();
+            state.db.write(|tx| {
+                let held = tx
+                    .benefit(id)?
+                    .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
+                let entry = change(tx, &held.benefit, &actor, now)?;
+                let answer =
+                    idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))?;
+                idempotency::complete_in(tx, claim.as_ref(), &answer)?;
+                Ok(answer)
+            })
+        })
+        .await
+    };
+    idempotency::finish(&state, claim, context, result).await
+}
+
+/// Record a consumption
+///
+/// An incident opened (support types) or planning days scheduled: uses `quantity` units.
+/// Refused with 422 when the benefit is unmetered (`unmetered_benefit`), expired
+/// (`benefit_expired`), not started, consumed through another operation (users, downloads,
+/// vouchers: `consumed_elsewhere`), or when less remains (`not_enough_remaining`, with
+/// `context.remaining`). Exact under any concurrency. Customer administrators, partners with
+/// `manage_users`, operators. Send an `Idempotency-Key` to retry safely.
+#[utoipa::path(
+    tag = "ledger",
+    params(
+        ("benefit_id" = Uuid, Path, description = "The benefit"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+    ),
+    request_body = ConsumptionBody,
+    responses(
+        (status = 201, description = "Recorded", body = LedgerChange),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 422, response = openapi::Unprocessable),
+    )
+)]
+#[post("/benefits/{benefit_id}/consumptions")]
+pub async fn consume(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+    body: web::Json<ConsumptionBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = Fields::default();
+    let quantity = fields.check("quantity", Quantity::positive(body.quantity));
+    let reference = match body.reference.as_deref() {
+        None => Some(None),
+        Some(raw) => fields
+            .check("reference", Reference::parse(raw))
+            .map(|r| Some(r.as_str().to_owned())),
+    };
+    let note = match body.note.as_deref() {
+        None => Some(None),
+        Some(raw) => fields.check("note", Reason::parse(raw)).map(Some),
+    };
+    valid!(fields; quantity, reference, note);
+    let id = BenefitId(path.into_inner());
+    record_change(
+        state,
+        &req,
+        caller,
+        &context,
+        id,
+        Action::Consume,
+        &body.into_inner(),
+        move |tx, benefit, actor, now| {
+            metering::consume(tx, benefit, quantity, actor, reference, note, now)
+                .map_err(metering_refused)
+        },
+    )
+    .await
+}
+
+/// Adjust the quantity
+///
+/// Operators only. Adds (positive `quantity`) or removes (negative) entitled units with a
+/// reason; never below what is used (`below_used`, 422). Send an `Idempotency-Key` to retry
+/// safely.
+#[utoipa::path(
+    tag = "ledger",
+    params(
+        ("benefit_id" = Uuid, Path, description = "The benefit"),
+        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+    ),
+    request_body = AdjustmentBody,
+    responses(
+        (status = 201, description = "Recorded", body = LedgerChange),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 422, response = openapi::Unprocessable),
+    )
+)]
+#[post("/benefits/{benefit_id}/adjustments")]
+pub async fn adjust(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+    body: web::Json<AdjustmentBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut fields = Fields::default();
+    let reason = fields.check("reason", Reason::parse(&body.reason));
+    valid!(fields; reason);
+    let delta = body.quantity;
+    let id = BenefitId(path.into_inner());
+    record_change(
+        state,
+        &req,
+        caller,
+        &context,
+        id,
+        Action::GrantBenefits,
+        &body.into_inner(),
+        move |tx, benefit, actor, now| {
+            metering::adjust(tx, benefit, delta, &reason, actor, now).map_err(metering_refused)
+        },
+    )
+    .await
+}
+
+/// One figure the quantity was computed from.
+#[derive(Serialize, ToSchema)]
+pub struct InputView {
+    pub label: String,
+    pub value: i64,
+}
+
+/// The ledger's total for one kind.
+#[derive(Serialize, ToSchema)]
+pub struct TotalView {
+    pub kind: String,
+    pub quantity: i64,
+}
+
+/// How a benefit's quantity is computed.
+#[derive(Serialize, ToSchema)]
+pub struct CalculationView {
+    pub benefit_id: Uuid,
+    #[serde(rename = "type")]
+    pub type_code: String,
+    pub unit: String,
+    /// The figures the operator recorded with the grant.
+    pub inputs: Vec<InputView>,
+    /// How the quantity is calculated, in the asked language.
+    pub rule: String,
+    pub quantity: Option<i64>,
+    pub used: Option<i64>,
+    pub remaining: Option<i64>,
+    /// The ledger's totals by kind; they add up to `quantity` and `used`.
+    pub totals: Vec<TotalView>,
+    /// Whether the ledger adds up to the figures (always true; shown for audit).
+    pub ledger_agrees: bool,
+}
+
+/// How the quantity is calculated
+///
+/// The inputs recorded with the grant, the rule in the asked language, and the ledger's
+/// totals by kind, which add up to the benefit's figures.
+#[utoipa::path(
+    tag = "ledger",
+    params(("benefit_id" = Uuid, Path, description = "The benefit")),
+    responses(
+        (status = 200, description = "The calculation", body = CalculationView),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/benefits/{benefit_id}/calculation")]
+pub async fn calculation(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<CalculationView>, ApiError> {
+    let id = BenefitId(path.into_inner());
+    let view = blocking(move || {
+        let (held, _) = benefit_for(&state, &caller, id, Action::ReadOrganization)?;
+        let totals = state.db.totals(id)?;
+        let benefit = held.benefit;
+        let rule = state
+            .catalog
+            .get(&benefit.type_code)
+            .map(|t| t.calculation.get(context.language).to_owned())
+            .unwrap_or_default();
+        let sums = Figures::from_entries(totals.iter().copied());
+        let ledger_agrees = match benefit.figures {
+            Some(f) => f.agree_with(totals.iter().copied()),
+            None => sums == Figures::default(),
+        };
+        Ok(CalculationView {
+            benefit_id: benefit.id.as_uuid(),
+            type_code: benefit.type_code.as_str().to_owned(),
+            unit: benefit.unit.code().to_owned(),
+            inputs: benefit
+                .calculation_inputs
+                .iter()
+                .map(|i| InputView {
+                    label: i.label.clone(),
+                    value: i.value,
+                })
+                .collect(),
+            rule,
+            quantity: benefit.quantity(),
+            used: benefit.used(),
+            remaining: benefit.remaining(),
+            totals: totals
+                .iter()
+                .map(|(k, q)| TotalView {
+                    kind: k.code().to_owned(),
+                    quantity: *q,
+                })
+                .collect(),
+            ledger_agrees,
+        })
+    })
+    .await?;
+    Ok(web::Json(view))
+}
+
+/// `?kind=&from=&to=&limit=&cursor=` of the history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only these kinds, comma-separated (e.g. `consumption,adjustment`).
+    pub kind: Option<String>,
+    /// From this time, inclusive (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Until this time, exclusive (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// How many items to return: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// Where to continue: the `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl HistoryQuery {
+    pub fn filter(&self) -> Result<LedgerFilter, ApiError> {
+        let mut kinds = Vec::new();
+        for code in self
+            .kind
+            .iter()
+            .flat_map(|k| k.split(','))
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            let kind = EntryKind::parse(code).ok_or_else(|| {
+                let known: Vec<&str> = EntryKind::ALL.iter().map(|k| k.code()).collect();
+                ApiError::invalid(
+                    "kind",
+                    Localized::new(
+                        format!("{code:?} is not one of {}", known.join(", ")),
+                        format!("{code:?} ne fait pas partie de {}", known.join(", ")),
+                    ),
+                )
+            })?;
+            kinds.push(kind);
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if to <= from {
+                return Err(ApiError::invalid(
+                    "to",
+                    Localized::new("must be after from", "doit être postérieur à from"),
+                ));
+            }
+        }
+        Ok(LedgerFilter {
+            kinds,
+            from: self.from,
+            to: self.to,
+        })
+    }
+}
+
+/// Transaction history
+///
+/// The benefit's ledger, newest first, page by page, filtered by kind and time range.
+#[utoipa::path(
+    tag = "ledger",
+    params(("benefit_id" = Uuid, Path, description = "The benefit"), HistoryQuery),
+    responses(
+        (status = 200, description = "One page of the ledger", body = TransactionList),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/benefits/{benefit_id}/transactions")]
+pub async fn history(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<Uuid>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<TransactionList>, ApiError> {
+    let id = BenefitId(path.into_inner());
+    let filter = query.filter()?;
+    let page = ListQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .page()?;
+    let found = blocking(move || {
+        benefit_for(&state, &caller, id, Action::ReadOrganization)?;
+        Ok(state.db.entries(id, &filter, &page)?)
+    })
+    .await?;
+    Ok(web::Json(TransactionList {
+        items: found.items.iter().map(TransactionView::from).collect(),
+        next_cursor: found.next.as_ref().map(encode_cursor),
+    }))
+}
+
+/// Column titles of the exports.
+pub fn export_columns(language: Language) -> [&'static str; 13] {
+    match language {
+        Language::En => [
+            "seq",
+            "created_at",
+            "kind",
+            "quantity",
+            "quantity_after",
+            "used_after",
+            "remaining_after",
+            "actor",
+            "role",
+            "partner_id",
+            "reference",
+            "note",
+            "id",
+        ],
+        Language::Fr => [
+            "seq",
+            "date",
+            "type",
+            "quantité",
+            "quantité_après",
+            "utilisé_après",
+            "restant_après",
+            "auteur",
+            "rôle",
+            "partenaire",
+            "référence",
+            "note",
+            "id",
+        ],
+    }
+}

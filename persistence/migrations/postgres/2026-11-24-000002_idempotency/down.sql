@@ -1,0 +1,1 @@
+DROP INDEX benefit_transactions_time; DROP TABLE idempotency_keys;

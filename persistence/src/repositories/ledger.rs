@@ -1,0 +1,244 @@
+//! The ledger: exact changes of a benefit's figures, and reading the history back.
+
+use super::benefits::{append_entry, NewEntry};
+use crate::connection::storage;
+use crate::convert::{corrupt, from_db, to_db, uuid};
+use crate::schema::{benefit_transactions, benefits};
+use crate::tx::Tx;
+use crate::{Database, DbConnection};
+use chrono::NaiveDateTime;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use domain::auth::Role;
+use domain::error::StorageError;
+use domain::ids::{BenefitId, PartnerId, TransactionId};
+use domain::ledger::{EntryKind, Figure, Figures, LedgerError};
+use domain::metering::{Change, LedgerEntry, LedgerFilter, LedgerStore};
+use domain::page::{After, Page, PageRequest};
+use domain::ports::{LedgerHistory, WriteError};
+
+#[derive(Queryable)]
+struct EntryRow {
+    id: String,
+    benefit_id: String,
+    seq: i64,
+    kind: String,
+    quantity_delta: i64,
+    used_delta: i64,
+    quantity_after: Option<i64>,
+    used_after: Option<i64>,
+    actor_subject: String,
+    actor_role: String,
+    partner_id: Option<String>,
+    reference: Option<String>,
+    note: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl EntryRow {
+    fn into_domain(self) -> Result<LedgerEntry, StorageError> {
+        let kind =
+            EntryKind::parse(&self.kind).ok_or_else(|| corrupt("ledger kind", &self.kind))?;
+        let amount = match kind.figure() {
+            Figure::Quantity => self.quantity_delta,
+            Figure::Used => self.used_delta,
+        };
+        Ok(LedgerEntry {
+            id: TransactionId(uuid(&self.id)?),
+            benefit_id: BenefitId(uuid(&self.benefit_id)?),
+            seq: self.seq,
+            kind,
+            amount,
+            after: match (self.quantity_after, self.used_after) {
+                (Some(quantity), Some(used)) => Some(Figures { quantity, used }),
+                _ => None,
+            },
+            actor_subject: self.actor_subject,
+            actor_role: Role::parse(&self.actor_role)
+                .ok_or_else(|| corrupt("role", &self.actor_role))?,
+            partner: self
+                .partner_id
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(PartnerId),
+            reference: self.reference,
+            note: self.note,
+            created_at: from_db(self.created_at),
+        })
+    }
+}
+
+fn figures(conn: &mut DbConnection, id: &str) -> Result<Option<Figures>, StorageError> {
+    let found: Option<(Option<i64>, Option<i64>)> = benefits::table
+        .find(id)
+        .select((benefits::quantity, benefits::used))
+        .first(conn)
+        .optional()
+        .map_err(storage)?;
+    match found {
+        None => Err(StorageError(format!("no benefit {id}"))),
+        Some((Some(quantity), Some(used))) => Ok(Some(Figures { quantity, used })),
+        Some(_) => Ok(None),
+    }
+}
+
+/// Applies `amount` to one figure only if the invariant still holds at that instant; the
+/// number of rows changed (0 or 1). Exact under concurrency on both backends: the check and
+/// the write are one statement.
+fn conditional_update(
+    conn: &mut DbConnection,
+    id: &str,
+    figure: Figure,
+    amount: i64,
+) -> Result<usize, StorageError> {
+    use benefits::dsl as b;
+    let target = b::benefits
+        .filter(b::id.eq(id))
+        .filter(b::quantity.is_not_null());
+    let quantity = b::quantity.assume_not_null();
+    let used = b::used.assume_not_null();
+    let changed = match figure {
+        Figure::Used if amount >= 0 => diesel::update(target.filter((used + amount).le(quantity)))
+            .set((b::used.eq(b::used + amount), b::version.eq(b::version + 1)))
+            .execute(conn),
+        Figure::Used => diesel::update(target.filter((used + amount).ge(0)))
+            .set((b::used.eq(b::used + amount), b::version.eq(b::version + 1)))
+            .execute(conn),
+        Figure::Quantity => diesel::update(target.filter((quantity + amount).ge(used)))
+            .set((
+                b::quantity.eq(b::quantity + amount),
+                b::version.eq(b::version + 1),
+            ))
+            .execute(conn),
+    };
+    changed.map_err(storage)
+}
+
+impl LedgerStore for Tx<'_> {
+    fn record(
+        &mut self,
+        benefit: BenefitId,
+        change: Change<'_>,
+    ) -> Result<LedgerEntry, WriteError<LedgerError>> {
+        let id = benefit.to_string();
+        let conn = &mut *self.conn;
+        // On PostgreSQL another transaction may commit between a refused update and the
+        // re-read; a few attempts settle it. On SQLite the transaction is already exclusive.
+        let mut applied = false;
+        for _ in 0..3 {
+            if conditional_update(conn, &id, change.kind.figure(), change.amount)? == 1 {
+                applied = true;
+                break;
+            }
+            let current = figures(conn, &id)?
+                .ok_or_else(|| StorageError(format!("benefit {id} is not metered")))?;
+            current
+                .apply(change.kind, change.amount)
+                .map_err(WriteError::Refused)?;
+        }
+        if !applied {
+            return Err(StorageError(format!(
+                "benefit {id} changed under three attempts in a row"
+            ))
+            .into());
+        }
+        let after = figures(conn, &id)?;
+        Ok(append_entry(
+            conn,
+            NewEntry {
+                benefit,
+                kind: change.kind,
+                amount: change.amount,
+                after,
+                actor: change.actor,
+                reference: change.reference,
+                note: change.note,
+                at: change.at,
+            },
+        )?)
+    }
+}
+
+impl LedgerHistory for Database {
+    fn entries(
+        &self,
+        benefit: BenefitId,
+        filter: &LedgerFilter,
+        page: &PageRequest,
+    ) -> Result<Page<LedgerEntry>, StorageError> {
+        use benefit_transactions::dsl as t;
+        let mut conn = self.conn()?;
+        let mut query = t::benefit_transactions
+            .filter(t::benefit_id.eq(benefit.to_string()))
+            .into_boxed();
+        if !filter.kinds.is_empty() {
+            query = query
+                .filter(t::kind.eq_any(filter.kinds.iter().map(|k| k.code()).collect::<Vec<_>>()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(t::created_at.ge(to_db(from)));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(t::created_at.lt(to_db(to)));
+        }
+        if let Some(After::Position(seq)) = page.after {
+            query = query.filter(t::seq.lt(seq));
+        }
+        let rows: Vec<EntryRow> = query
+            .order(t::seq.desc())
+            .limit(page.fetch())
+            .load(&mut conn)
+            .map_err(storage)?;
+        let entries = rows
+            .into_iter()
+            .map(EntryRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_fetched(entries, page, |e| {
+            After::Position(e.seq)
+        }))
+    }
+
+    fn entries_after(
+        &self,
+        benefit: BenefitId,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<LedgerEntry>, StorageError> {
+        use benefit_transactions::dsl as t;
+        let mut conn = self.conn()?;
+        let rows: Vec<EntryRow> = t::benefit_transactions
+            .filter(t::benefit_id.eq(benefit.to_string()))
+            .filter(t::seq.gt(after_seq))
+            .order(t::seq.asc())
+            .limit(limit)
+            .load(&mut conn)
+            .map_err(storage)?;
+        rows.into_iter().map(EntryRow::into_domain).collect()
+    }
+
+    fn totals(&self, benefit: BenefitId) -> Result<Vec<(EntryKind, i64)>, StorageError> {
+        use benefit_transactions::dsl as t;
+        let mut conn = self.conn()?;
+        let rows: Vec<(String, i64)> = t::benefit_transactions
+            .filter(t::benefit_id.eq(benefit.to_string()))
+            .group_by(t::kind)
+            .select((
+                t::kind,
+                sql::<BigInt>("CAST(SUM(quantity_delta + used_delta) AS BIGINT)"),
+            ))
+            .load(&mut conn)
+            .map_err(storage)?;
+        let mut totals = rows
+            .into_iter()
+            .map(|(kind, total)| {
+                EntryKind::parse(&kind)
+                    .map(|k| (k, total))
+                    .ok_or_else(|| corrupt("ledger kind", &kind))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        totals.sort_by_key(|(k, _)| EntryKind::ALL.iter().position(|x| x == k));
+        Ok(totals)
+    }
+}

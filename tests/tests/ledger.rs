@@ -1,0 +1,770 @@
+//! Metering and the ledger: consumptions, adjustments, calculation, history, exports,
+//! idempotency, and exactness under concurrent requests.
+
+use futures_util::future::join_all;
+use reqwest::Method;
+use serde_json::{json, Value};
+use tests::{assert_problem, TestApp};
+use uuid::Uuid;
+
+async fn setup(app: &TestApp, code: &str, quantity: i64) -> (Uuid, Uuid, Uuid) {
+    let org = app.create_org("Contoso").await;
+    let account = app.create_account(org, "EMEA").await;
+    let benefit = app.grant(account, code, Some(quantity)).await;
+    (org, account, benefit)
+}
+
+async fn consume(app: &TestApp, benefit: Uuid, token: &str, quantity: i64) -> reqwest::Response {
+    app.post(
+        &format!("/api/v1/benefits/{benefit}/consumptions"),
+        token,
+        &json!({ "quantity": quantity }),
+    )
+    .await
+}
+
+async fn figures(app: &TestApp, benefit: Uuid) -> (i64, i64, i64) {
+    let b: Value = app
+        .get(&format!("/api/v1/benefits/{benefit}"), &app.operator())
+        .await
+        .json()
+        .await
+        .unwrap();
+    (
+        b["quantity"].as_i64().unwrap(),
+        b["used"].as_i64().unwrap(),
+        b["remaining"].as_i64().unwrap(),
+    )
+}
+
+/// The ledger invariant, through the API: the calculation view's totals add up to the figures.
+async fn assert_ledger_agrees(app: &TestApp, benefit: Uuid) -> Value {
+    let calc: Value = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/calculation"),
+            &app.operator(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calc["ledger_agrees"], true, "{calc}");
+    let totals = calc["totals"].as_array().unwrap();
+    let sum = |kinds: &[&str]| -> i64 {
+        totals
+            .iter()
+            .filter(|t| kinds.contains(&t["kind"].as_str().unwrap()))
+            .map(|t| t["quantity"].as_i64().unwrap())
+            .sum()
+    };
+    assert_eq!(
+        sum(&[
+            "grant",
+            "adjustment",
+            "conversion_in",
+            "conversion_out",
+            "expiry"
+        ]),
+        calc["quantity"].as_i64().unwrap()
+    );
+    assert_eq!(
+        sum(&[
+            "consumption",
+            "release",
+            "voucher_assigned",
+            "voucher_revoked",
+            "voucher_expired"
+        ]),
+        calc["used"].as_i64().unwrap()
+    );
+    calc
+}
+
+#[tokio::test]
+async fn consumptions_use_units_until_none_remain() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 5).await;
+    let admin = app.admin(org);
+    let r = app
+        .post(
+            &format!("/api/v1/benefits/{benefit}/consumptions"),
+            &admin,
+            &json!({"quantity": 2, "reference": "INC-1", "note": "Exchange outage"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let change: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            change["quantity"].as_i64(),
+            change["used"].as_i64(),
+            change["remaining"].as_i64()
+        ),
+        (Some(5), Some(2), Some(3))
+    );
+    assert_eq!(change["transaction"]["kind"], "consumption");
+    assert_eq!(change["transaction"]["reference"], "INC-1");
+    assert_eq!(change["transaction"]["actor"]["role"], "customer_admin");
+
+    let refused = assert_problem(
+        consume(&app, benefit, &admin, 4).await,
+        422,
+        "not_enough_remaining",
+    )
+    .await;
+    assert_eq!(refused["context"]["remaining"], 3);
+    assert!(refused["detail"].as_str().unwrap().contains('3'));
+    assert_eq!(
+        figures(&app, benefit).await,
+        (5, 2, 3),
+        "a refusal changes nothing"
+    );
+    assert_eq!(
+        consume(&app, benefit, &app.operator(), 3).await.status(),
+        201,
+        "operators record consumptions too"
+    );
+    assert_problem(
+        consume(&app, benefit, &admin, 1).await,
+        422,
+        "not_enough_remaining",
+    )
+    .await;
+    assert_problem(
+        consume(&app, benefit, &admin, 0).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        consume(&app, benefit, &app.admin(Uuid::new_v4()), 1).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_ledger_agrees(&app, benefit).await;
+}
+
+#[tokio::test]
+async fn unmetered_expired_and_indirect_benefits_refuse_consumption() {
+    let app = TestApp::spawn_with_demo().await;
+    let admin = app.admin(api::demo::DEMO_ORG.as_uuid());
+    let list: Value = app
+        .get(
+            &format!("/api/v1/accounts/{}/benefits", api::demo::DEMO_ACCOUNT),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id_of = |code: &str| -> Uuid {
+        let item = list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["type"] == code)
+            .unwrap();
+        Uuid::parse_str(item["id"].as_str().unwrap()).unwrap()
+    };
+    assert_problem(
+        consume(&app, id_of("dynamics_customersource"), &admin, 1).await,
+        422,
+        "unmetered_benefit",
+    )
+    .await;
+    let body = assert_problem(
+        consume(&app, id_of("e_learning"), &admin, 1).await,
+        422,
+        "consumed_elsewhere",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("users"));
+    let other: Value = app
+        .get(
+            &format!(
+                "/api/v1/accounts/{}/benefits/other",
+                api::demo::DEMO_ACCOUNT
+            ),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let expired = other["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["expired"] == true)
+        .unwrap();
+    let expired = Uuid::parse_str(expired["benefit_id"].as_str().unwrap()).unwrap();
+    assert_problem(
+        consume(&app, expired, &admin, 1).await,
+        422,
+        "benefit_expired",
+    )
+    .await;
+    let french = app
+        .request(
+            Method::POST,
+            &format!(
+                "/api/v1/benefits/{}/consumptions",
+                id_of("dynamics_customersource")
+            ),
+            &admin,
+        )
+        .header("accept-language", "fr")
+        .json(&json!({"quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(french, 422, "unmetered_benefit").await;
+    assert_eq!(body["title"], "Requête refusée");
+}
+
+#[tokio::test]
+async fn adjustments_are_operator_only_with_a_reason_and_never_below_used() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "planning_services", 10).await;
+    consume(&app, benefit, &app.admin(org), 6).await;
+    let path = format!("/api/v1/benefits/{benefit}/adjustments");
+    let r = app
+        .post(
+            &path,
+            &app.operator(),
+            &json!({"quantity": 5, "reason": "Additional SA purchase"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    assert_eq!(figures(&app, benefit).await, (15, 6, 9));
+    let body = assert_problem(
+        app.post(
+            &path,
+            &app.operator(),
+            &json!({"quantity": -10, "reason": "True-up"}),
+        )
+        .await,
+        422,
+        "below_used",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains('6'));
+    assert_eq!(
+        app.post(
+            &path,
+            &app.operator(),
+            &json!({"quantity": -9, "reason": "True-up"})
+        )
+        .await
+        .status(),
+        201
+    );
+    assert_eq!(figures(&app, benefit).await, (6, 6, 0));
+    assert_problem(
+        app.post(
+            &path,
+            &app.operator(),
+            &json!({"quantity": 0, "reason": "x"}),
+        )
+        .await,
+        422,
+        "zero_adjustment",
+    )
+    .await;
+    assert_problem(
+        app.post(
+            &path,
+            &app.operator(),
+            &json!({"quantity": 1, "reason": " "}),
+        )
+        .await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        app.post(&path, &app.operator(), &json!({"quantity": 1}))
+            .await,
+        400,
+        "invalid_body",
+    )
+    .await;
+    assert_problem(
+        app.post(
+            &path,
+            &app.admin(org),
+            &json!({"quantity": 1, "reason": "x"}),
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let calc = assert_ledger_agrees(&app, benefit).await;
+    let kinds: Vec<&str> = calc["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["grant", "adjustment", "consumption"]);
+}
+
+#[tokio::test]
+async fn the_calculation_view_shows_inputs_rule_and_totals() {
+    let app = TestApp::spawn_with_demo().await;
+    let admin = app.admin(api::demo::DEMO_ORG.as_uuid());
+    let list: Value = app
+        .get(
+            &format!("/api/v1/accounts/{}/benefits", api::demo::DEMO_ACCOUNT),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "e_learning")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let calc: Value = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/benefits/{id}/calculation"),
+            &admin,
+        )
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calc["inputs"][0]["value"], 1250);
+    assert!(calc["rule"].as_str().unwrap().starts_with("Les places"));
+    assert_eq!(calc["ledger_agrees"], true);
+}
+
+#[tokio::test]
+async fn the_history_is_paginated_newest_first_and_filtered() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_web", 100).await;
+    let admin = app.admin(org);
+    for _ in 0..6 {
+        assert_eq!(consume(&app, benefit, &admin, 1).await.status(), 201);
+    }
+    app.post(
+        &format!("/api/v1/benefits/{benefit}/adjustments"),
+        &app.operator(),
+        &json!({"quantity": 3, "reason": "Bonus"}),
+    )
+    .await;
+    let mut seqs = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/benefits/{benefit}/transactions?limit=3&cursor={c}"),
+            None => format!("/api/v1/benefits/{benefit}/transactions?limit=3"),
+        };
+        let page: Value = app.get(&path, &admin).await.json().await.unwrap();
+        seqs.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["seq"].as_i64().unwrap()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seqs,
+        vec![8, 7, 6, 5, 4, 3, 2, 1],
+        "every entry once, newest first"
+    );
+    let only: Value = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions?kind=adjustment,grant"),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = only["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["adjustment", "grant"]);
+    let future = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M:%SZ");
+    let none: Value = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions?from={future}"),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["items"], json!([]));
+    let all: Value = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions?to={future}"),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["items"].as_array().unwrap().len(), 8);
+    assert_problem(
+        app.get(
+            &format!("/api/v1/benefits/{benefit}/transactions?kind=theft"),
+            &admin,
+        )
+        .await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        app.get(
+            &format!("/api/v1/benefits/{benefit}/transactions?from=yesterday"),
+            &admin,
+        )
+        .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_ledger_exports_as_csv_and_xlsx() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_web", 100).await;
+    let admin = app.admin(org);
+    app.post(
+        &format!("/api/v1/benefits/{benefit}/consumptions"),
+        &admin,
+        &json!({"quantity": 2, "note": "=cmd|' /C calc'!A0, \"quoted\""}),
+    )
+    .await;
+    let r = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions/export?format=csv"),
+            &admin,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-disposition"],
+        format!("attachment; filename=\"ledger-{benefit}.csv\"").as_str()
+    );
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("seq,created_at,kind,quantity"));
+    assert!(lines[1].starts_with("1,") && lines[1].contains(",grant,100,100,0,100,"));
+    assert!(lines[2].contains(",consumption,2,100,2,98,"));
+    assert!(
+        lines[2].contains("\"'=cmd|' /C calc'!A0, \"\"quoted\"\"\""),
+        "formula guarded and quoted: {}",
+        lines[2]
+    );
+
+    let r = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/benefits/{benefit}/transactions/export?format=csv"),
+            &admin,
+        )
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap();
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .starts_with("seq,date,type,quantité"));
+
+    let r = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions/export?format=xlsx"),
+            &admin,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let bytes = r.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip archive");
+    assert!(bytes.len() > 2_000);
+    assert_problem(
+        app.get(
+            &format!("/api/v1/benefits/{benefit}/transactions/export?format=pdf"),
+            &admin,
+        )
+        .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_problem(
+        app.get(
+            &format!("/api/v1/benefits/{benefit}/transactions/export?format=csv"),
+            &app.admin(Uuid::new_v4()),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_replays_the_first_answer() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 10).await;
+    let admin = app.admin(org);
+    let path = format!("/api/v1/benefits/{benefit}/consumptions");
+    let send = |key: &'static str, body: Value| {
+        app.request(Method::POST, &path, &admin)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let first = send("order-1", json!({"quantity": 2})).await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first_body = first.text().await.unwrap();
+    let again = send("order-1", json!({"quantity": 2})).await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.text().await.unwrap(), first_body, "the same body");
+    assert_eq!(figures(&app, benefit).await, (10, 2, 8), "consumed once");
+
+    assert_problem(
+        send("order-1", json!({"quantity": 3})).await.unwrap(),
+        422,
+        "idempotency_key_reused",
+    )
+    .await;
+    let adjust = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/benefits/{benefit}/adjustments"),
+            &app.operator(),
+        )
+        .header("idempotency-key", "order-1")
+        .json(&json!({"quantity": 1, "reason": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(adjust.status(), 201, "keys of another caller never collide");
+
+    // A refusal is replayed too: it changed nothing, and the retry gets the same answer.
+    let refused = send("order-2", json!({"quantity": 50})).await.unwrap();
+    let refused_body = assert_problem(refused, 422, "not_enough_remaining").await;
+    app.post(
+        &format!("/api/v1/benefits/{benefit}/adjustments"),
+        &app.operator(),
+        &json!({"quantity": 100, "reason": "more"}),
+    )
+    .await;
+    let replayed = send("order-2", json!({"quantity": 50})).await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        assert_problem(replayed, 422, "not_enough_remaining").await,
+        refused_body
+    );
+
+    let bad = app
+        .request(Method::POST, &path, &admin)
+        .header("idempotency-key", "")
+        .json(&json!({"quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(bad, 400, "validation_failed").await;
+    let long = "k".repeat(256);
+    let bad = app
+        .request(Method::POST, &path, &admin)
+        .header("idempotency-key", long)
+        .json(&json!({"quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(bad, 400, "validation_failed").await;
+    assert_ledger_agrees(&app, benefit).await;
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_spend_once() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 100).await;
+    let admin = app.admin(org);
+    let path = format!("/api/v1/benefits/{benefit}/consumptions");
+    let requests = (0..16).map(|_| {
+        app.request(Method::POST, &path, &admin)
+            .header("idempotency-key", "same-key")
+            .json(&json!({"quantity": 3}))
+            .send()
+    });
+    let statuses: Vec<u16> = join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&201));
+    assert_eq!(
+        figures(&app, benefit).await,
+        (100, 3, 97),
+        "spent exactly once: {statuses:?}"
+    );
+    assert_ledger_agrees(&app, benefit).await;
+}
+
+#[tokio::test]
+async fn sixty_four_concurrent_consumptions_never_overdraw() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 40).await;
+    let admin = app.admin(org);
+    let requests = (0..64).map(|i| {
+        app.request(
+            Method::POST,
+            &format!("/api/v1/benefits/{benefit}/consumptions"),
+            &admin,
+        )
+        .header("idempotency-key", format!("race-{i}"))
+        .json(&json!({"quantity": 1}))
+        .send()
+    });
+    let statuses: Vec<u16> = join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let ok = statuses.iter().filter(|s| **s == 201).count();
+    let refused = statuses.iter().filter(|s| **s == 422).count();
+    assert_eq!((ok, refused), (40, 24), "{statuses:?}");
+    assert_eq!(figures(&app, benefit).await, (40, 40, 0));
+    let history: Value = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions?kind=consumption&limit=200"),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        history["items"].as_array().unwrap().len(),
+        40,
+        "one ledger row per success"
+    );
+    assert_ledger_agrees(&app, benefit).await;
+}
+
+#[tokio::test]
+async fn a_partner_with_manage_users_consumes_on_behalf_of_the_organization() {
+    let app = TestApp::spawn_with_demo().await;
+    let admin = app.admin(api::demo::DEMO_ORG.as_uuid());
+    let list: Value = app
+        .get(
+            &format!("/api/v1/accounts/{}/benefits", api::demo::DEMO_ACCOUNT),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "problem_resolution_phone")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id = Uuid::parse_str(&id).unwrap();
+    let partner = app.partner(api::demo::DEMO_PARTNER.as_uuid());
+    let r = consume(&app, id, &partner, 1).await;
+    assert_eq!(r.status(), 201);
+    let change: Value = r.json().await.unwrap();
+    assert_eq!(change["transaction"]["actor"]["role"], "partner");
+    assert_eq!(
+        change["transaction"]["actor"]["partner_id"],
+        api::demo::DEMO_PARTNER.to_string()
+    );
+    assert_problem(
+        consume(
+            &app,
+            id,
+            &app.partner(api::demo::PENDING_PARTNER.as_uuid()),
+            1,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let adjust = app
+        .post(
+            &format!("/api/v1/benefits/{id}/adjustments"),
+            &partner,
+            &json!({"quantity": 1, "reason": "x"}),
+        )
+        .await;
+    assert_problem(adjust, 403, "forbidden").await;
+}
+
+#[tokio::test]
+async fn grants_are_idempotent_too() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let account = app.create_account(org, "EMEA").await;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let body = json!({"type": "e_learning", "quantity": 10, "expires_at": expires});
+    let send = || {
+        app.request(
+            Method::POST,
+            &format!("/api/v1/accounts/{account}/benefits"),
+            &app.operator(),
+        )
+        .header("idempotency-key", "grant-1")
+        .json(&body)
+        .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    let location = first.headers()["location"].clone();
+    let first_body: Value = first.json().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(
+        again.status(),
+        201,
+        "replayed, not a 409 for a second grant"
+    );
+    assert_eq!(again.headers()["location"], location);
+    assert_eq!(again.json::<Value>().await.unwrap(), first_body);
+}
