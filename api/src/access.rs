@@ -10,7 +10,7 @@ use domain::auth::{
 use domain::entities::PurchasingAccount;
 use domain::ids::{AccountId, BenefitId, OrganizationId};
 use domain::ports::PermissionRepository;
-use domain::ports::{BenefitRepository, DirectoryRepository, HeldBenefit};
+use domain::ports::{BenefitRepository, DirectoryRepository, HeldBenefit, Portfolio};
 use domain::Localized;
 
 /// The kinds of resources a path can name, for their 404 message.
@@ -104,4 +104,26 @@ pub fn benefit_for(
         Resource::Benefit,
     )?;
     Ok((held, actor))
+}
+
+/// Loads an account with its benefits and domains, and checks the caller may do `action` on
+/// it. Blocking.
+pub fn portfolio_for(
+    state: &AppState,
+    caller: &Principal,
+    id: AccountId,
+    action: Action,
+) -> Result<Portfolio, ApiError> {
+    let portfolio = state
+        .db
+        .portfolio(id)?
+        .ok_or_else(|| Resource::Account.not_found())?;
+    authorize_on(
+        state,
+        caller,
+        portfolio.account.organization_id,
+        action,
+        Resource::Account,
+    )?;
+    Ok(portfolio)
 }

@@ -194,11 +194,12 @@ pub async fn finish(
                 body: serde_json::to_string(&problem).unwrap_or_default(),
             };
             let outcome = blocking(move || {
-                Ok(if keep {
-                    db.complete(&claim, &answer)?
+                if keep {
+                    db.complete(&claim, &answer)?;
                 } else {
-                    db.release(&claim)?
-                })
+                    db.release(&claim)?;
+                }
+                Ok(())
             })
             .await;
             if let Err(e) = outcome {

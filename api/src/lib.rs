@@ -10,6 +10,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod maintenance;
 pub mod metrics;
 pub mod routes;
 pub mod startup;

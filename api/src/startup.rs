@@ -121,11 +121,18 @@ impl Application {
         self.port
     }
 
+    /// Stops the server from elsewhere.
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }
 
+    /// Serves, with the background upkeep running beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        crate::maintenance::spawn(self.state.clone());
         self.server.await
     }
 }

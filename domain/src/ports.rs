@@ -58,6 +58,14 @@ pub struct HeldBenefit {
     pub account: PurchasingAccount,
 }
 
+/// An account with everything its benefit pages show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Portfolio {
+    pub account: PurchasingAccount,
+    pub benefits: Vec<Benefit>,
+    pub domains: Vec<DomainName>,
+}
+
 pub trait BenefitRepository {
     /// Records a grant: checks it against the account's benefits ([`Grant::check_against`])
     /// and writes the benefit and its first ledger entry in one transaction.
@@ -71,6 +79,8 @@ pub trait BenefitRepository {
         now: DateTime<Utc>,
     ) -> Result<Benefit, WriteError<GrantError>>;
     fn benefits_of_account(&self, account: AccountId) -> Result<Vec<Benefit>, StorageError>;
+    /// An account with its benefits and authorized domains, read together.
+    fn portfolio(&self, account: AccountId) -> Result<Option<Portfolio>, StorageError>;
     fn benefit(&self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError>;
     /// The account's authorized e-mail domains, in order.
     fn authorized_domains(&self, account: AccountId) -> Result<Vec<DomainName>, StorageError>;

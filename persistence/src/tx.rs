@@ -1,7 +1,6 @@
 //! A unit of work: several repository operations in one write transaction, so a quantity
 //! change, its ledger entry and the idempotency record of the request commit together.
 
-use crate::connection::write;
 use crate::{Database, DbConnection};
 use domain::error::StorageError;
 
@@ -16,7 +15,6 @@ impl Database {
     where
         E: From<StorageError>,
     {
-        let mut conn = self.conn()?;
-        write(&mut conn, |conn| f(&mut Tx { conn }))
+        self.write_transaction(|conn| f(&mut Tx { conn }))
     }
 }

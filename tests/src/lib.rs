@@ -32,6 +32,7 @@ fn postgres_admin_url() -> Option<String> {
 
 pub struct TestApp {
     pub base: String,
+    server: actix_web::dev::ServerHandle,
     pub client: reqwest::Client,
     pub config: Config,
     issuer: TokenIssuer,
@@ -93,6 +94,7 @@ impl TestApp {
             api::demo::seed(&state.db, &state.catalog, state.now()).expect("demo data");
         }
         let base = format!("http://127.0.0.1:{}", app.port());
+        let server = app.server_handle();
         tokio::spawn(app.run_until_stopped());
         let issuer = TokenIssuer::new(&JwtConfig {
             key: JwtKey::Secret(SECRET.as_bytes().to_vec()),
@@ -101,6 +103,7 @@ impl TestApp {
         .expect("issuer");
         TestApp {
             base,
+            server,
             client: reqwest::Client::new(),
             config,
             issuer,
@@ -192,6 +195,14 @@ impl TestApp {
             .await;
         assert_eq!(r.status(), 201, "grant {code}");
         id_of(r).await
+    }
+}
+
+impl Drop for TestApp {
+    /// Stops the server's workers, so they close their connections before the test ends.
+    fn drop(&mut self) {
+        // The stop command is sent at once; nobody waits for its completion here.
+        drop(self.server.stop(false));
     }
 }
 

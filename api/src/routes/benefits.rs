@@ -1,6 +1,6 @@
 use super::benefit_types::{BenefitTypeView, FeaturesView};
 use super::list_schema;
-use crate::access::{account_for, benefit_for};
+use crate::access::{account_for, benefit_for, portfolio_for};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
@@ -280,18 +280,16 @@ pub async fn list_active(
     let id = AccountId(path.into_inner());
     let page = query.page()?;
     let items = blocking(move || {
-        let account = account_for(&state, &caller, id, Action::ReadOrganization)?;
-        let held = state.db.benefits_of_account(id)?;
-        let domains = state.db.authorized_domains(id)?.len();
+        let portfolio = portfolio_for(&state, &caller, id, Action::ReadOrganization)?;
         let now = state.now();
         let presenter = Presenter {
             state: &state,
-            account: &account,
+            account: &portfolio.account,
             language: context.language,
             now,
-            domains,
+            domains: portfolio.domains.len(),
         };
-        let (active, _) = split_for_portal(state.catalog.types(), &held, now);
+        let (active, _) = split_for_portal(state.catalog.types(), &portfolio.benefits, now);
         active
             .into_iter()
             .map(|b| presenter.summary(b))
@@ -326,9 +324,8 @@ pub async fn list_other(
     let page = query.page()?;
     let language = context.language;
     let items = blocking(move || {
-        account_for(&state, &caller, id, Action::ReadOrganization)?;
-        let held = state.db.benefits_of_account(id)?;
-        let (_, other) = split_for_portal(state.catalog.types(), &held, state.now());
+        let portfolio = portfolio_for(&state, &caller, id, Action::ReadOrganization)?;
+        let (_, other) = split_for_portal(state.catalog.types(), &portfolio.benefits, state.now());
         Ok(other
             .into_iter()
             .map(|o| match o {

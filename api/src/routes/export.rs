@@ -254,7 +254,7 @@ fn write_xlsx(
                 Ok(())
             };
         number(ws, 0, Some(e.seq))?;
-        ws.write_datetime_with_format(row, 1, &e.created_at.naive_utc(), &date)
+        ws.write_datetime_with_format(row, 1, e.created_at.naive_utc(), &date)
             .map_err(xlsx)?;
         ws.write_string(row, 2, e.kind.code()).map_err(xlsx)?;
         number(ws, 3, Some(e.amount))?;

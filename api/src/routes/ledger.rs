@@ -151,8 +151,7 @@ async fn record_change<F>(
     req: &HttpRequest,
     caller: Principal,
     context: &RequestContext,
-    id: BenefitId,
-    action: Action,
+    (id, action): (BenefitId, Action),
     body: &impl Serialize,
     change: F,
 ) -> Result<HttpResponse, ApiError>
@@ -245,8 +244,7 @@ pub async fn consume(
         &req,
         caller,
         &context,
-        id,
-        Action::Consume,
+        (id, Action::Consume),
         &body.into_inner(),
         move |tx, benefit, actor, now| {
             metering::consume(tx, benefit, quantity, actor, reference, note, now)
@@ -295,8 +293,7 @@ pub async fn adjust(
         &req,
         caller,
         &context,
-        id,
-        Action::GrantBenefits,
+        (id, Action::GrantBenefits),
         &body.into_inner(),
         move |tx, benefit, actor, now| {
             metering::adjust(tx, benefit, delta, &reason, actor, now).map_err(metering_refused)

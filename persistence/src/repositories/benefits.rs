@@ -13,7 +13,7 @@ use domain::error::StorageError;
 use domain::ids::{AccountId, BenefitId, TransactionId};
 use domain::ledger::{EntryKind, Figure, Figures};
 use domain::metering::LedgerEntry;
-use domain::ports::{BenefitRepository, HeldBenefit, WriteError};
+use domain::ports::{BenefitRepository, HeldBenefit, Portfolio, WriteError};
 use domain::values::DomainName;
 use uuid::Uuid;
 
@@ -237,6 +237,23 @@ impl BenefitRepository for Database {
         load_benefits(&mut conn, account)
     }
 
+    fn portfolio(&self, account: AccountId) -> Result<Option<Portfolio>, StorageError> {
+        let mut conn = self.conn()?;
+        let Some(row) = purchasing_accounts::table
+            .find(account.to_string())
+            .first::<AccountRow>(&mut conn)
+            .optional()
+            .map_err(storage)?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Portfolio {
+            account: row.into_domain()?,
+            benefits: load_benefits(&mut conn, account)?,
+            domains: load_domains(&mut conn, account)?,
+        }))
+    }
+
     fn benefit(&self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
         let mut conn = self.conn()?;
         load_held(&mut conn, id)
@@ -244,14 +261,21 @@ impl BenefitRepository for Database {
 
     fn authorized_domains(&self, account: AccountId) -> Result<Vec<DomainName>, StorageError> {
         let mut conn = self.conn()?;
-        let rows: Vec<String> = authorized_domains::table
-            .filter(authorized_domains::account_id.eq(account.to_string()))
-            .select(authorized_domains::domain)
-            .order(authorized_domains::domain.asc())
-            .load(&mut conn)
-            .map_err(storage)?;
-        rows.iter()
-            .map(|d| DomainName::parse(d).map_err(|_| corrupt("domain", d)))
-            .collect()
+        load_domains(&mut conn, account)
     }
+}
+
+fn load_domains(
+    conn: &mut DbConnection,
+    account: AccountId,
+) -> Result<Vec<DomainName>, StorageError> {
+    let rows: Vec<String> = authorized_domains::table
+        .filter(authorized_domains::account_id.eq(account.to_string()))
+        .select(authorized_domains::domain)
+        .order(authorized_domains::domain.asc())
+        .load(conn)
+        .map_err(storage)?;
+    rows.iter()
+        .map(|d| DomainName::parse(d).map_err(|_| corrupt("domain", d)))
+        .collect()
 }

@@ -1,4 +1,4 @@
-use crate::connection::{storage, write};
+use crate::connection::storage;
 use crate::convert::{corrupt, json, to_json};
 use crate::schema::benefit_types;
 use crate::Database;
@@ -41,8 +41,7 @@ impl TypeRow {
 
 impl CatalogRepository for Database {
     fn install_catalog(&self, catalog: &Catalog) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        write(&mut conn, |conn| {
+        self.write_transaction(|conn| {
             for t in catalog.types() {
                 let row = TypeRow::from_domain(t)?;
                 let updated = diesel::update(benefit_types::table.find(&row.code))

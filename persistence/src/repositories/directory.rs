@@ -101,12 +101,13 @@ impl DirectoryRepository for Database {
             contact_emails: to_json(&emails)?,
             created_at: to_db(o.created_at),
         };
-        let mut conn = self.conn()?;
-        diesel::insert_into(organizations::table)
-            .values(&row)
-            .execute(&mut conn)
-            .map_err(storage)?;
-        Ok(())
+        self.write_transaction(|conn| {
+            diesel::insert_into(organizations::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(storage)?;
+            Ok(())
+        })
     }
 
     fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StorageError> {
@@ -130,12 +131,13 @@ impl DirectoryRepository for Database {
             program_code: a.program_code.as_ref().map(|r| r.as_str().to_owned()),
             created_at: to_db(a.created_at),
         };
-        let mut conn = self.conn()?;
-        diesel::insert_into(purchasing_accounts::table)
-            .values(&row)
-            .execute(&mut conn)
-            .map_err(storage)?;
-        Ok(())
+        self.write_transaction(|conn| {
+            diesel::insert_into(purchasing_accounts::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(storage)?;
+            Ok(())
+        })
     }
 
     fn account(&self, id: AccountId) -> Result<Option<PurchasingAccount>, StorageError> {
@@ -182,12 +184,13 @@ impl DirectoryRepository for Database {
             contact_email: p.contact_email.as_ref().map(ToString::to_string),
             created_at: to_db(p.created_at),
         };
-        let mut conn = self.conn()?;
-        diesel::insert_into(partners::table)
-            .values(&row)
-            .execute(&mut conn)
-            .map_err(storage)?;
-        Ok(())
+        self.write_transaction(|conn| {
+            diesel::insert_into(partners::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(storage)?;
+            Ok(())
+        })
     }
 
     fn partner(&self, id: PartnerId) -> Result<Option<Partner>, StorageError> {

@@ -1,7 +1,7 @@
 //! Idempotency keys, kept in the database so they hold across restarts and across several
 //! server processes on one PostgreSQL.
 
-use crate::connection::{storage, write};
+use crate::connection::storage;
 use crate::convert::{from_db, json, to_db, to_json};
 use crate::schema::idempotency_keys;
 use crate::tx::Tx;
@@ -141,8 +141,7 @@ impl IdempotencyStore for Database {
             token: Uuid::new_v4(),
         };
         let at = to_db(now);
-        let mut conn = self.conn()?;
-        let outcome = write(&mut conn, |conn| {
+        let outcome = self.write_transaction(|conn| {
             let this = k::idempotency_keys
                 .filter(k::scope.eq(scope))
                 .filter(k::idempotency_key.eq(key.as_str()));
@@ -188,30 +187,31 @@ impl IdempotencyStore for Database {
     }
 
     fn complete(&self, claim: &Claim, response: &StoredResponse) -> Result<(), StorageError> {
-        let mut conn = self.conn()?;
-        store_response(&mut conn, claim, response).map(|_| ())
+        self.write_transaction(|conn| store_response(conn, claim, response).map(|_| ()))
     }
 
     fn release(&self, claim: &Claim) -> Result<(), StorageError> {
         use idempotency_keys::dsl as k;
-        let mut conn = self.conn()?;
-        diesel::delete(
-            k::idempotency_keys
-                .filter(k::scope.eq(&claim.scope))
-                .filter(k::idempotency_key.eq(claim.key.as_str()))
-                .filter(k::claim_token.eq(claim.token.to_string()))
-                .filter(k::response_status.is_null()),
-        )
-        .execute(&mut conn)
-        .map_err(storage)?;
-        Ok(())
+        self.write_transaction(|conn| {
+            diesel::delete(
+                k::idempotency_keys
+                    .filter(k::scope.eq(&claim.scope))
+                    .filter(k::idempotency_key.eq(claim.key.as_str()))
+                    .filter(k::claim_token.eq(claim.token.to_string()))
+                    .filter(k::response_status.is_null()),
+            )
+            .execute(conn)
+            .map_err(storage)?;
+            Ok(())
+        })
     }
 
     fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StorageError> {
         use idempotency_keys::dsl as k;
-        let mut conn = self.conn()?;
-        diesel::delete(k::idempotency_keys.filter(k::created_at.lt(to_db(now - RETENTION))))
-            .execute(&mut conn)
-            .map_err(storage)
+        self.write_transaction(|conn| {
+            diesel::delete(k::idempotency_keys.filter(k::created_at.lt(to_db(now - RETENTION))))
+                .execute(conn)
+                .map_err(storage)
+        })
     }
 }

@@ -84,36 +84,44 @@ fn figures(conn: &mut DbConnection, id: &str) -> Result<Option<Figures>, Storage
     }
 }
 
-/// Applies `amount` to one figure only if the invariant still holds at that instant; the
-/// number of rows changed (0 or 1). Exact under concurrency on both backends: the check and
-/// the write are one statement.
+/// Applies `amount` to one figure only if the invariant still holds at that instant, and
+/// returns the figures after it (`None`: nothing changed). Exact under concurrency on both
+/// backends: the check and the write are one statement.
 fn conditional_update(
     conn: &mut DbConnection,
     id: &str,
     figure: Figure,
     amount: i64,
-) -> Result<usize, StorageError> {
+) -> Result<Option<Figures>, StorageError> {
     use benefits::dsl as b;
     let target = b::benefits
         .filter(b::id.eq(id))
         .filter(b::quantity.is_not_null());
     let quantity = b::quantity.assume_not_null();
     let used = b::used.assume_not_null();
-    let changed = match figure {
+    let returned = (b::quantity.assume_not_null(), b::used.assume_not_null());
+    let changed: Option<(i64, i64)> = match figure {
         Figure::Used if amount >= 0 => diesel::update(target.filter((used + amount).le(quantity)))
             .set((b::used.eq(b::used + amount), b::version.eq(b::version + 1)))
-            .execute(conn),
+            .returning(returned)
+            .get_result(conn)
+            .optional(),
         Figure::Used => diesel::update(target.filter((used + amount).ge(0)))
             .set((b::used.eq(b::used + amount), b::version.eq(b::version + 1)))
-            .execute(conn),
+            .returning(returned)
+            .get_result(conn)
+            .optional(),
         Figure::Quantity => diesel::update(target.filter((quantity + amount).ge(used)))
             .set((
                 b::quantity.eq(b::quantity + amount),
                 b::version.eq(b::version + 1),
             ))
-            .execute(conn),
-    };
-    changed.map_err(storage)
+            .returning(returned)
+            .get_result(conn)
+            .optional(),
+    }
+    .map_err(storage)?;
+    Ok(changed.map(|(quantity, used)| Figures { quantity, used }))
 }
 
 impl LedgerStore for Tx<'_> {
@@ -126,10 +134,10 @@ impl LedgerStore for Tx<'_> {
         let conn = &mut *self.conn;
         // On PostgreSQL another transaction may commit between a refused update and the
         // re-read; a few attempts settle it. On SQLite the transaction is already exclusive.
-        let mut applied = false;
+        let mut after = None;
         for _ in 0..3 {
-            if conditional_update(conn, &id, change.kind.figure(), change.amount)? == 1 {
-                applied = true;
+            after = conditional_update(conn, &id, change.kind.figure(), change.amount)?;
+            if after.is_some() {
                 break;
             }
             let current = figures(conn, &id)?
@@ -138,13 +146,12 @@ impl LedgerStore for Tx<'_> {
                 .apply(change.kind, change.amount)
                 .map_err(WriteError::Refused)?;
         }
-        if !applied {
+        if after.is_none() {
             return Err(StorageError(format!(
                 "benefit {id} changed under three attempts in a row"
             ))
             .into());
         }
-        let after = figures(conn, &id)?;
         Ok(append_entry(
             conn,
             NewEntry {

@@ -14,22 +14,23 @@ impl PermissionRepository for Database {
     fn insert_permission(&self, permission: &Permission) -> Result<(), StorageError> {
         use partner_permissions::dsl as p;
         let scopes: Vec<&str> = permission.scopes.iter().map(|s| s.code()).collect();
-        let mut conn = self.conn()?;
-        diesel::insert_into(p::partner_permissions)
-            .values((
-                p::id.eq(permission.id.to_string()),
-                p::organization_id.eq(permission.organization_id.to_string()),
-                p::partner_id.eq(permission.partner_id.to_string()),
-                p::status.eq(permission.status.code()),
-                p::scopes.eq(to_json(&scopes)?),
-                p::expires_at.eq(permission.expires_at.map(to_db)),
-                p::requested_at.eq(to_db(permission.requested_at)),
-                p::updated_at.eq(to_db(permission.updated_at)),
-                p::version.eq(permission.version),
-            ))
-            .execute(&mut conn)
-            .map_err(storage)?;
-        Ok(())
+        self.write_transaction(|conn| {
+            diesel::insert_into(p::partner_permissions)
+                .values((
+                    p::id.eq(permission.id.to_string()),
+                    p::organization_id.eq(permission.organization_id.to_string()),
+                    p::partner_id.eq(permission.partner_id.to_string()),
+                    p::status.eq(permission.status.code()),
+                    p::scopes.eq(to_json(&scopes)?),
+                    p::expires_at.eq(permission.expires_at.map(to_db)),
+                    p::requested_at.eq(to_db(permission.requested_at)),
+                    p::updated_at.eq(to_db(permission.updated_at)),
+                    p::version.eq(permission.version),
+                ))
+                .execute(conn)
+                .map_err(storage)?;
+            Ok(())
+        })
     }
 
     fn active_permission(

@@ -1,0 +1,31 @@
+//! Background upkeep, run once at start and then every few minutes: what time alone changes
+//! (idempotency keys past their 24 hours).
+
+use crate::extract::blocking;
+use crate::state::AppState;
+use domain::idempotency::IdempotencyStore;
+use std::time::Duration;
+
+/// How often the upkeep runs.
+pub const PERIOD: Duration = Duration::from_secs(300);
+
+/// One round of upkeep.
+pub async fn run_once(state: &AppState) {
+    let (db, now) = (state.db.clone(), state.now());
+    match blocking(move || Ok(db.purge_expired(now)?)).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "expired idempotency keys purged"),
+        Err(e) => tracing::warn!(code = e.code, "idempotency upkeep failed"),
+    }
+}
+
+/// Runs the upkeep now and every [`PERIOD`] for as long as the server runs.
+pub fn spawn(state: AppState) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(PERIOD);
+        loop {
+            interval.tick().await;
+            run_once(&state).await;
+        }
+    });
+}
