@@ -9,7 +9,7 @@ use domain::catalog::Catalog;
 use domain::entities::{Organization, Partner, PurchasingAccount};
 use domain::error::StorageError;
 use domain::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
-use domain::permission::{Permission, PermissionStatus};
+use domain::permission::{Permission, PermissionError, PermissionStatus};
 use domain::ports::{BenefitRepository, DirectoryRepository, PermissionRepository, WriteError};
 use domain::values::{EmailAddress, Name, Quantity, Reference};
 use persistence::Database;
@@ -289,32 +289,49 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             created_at: ago(380),
         })?;
     }
-    db.insert_permission(&Permission {
-        id: Uuid::new_v4(),
-        organization_id: DEMO_ORG,
-        partner_id: DEMO_PARTNER,
-        status: PermissionStatus::Approved,
-        scopes: Scope::ALL.to_vec(),
-        expires_at: Some(now + Duration::days(365)),
-        requested_at: ago(100),
-        updated_at: ago(98),
-        version: 2,
-    })?;
-    db.insert_permission(&Permission {
-        id: Uuid::new_v4(),
-        organization_id: DEMO_ORG,
-        partner_id: PENDING_PARTNER,
-        status: PermissionStatus::Pending,
-        scopes: vec![
+    let admin = Principal {
+        subject: ADMIN_SUBJECT.to_owned(),
+        kind: PrincipalKind::CustomerAdmin(DEMO_ORG),
+    };
+    let refused = |e: PermissionError| SeedError::Grant {
+        code: "partner permission".into(),
+        reason: e.to_string(),
+    };
+    // Fabrikam asked 100 days ago and was approved two days later.
+    let asked = Permission::request(
+        Uuid::new_v4(),
+        DEMO_PARTNER,
+        DEMO_ORG,
+        None,
+        Some(now + Duration::days(365)),
+        ago(100),
+    )
+    .map_err(refused)?;
+    let approved = asked
+        .decide(&admin, PermissionStatus::Approved, ago(98))
+        .map_err(refused)?;
+    db.insert_permission(
+        &approved.permission,
+        &[asked.requested_event(PARTNER_SUBJECT), approved.event],
+    )?;
+    // Northwind asked three days ago; the request waits for an answer.
+    let pending = Permission::request(
+        Uuid::new_v4(),
+        PENDING_PARTNER,
+        DEMO_ORG,
+        Some(vec![
             Scope::ManageUsers,
             Scope::ManageVouchers,
             Scope::ConvertBenefits,
-        ],
-        expires_at: None,
-        requested_at: ago(3),
-        updated_at: ago(3),
-        version: 1,
-    })?;
+        ]),
+        None,
+        ago(3),
+    )
+    .map_err(refused)?;
+    db.insert_permission(
+        &pending,
+        &[pending.requested_event("requests@northwindadvisors.com")],
+    )?;
     Ok(true)
 }
 

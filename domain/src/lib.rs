@@ -7,6 +7,7 @@
 //! - [`auth`]: who is calling, and what each role may do.
 //! - [`ports`]: the repository and clock traits the domain needs.
 
+pub mod audit;
 pub mod auth;
 pub mod benefit;
 pub mod catalog;
@@ -17,6 +18,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod metering;
+pub mod notification;
 pub mod page;
 pub mod permission;
 pub mod ports;

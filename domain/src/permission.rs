@@ -1,6 +1,8 @@
 //! Partner permissions: what a customer lets its licensing partner do on its behalf.
 
-use crate::auth::Scope;
+use crate::auth::{Principal, PrincipalKind, Role, Scope};
+use crate::error::Refusal;
+use crate::i18n::Localized;
 use crate::ids::{OrganizationId, PartnerId};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -78,6 +80,370 @@ impl Permission {
     }
 }
 
+/// Who (or what) makes a move of a permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mover {
+    /// The partner that asked.
+    Partner,
+    /// A customer administrator of the organization.
+    CustomerAdmin,
+    /// Time: an end date passed, or a request waited 90 days.
+    Time,
+}
+
+impl Mover {
+    pub fn code(self) -> &'static str {
+        match self {
+            Mover::Partner => "partner",
+            Mover::CustomerAdmin => "customer_admin",
+            Mover::Time => "time",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Mover> {
+        [Mover::Partner, Mover::CustomerAdmin, Mover::Time]
+            .into_iter()
+            .find(|m| m.code() == code)
+    }
+}
+
+/// One allowed move: from a status (`None`: a new request) to another, by whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Move {
+    pub from: Option<PermissionStatus>,
+    pub to: PermissionStatus,
+    pub by: Mover,
+}
+
+/// The state machine of PRODUCT.md §8, as data: every move not listed is refused.
+pub const MOVES: [Move; 7] = {
+    use PermissionStatus::*;
+    const fn m(from: Option<PermissionStatus>, to: PermissionStatus, by: Mover) -> Move {
+        Move { from, to, by }
+    }
+    [
+        m(None, Pending, Mover::Partner),
+        m(Some(Pending), Approved, Mover::CustomerAdmin),
+        m(Some(Pending), Declined, Mover::CustomerAdmin),
+        m(Some(Pending), Withdrawn, Mover::Partner),
+        m(Some(Approved), Removed, Mover::CustomerAdmin),
+        m(Some(Approved), Expired, Mover::Time),
+        m(Some(Pending), Expired, Mover::Time),
+    ]
+};
+
+/// The moves allowed from `from`.
+pub fn moves_from(from: PermissionStatus) -> Vec<Move> {
+    MOVES.into_iter().filter(|m| m.from == Some(from)).collect()
+}
+
+impl PermissionStatus {
+    /// Whether the permission still counts for "one pending or approved permission per
+    /// partner and organization".
+    pub fn is_live(self) -> bool {
+        matches!(self, PermissionStatus::Pending | PermissionStatus::Approved)
+    }
+}
+
+/// A refused request or move.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PermissionError {
+    /// The caller's role never makes this move (403).
+    #[error("a {role:?} never moves a permission to {to:?}")]
+    NotYourMove { role: Role, to: PermissionStatus },
+    /// The move is not allowed from the current status (409); the allowed ones are listed.
+    #[error("no move from {from:?} to {to:?}")]
+    InvalidTransition {
+        from: PermissionStatus,
+        to: PermissionStatus,
+        allowed: Vec<Move>,
+    },
+    /// The partner already holds a pending or approved permission on the organization (409).
+    #[error("the partner already holds a live permission ({existing:?})")]
+    AlreadyHeld {
+        /// The permission held (unknown when a concurrent request won the race).
+        existing: Option<(Uuid, PermissionStatus)>,
+    },
+    /// The end date is not in the future (400).
+    #[error("the end date is not in the future")]
+    EndInPast,
+    /// The permission was asked for no scope at all (400).
+    #[error("no scope")]
+    NoScope,
+}
+
+impl Refusal for PermissionError {
+    fn code(&self) -> &'static str {
+        match self {
+            PermissionError::NotYourMove { .. } => "forbidden_transition",
+            PermissionError::InvalidTransition { .. } => "invalid_transition",
+            PermissionError::AlreadyHeld { .. } => "permission_exists",
+            PermissionError::EndInPast => "end_in_past",
+            PermissionError::NoScope => "no_scope",
+        }
+    }
+
+    fn message(&self) -> Localized {
+        match self {
+            PermissionError::NotYourMove { role, to } => Localized::new(
+                format!(
+                    "A {} cannot move a permission to \"{}\": {}.",
+                    role.code(),
+                    to.code(),
+                    who_moves(*to).0
+                ),
+                format!(
+                    "Le rôle {} ne peut pas passer une autorisation à « {} » : {}.",
+                    role.code(),
+                    to.code(),
+                    who_moves(*to).1
+                ),
+            ),
+            PermissionError::InvalidTransition { from, to, allowed } => {
+                let list = if allowed.is_empty() {
+                    None
+                } else {
+                    Some(
+                        allowed
+                            .iter()
+                            .map(|m| format!("{} ({})", m.to.code(), m.by.code()))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    )
+                };
+                Localized::new(
+                    format!(
+                        "A {} permission cannot become {}; {}.",
+                        from.code(),
+                        to.code(),
+                        list.as_deref()
+                            .map(|l| format!("allowed: {l}"))
+                            .unwrap_or_else(|| "it is final".into())
+                    ),
+                    format!(
+                        "Une autorisation à l'état {} ne peut pas passer à {} ; {}.",
+                        from.code(),
+                        to.code(),
+                        list.as_deref()
+                            .map(|l| format!("possible : {l}"))
+                            .unwrap_or_else(|| "cet état est définitif".into())
+                    ),
+                )
+            }
+            PermissionError::AlreadyHeld { existing } => match existing {
+                Some((id, status)) => Localized::new(
+                    format!(
+                        "This partner already holds a {} permission on the organization ({id}).",
+                        status.code()
+                    ),
+                    format!(
+                        "Ce partenaire détient déjà une autorisation {} sur l'organisation ({id}).",
+                        status.code()
+                    ),
+                ),
+                None => Localized::new(
+                    "This partner already holds a pending or approved permission on the organization.",
+                    "Ce partenaire détient déjà une autorisation en attente ou approuvée sur l'organisation.",
+                ),
+            },
+            PermissionError::EndInPast => Localized::new(
+                "The end date must be in the future.",
+                "La date de fin doit être dans le futur.",
+            ),
+            PermissionError::NoScope => Localized::new(
+                "Ask for at least one scope, or leave scopes out to ask for all.",
+                "Demandez au moins un périmètre, ou omettez-les pour les demander tous.",
+            ),
+        }
+    }
+}
+
+fn who_moves(to: PermissionStatus) -> (&'static str, &'static str) {
+    match MOVES.iter().find(|m| m.to == to).map(|m| m.by) {
+        Some(Mover::CustomerAdmin) => (
+            "only the organization's administrators decide on a request",
+            "seuls les administrateurs de l'organisation décident d'une demande",
+        ),
+        Some(Mover::Partner) => (
+            "only the partner that asked withdraws its request",
+            "seul le partenaire demandeur retire sa demande",
+        ),
+        _ => (
+            "this happens with time only",
+            "cela n'arrive qu'avec le temps",
+        ),
+    }
+}
+
+/// A recorded move, for the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PermissionEvent {
+    pub permission_id: Uuid,
+    pub from: Option<PermissionStatus>,
+    pub to: PermissionStatus,
+    pub by: Mover,
+    /// The token `sub` of who moved it (`None` for time).
+    pub subject: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A move decided by [`Permission::decide`], to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub permission: Permission,
+    /// The time-made expiry to record first, when the stored status lagged behind.
+    pub expiry: Option<PermissionEvent>,
+    pub event: PermissionEvent,
+}
+
+impl Permission {
+    /// A partner's new request. `scopes`: `None` asks for all; the list is deduplicated and
+    /// kept in catalog order.
+    pub fn request(
+        id: Uuid,
+        partner: PartnerId,
+        organization: OrganizationId,
+        scopes: Option<Vec<Scope>>,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Permission, PermissionError> {
+        let mut scopes = scopes.unwrap_or_else(|| Scope::ALL.to_vec());
+        scopes.sort();
+        scopes.dedup();
+        if scopes.is_empty() {
+            return Err(PermissionError::NoScope);
+        }
+        if expires_at.is_some_and(|end| end <= now) {
+            return Err(PermissionError::EndInPast);
+        }
+        Ok(Permission {
+            id,
+            organization_id: organization,
+            partner_id: partner,
+            status: PermissionStatus::Pending,
+            scopes,
+            expires_at,
+            requested_at: now,
+            updated_at: now,
+            version: 1,
+        })
+    }
+
+    /// The first event of a new request.
+    pub fn requested_event(&self, subject: &str) -> PermissionEvent {
+        PermissionEvent {
+            permission_id: self.id,
+            from: None,
+            to: PermissionStatus::Pending,
+            by: Mover::Partner,
+            subject: Some(subject.to_owned()),
+            at: self.requested_at,
+        }
+    }
+
+    /// Whether the caller may see this permission: the partner that asked, the
+    /// organization's administrators, operators.
+    pub fn visible_to(&self, principal: &Principal) -> bool {
+        match principal.kind {
+            PrincipalKind::Operator => true,
+            PrincipalKind::CustomerAdmin(org) => org == self.organization_id,
+            PrincipalKind::Partner(p) => p == self.partner_id,
+        }
+    }
+
+    /// When time moved it to `expired`, if it has (the instant it happened).
+    pub fn expired_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        match (self.status, self.status_at(now)) {
+            (PermissionStatus::Approved, PermissionStatus::Expired) => self.expires_at,
+            (PermissionStatus::Pending, PermissionStatus::Expired) => {
+                Some(self.requested_at + PENDING_LIFETIME)
+            }
+            _ => None,
+        }
+    }
+
+    /// The time-made expiry not yet recorded, if any.
+    pub fn pending_expiry(&self, now: DateTime<Utc>) -> Option<PermissionEvent> {
+        self.expired_at(now).map(|at| PermissionEvent {
+            permission_id: self.id,
+            from: Some(self.status),
+            to: PermissionStatus::Expired,
+            by: Mover::Time,
+            subject: None,
+            at,
+        })
+    }
+
+    /// The permission with the time-made expiry applied.
+    pub fn settled(&self, now: DateTime<Utc>) -> Permission {
+        match self.pending_expiry(now) {
+            Some(event) => Permission {
+                status: PermissionStatus::Expired,
+                updated_at: event.at,
+                version: self.version + 1,
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+
+    /// Decides a move asked by `principal` (visibility is checked before: see
+    /// [`Permission::visible_to`]). The caller's role is checked first (a partner never
+    /// decides, an administrator never withdraws, an operator never moves), then the
+    /// status at `now`.
+    pub fn decide(
+        &self,
+        principal: &Principal,
+        to: PermissionStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Transition, PermissionError> {
+        let mover = match principal.kind {
+            PrincipalKind::CustomerAdmin(_) => Some(Mover::CustomerAdmin),
+            PrincipalKind::Partner(_) => Some(Mover::Partner),
+            PrincipalKind::Operator => None,
+        };
+        let role_may = mover.is_some_and(|by| MOVES.iter().any(|m| m.to == to && m.by == by));
+        if !role_may {
+            return Err(PermissionError::NotYourMove {
+                role: principal.role(),
+                to,
+            });
+        }
+        let current = self.settled(now);
+        let by = mover.unwrap_or(Mover::Time);
+        let allowed = moves_from(current.status);
+        if !allowed.iter().any(|m| m.to == to && m.by == by) {
+            return Err(PermissionError::InvalidTransition {
+                from: current.status,
+                to,
+                allowed: allowed
+                    .into_iter()
+                    .filter(|m| m.by != Mover::Time)
+                    .collect(),
+            });
+        }
+        let event = PermissionEvent {
+            permission_id: self.id,
+            from: Some(current.status),
+            to,
+            by,
+            subject: Some(principal.subject.clone()),
+            at: now,
+        };
+        Ok(Transition {
+            permission: Permission {
+                status: to,
+                updated_at: now,
+                version: current.version + 1,
+                ..current
+            },
+            expiry: self.pending_expiry(now),
+            event,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,6 +487,143 @@ mod tests {
         assert_eq!(
             declined.status_at(start + Duration::days(900)),
             PermissionStatus::Declined
+        );
+    }
+    fn who(kind: PrincipalKind) -> Principal {
+        Principal {
+            subject: "someone".into(),
+            kind,
+        }
+    }
+
+    /// Every (status, target, caller) combination against the table of PRODUCT.md §8,
+    /// written out independently of [`MOVES`].
+    #[test]
+    fn only_the_moves_of_the_table_are_allowed() {
+        use PermissionStatus::*;
+        let expected = [
+            (Pending, Approved, Role::CustomerAdmin),
+            (Pending, Declined, Role::CustomerAdmin),
+            (Pending, Withdrawn, Role::Partner),
+            (Approved, Removed, Role::CustomerAdmin),
+        ];
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let callers = [
+            who(PrincipalKind::CustomerAdmin(OrganizationId(Uuid::nil()))),
+            who(PrincipalKind::Partner(PartnerId(Uuid::nil()))),
+            who(PrincipalKind::Operator),
+        ];
+        for from in PermissionStatus::ALL {
+            let p = permission(from, None);
+            for to in PermissionStatus::ALL {
+                for caller in &callers {
+                    let result = p.decide(caller, to, at);
+                    let should = expected.contains(&(from, to, caller.role()));
+                    assert_eq!(
+                        result.is_ok(),
+                        should,
+                        "{from:?} -> {to:?} by {:?}",
+                        caller.role()
+                    );
+                    match result {
+                        Ok(t) => {
+                            assert_eq!(t.permission.status, to);
+                            assert_eq!(t.event.from, Some(from));
+                            assert_eq!(t.permission.version, p.version + 1);
+                        }
+                        Err(PermissionError::InvalidTransition { allowed, .. }) => {
+                            assert_eq!(
+                                allowed.iter().map(|m| m.to).collect::<Vec<_>>(),
+                                expected
+                                    .iter()
+                                    .filter(|(f, _, _)| *f == from)
+                                    .map(|(_, t, _)| *t)
+                                    .collect::<Vec<_>>()
+                            );
+                        }
+                        Err(PermissionError::NotYourMove { role, .. }) => {
+                            assert!(!expected.iter().any(|(_, t, r)| *t == to && *r == role));
+                        }
+                        Err(other) => panic!("unexpected {other:?}"),
+                    }
+                }
+            }
+        }
+        assert_eq!(MOVES.iter().filter(|m| m.by == Mover::Time).count(), 2);
+    }
+
+    #[test]
+    fn a_move_on_a_lapsed_permission_sees_it_expired_and_records_the_expiry() {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let admin = who(PrincipalKind::CustomerAdmin(OrganizationId(Uuid::nil())));
+        let pending = permission(PermissionStatus::Pending, None);
+        let late = start + Duration::days(91);
+        match pending.decide(&admin, PermissionStatus::Approved, late) {
+            Err(PermissionError::InvalidTransition { from, allowed, .. }) => {
+                assert_eq!(from, PermissionStatus::Expired);
+                assert!(allowed.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        let expiry = pending.pending_expiry(late).unwrap();
+        assert_eq!(expiry.at, start + PENDING_LIFETIME);
+        assert_eq!(expiry.by, Mover::Time);
+        let end = start + Duration::days(30);
+        let approved = permission(PermissionStatus::Approved, Some(end));
+        assert!(approved
+            .decide(
+                &admin,
+                PermissionStatus::Removed,
+                end - Duration::seconds(1)
+            )
+            .is_ok());
+        assert!(approved
+            .decide(&admin, PermissionStatus::Removed, end)
+            .is_err());
+        assert_eq!(approved.settled(end).status, PermissionStatus::Expired);
+    }
+
+    #[test]
+    fn requests_default_to_every_scope_and_refuse_past_end_dates() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let (p, o) = (PartnerId(Uuid::nil()), OrganizationId(Uuid::nil()));
+        let all = Permission::request(Uuid::nil(), p, o, None, None, now).unwrap();
+        assert_eq!(all.scopes, Scope::ALL.to_vec());
+        assert_eq!(all.status, PermissionStatus::Pending);
+        let some = Permission::request(
+            Uuid::nil(),
+            p,
+            o,
+            Some(vec![
+                Scope::ManageUsers,
+                Scope::ManageDomains,
+                Scope::ManageUsers,
+            ]),
+            None,
+            now,
+        )
+        .unwrap();
+        assert_eq!(some.scopes, vec![Scope::ManageDomains, Scope::ManageUsers]);
+        assert_eq!(
+            Permission::request(Uuid::nil(), p, o, Some(vec![]), None, now),
+            Err(PermissionError::NoScope)
+        );
+        assert_eq!(
+            Permission::request(Uuid::nil(), p, o, None, Some(now), now),
+            Err(PermissionError::EndInPast)
+        );
+    }
+
+    #[test]
+    fn visibility_follows_the_parties() {
+        let p = permission(PermissionStatus::Pending, None);
+        assert!(p.visible_to(&who(PrincipalKind::Operator)));
+        assert!(p.visible_to(&who(PrincipalKind::Partner(PartnerId(Uuid::nil())))));
+        assert!(!p.visible_to(&who(PrincipalKind::Partner(PartnerId(Uuid::from_u128(2))))));
+        assert!(
+            !p.visible_to(&who(PrincipalKind::CustomerAdmin(OrganizationId(
+                Uuid::from_u128(2)
+            ))))
         );
     }
 }

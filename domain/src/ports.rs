@@ -1,6 +1,7 @@
 //! The ports the domain needs: a clock, and the repositories. Implementations live in
 //! `persistence` (repositories) and `api` (the system clock). Repository calls block.
 
+use crate::audit::AuditEvent;
 use crate::auth::{ActivePermission, Actor};
 use crate::benefit::{Benefit, Grant, GrantError};
 use crate::catalog::Catalog;
@@ -9,10 +10,12 @@ use crate::error::StorageError;
 use crate::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
 use crate::ledger::EntryKind;
 use crate::metering::{LedgerEntry, LedgerFilter};
+use crate::notification::Notification;
 use crate::page::{Page, PageRequest};
-use crate::permission::Permission;
+use crate::permission::{Permission, PermissionEvent, PermissionStatus};
 use crate::values::DomainName;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 /// Where the time comes from.
 pub trait Clock: Send + Sync {
@@ -87,8 +90,12 @@ pub trait BenefitRepository {
 }
 
 pub trait PermissionRepository {
-    /// Records a permission as it stands (used for a new request and by the demo data).
-    fn insert_permission(&self, permission: &Permission) -> Result<(), StorageError>;
+    /// Records a permission as it stands with its history (used by the demo data).
+    fn insert_permission(
+        &self,
+        permission: &Permission,
+        history: &[PermissionEvent],
+    ) -> Result<(), StorageError>;
 
     /// The partner's approved permission on the organization that has not expired at `now`.
     fn active_permission(
@@ -97,6 +104,57 @@ pub trait PermissionRepository {
         organization: OrganizationId,
         now: DateTime<Utc>,
     ) -> Result<Option<ActivePermission>, StorageError>;
+
+    fn permission(&self, id: Uuid) -> Result<Option<Permission>, StorageError>;
+
+    /// Every recorded move, oldest first.
+    fn permission_history(&self, id: Uuid) -> Result<Vec<PermissionEvent>, StorageError>;
+
+    /// The organization's permissions, oldest request first; `status` filters on the status
+    /// at `now` (time-made expiry included).
+    fn organization_permissions(
+        &self,
+        organization: OrganizationId,
+        status: Option<PermissionStatus>,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Permission>, StorageError>;
+
+    /// The partner's own permissions, filtered as above.
+    fn partner_permissions(
+        &self,
+        partner: PartnerId,
+        status: Option<PermissionStatus>,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<Permission>, StorageError>;
+
+    /// The organizations the partner holds an approved, unexpired permission on.
+    fn permitted_organizations(
+        &self,
+        partner: PartnerId,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> Result<Page<(Organization, Permission)>, StorageError>;
+
+    /// Records the expiries time has made (the sweeper); how many.
+    fn record_permission_expiries(&self, now: DateTime<Utc>) -> Result<usize, StorageError>;
+}
+
+/// The audit log and the outbox, read back.
+pub trait RecordsRepository {
+    /// The organization's audit events, newest first.
+    fn audit_events(
+        &self,
+        organization: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StorageError>;
+    /// The organization's notifications, newest first.
+    fn notifications(
+        &self,
+        organization: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>, StorageError>;
 }
 
 /// Reading a benefit's ledger back.

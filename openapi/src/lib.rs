@@ -163,6 +163,8 @@ problem_response!(
         (name = "partners", description = "Licensing partners"),
         (name = "benefits", description = "Benefits of a purchasing account: figures, status, alerts"),
         (name = "ledger", description = "Consumptions, adjustments, the calculation view and the transaction history of a benefit"),
+        (name = "partner-permissions", description = "What a customer lets its licensing partner do on its behalf: requests, decisions, history"),
+        (name = "records", description = "The audit log and the outbox of notifications of an organization"),
     ),
     components(
         schemas(Problem, FieldError),

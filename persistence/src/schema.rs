@@ -126,3 +126,51 @@ diesel::table! {
         claimed_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    permission_events (permission_id, seq) {
+        permission_id -> Text,
+        seq -> BigInt,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        mover -> Text,
+        subject -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        organization_id -> Nullable<Text>,
+        actor_subject -> Text,
+        actor_role -> Text,
+        partner_id -> Nullable<Text>,
+        action -> Text,
+        target_kind -> Text,
+        target_id -> Text,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        organization_id -> Text,
+        recipient -> Text,
+        template -> Text,
+        language -> Text,
+        subject -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(permission_events -> partner_permissions (permission_id));
+diesel::allow_tables_to_appear_in_same_query!(partner_permissions, permission_events,);

@@ -157,6 +157,67 @@ impl TestApp {
             .expect("request")
     }
 
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates a partner as operator, with a contact e-mail; its id.
+    pub async fn create_partner(&self, name: &str) -> Uuid {
+        let r = self
+            .post(
+                "/api/v1/partners",
+                &self.operator(),
+                &json!({ "name": name, "contact_email": "licensing@partner.example" }),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "create partner");
+        id_of(r).await
+    }
+
+    /// The partner asks `org` for a permission (`scopes: None` asks for all); its id.
+    pub async fn request_permission(
+        &self,
+        org: Uuid,
+        partner: Uuid,
+        scopes: Option<&[&str]>,
+        expires_at: Option<chrono::DateTime<Utc>>,
+    ) -> Uuid {
+        let mut body = json!({ "organization_id": org });
+        if let Some(scopes) = scopes {
+            body["scopes"] = json!(scopes);
+        }
+        if let Some(end) = expires_at {
+            body["expires_at"] = json!(end.to_rfc3339());
+        }
+        let r = self
+            .post("/api/v1/partner-permissions", &self.partner(partner), &body)
+            .await;
+        assert_eq!(r.status(), 201, "request permission");
+        id_of(r).await
+    }
+
+    /// Moves a permission as the organization's admin (or the partner for `withdrawn`).
+    pub async fn move_permission(&self, permission: Uuid, token: &str, status: &str) -> Response {
+        self.patch(
+            &format!("/api/v1/partner-permissions/{permission}"),
+            token,
+            &json!({ "status": status }),
+        )
+        .await
+    }
+
+    /// Requests and approves a permission; its id.
+    pub async fn permit(&self, org: Uuid, partner: Uuid, scopes: Option<&[&str]>) -> Uuid {
+        let id = self.request_permission(org, partner, scopes, None).await;
+        let r = self.move_permission(id, &self.admin(org), "approved").await;
+        assert_eq!(r.status(), 200, "approve");
+        id
+    }
+
     /// Creates an organization as operator; its id.
     pub async fn create_org(&self, name: &str) -> Uuid {
         let r = self

@@ -1,5 +1,6 @@
 use super::list_schema;
 use crate::access::{authorize_on, Resource};
+use crate::audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
@@ -8,6 +9,7 @@ use crate::valid;
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::entities::PurchasingAccount;
 use domain::ids::{AccountId, OrganizationId};
@@ -136,7 +138,7 @@ pub async fn create(
     body: web::Json<CreateAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let organization = OrganizationId(path.into_inner());
-    authorize_global(&caller, Action::ManageDirectory)?;
+    let actor = authorize_global(&caller, Action::ManageDirectory)?;
     let body = body.into_inner();
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
@@ -163,7 +165,18 @@ pub async fn create(
         if state.db.organization(organization)?.is_none() {
             return Err(Resource::Organization.not_found());
         }
-        Ok(state.db.insert_account(&saved)?)
+        let event = audit::event(
+            &actor,
+            Some(saved.organization_id),
+            AuditAction::AccountCreated,
+            (TargetKind::Account, saved.id.as_uuid()),
+            Some(saved.name.as_str().to_owned()),
+            saved.created_at,
+        );
+        Ok(state.db.write(|tx| {
+            tx.insert_account(&saved)?;
+            tx.audit(&event)
+        })?)
     })
     .await?;
     Ok(HttpResponse::Created()

@@ -1,6 +1,7 @@
 use super::benefit_types::{BenefitTypeView, FeaturesView};
 use super::list_schema;
 use crate::access::{account_for, benefit_for, portfolio_for};
+use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
@@ -11,6 +12,7 @@ use crate::valid;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, TargetKind};
 use domain::auth::Action;
 use domain::benefit::{
     split_for_portal, Alert, AlertContext, Benefit, CalculationInput, Grant, GrantError,
@@ -473,6 +475,22 @@ pub async fn grant(
                         WriteError::Refused(refusal) => grant_refused(&refusal),
                         WriteError::Storage(s) => s.into(),
                     })?;
+                tx.audit(&audit::event(
+                    &actor,
+                    Some(account.organization_id),
+                    AuditAction::BenefitGranted,
+                    (TargetKind::Benefit, benefit.id.as_uuid()),
+                    Some(match benefit.figures {
+                        Some(f) => format!(
+                            "{} {} {}",
+                            benefit.type_code.as_str(),
+                            f.quantity,
+                            benefit.unit.code()
+                        ),
+                        None => benefit.type_code.as_str().to_owned(),
+                    }),
+                    now,
+                ))?;
                 let presenter = Presenter {
                     state: &state,
                     account: &account,

@@ -2,6 +2,7 @@
 
 use super::list_schema;
 use crate::access::benefit_for;
+use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
@@ -12,6 +13,7 @@ use crate::valid;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Principal};
 use domain::ids::BenefitId;
 use domain::ledger::{EntryKind, Figures};
@@ -151,7 +153,7 @@ async fn record_change<F>(
     req: &HttpRequest,
     caller: Principal,
     context: &RequestContext,
-    (id, action): (BenefitId, Action),
+    (id, action, audited): (BenefitId, Action, AuditAction),
     body: &impl Serialize,
     change: F,
 ) -> Result<HttpResponse, ApiError>
@@ -182,6 +184,19 @@ where
                     .benefit(id)?
                     .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
                 let entry = change(tx, &held.benefit, &actor, now)?;
+                tx.audit(&audit::event(
+                    &actor,
+                    Some(held.account.organization_id),
+                    audited,
+                    (TargetKind::Benefit, id.as_uuid()),
+                    Some(format!(
+                        "{} {:+} {}",
+                        entry.kind.code(),
+                        entry.amount,
+                        held.benefit.unit.code()
+                    )),
+                    now,
+                ))?;
                 let answer =
                     idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))?;
                 idempotency::complete_in(tx, claim.as_ref(), &answer)?;
@@ -244,7 +259,7 @@ pub async fn consume(
         &req,
         caller,
         &context,
-        (id, Action::Consume),
+        (id, Action::Consume, AuditAction::BenefitConsumed),
         &body.into_inner(),
         move |tx, benefit, actor, now| {
             metering::consume(tx, benefit, quantity, actor, reference, note, now)
@@ -293,7 +308,7 @@ pub async fn adjust(
         &req,
         caller,
         &context,
-        (id, Action::GrantBenefits),
+        (id, Action::GrantBenefits, AuditAction::BenefitAdjusted),
         &body.into_inner(),
         move |tx, benefit, actor, now| {
             metering::adjust(tx, benefit, delta, &reason, actor, now).map_err(metering_refused)

@@ -9,6 +9,8 @@ pub mod health;
 pub mod ledger;
 pub mod organizations;
 pub mod partners;
+pub mod permissions;
+pub mod records;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -28,7 +30,16 @@ pub fn api_v1(cfg: &mut ServiceConfig<'_>) {
         .service(ledger::adjust)
         .service(ledger::calculation)
         .service(ledger::history)
-        .service(export::export);
+        .service(export::export)
+        .service(permissions::request)
+        .service(permissions::get)
+        .service(permissions::decide)
+        .service(permissions::history)
+        .service(permissions::of_organization)
+        .service(permissions::mine)
+        .service(permissions::my_organizations)
+        .service(records::audit_events)
+        .service(records::notifications);
 }
 
 /// A list of `T`, one page at a time.

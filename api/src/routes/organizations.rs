@@ -1,4 +1,5 @@
 use crate::access::{authorize_on, Resource};
+use crate::audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, Fields};
 use crate::extract::blocking;
@@ -7,6 +8,7 @@ use crate::valid;
 use actix_web::http::header;
 use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::entities::Organization;
 use domain::ids::OrganizationId;
@@ -68,7 +70,7 @@ pub async fn create(
     Caller(caller): Caller,
     body: web::Json<CreateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize_global(&caller, Action::ManageDirectory)?;
+    let actor = authorize_global(&caller, Action::ManageDirectory)?;
     let body = body.into_inner();
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
@@ -88,7 +90,21 @@ pub async fn create(
     };
     let saved = organization.clone();
     let db = state.db.clone();
-    blocking(move || Ok(db.insert_organization(&saved)?)).await?;
+    blocking(move || {
+        let event = audit::event(
+            &actor,
+            Some(saved.id),
+            AuditAction::OrganizationCreated,
+            (TargetKind::Organization, saved.id.as_uuid()),
+            Some(saved.name.as_str().to_owned()),
+            saved.created_at,
+        );
+        Ok(db.write(|tx| {
+            tx.insert_organization(&saved)?;
+            tx.audit(&event)
+        })?)
+    })
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,

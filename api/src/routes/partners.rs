@@ -1,3 +1,4 @@
+use crate::audit;
 use crate::auth::Caller;
 use crate::error::{ApiError, Fields};
 use crate::extract::blocking;
@@ -5,10 +6,10 @@ use crate::state::AppState;
 use crate::valid;
 use actix_web::{post, web, HttpResponse};
 use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::entities::Partner;
 use domain::ids::PartnerId;
-use domain::ports::DirectoryRepository;
 use domain::values::{EmailAddress, Name};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -65,7 +66,7 @@ pub async fn create(
     Caller(caller): Caller,
     body: web::Json<CreatePartner>,
 ) -> Result<HttpResponse, ApiError> {
-    authorize_global(&caller, Action::ManageDirectory)?;
+    let actor = authorize_global(&caller, Action::ManageDirectory)?;
     let body = body.into_inner();
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
@@ -83,6 +84,20 @@ pub async fn create(
         created_at: state.now(),
     };
     let saved = partner.clone();
-    blocking(move || Ok(state.db.insert_partner(&saved)?)).await?;
+    blocking(move || {
+        let event = audit::event(
+            &actor,
+            None,
+            AuditAction::PartnerCreated,
+            (TargetKind::Partner, saved.id.as_uuid()),
+            Some(saved.name.as_str().to_owned()),
+            saved.created_at,
+        );
+        Ok(state.db.write(|tx| {
+            tx.insert_partner(&saved)?;
+            tx.audit(&event)
+        })?)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(PartnerView::from(&partner)))
 }

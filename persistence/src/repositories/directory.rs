@@ -2,7 +2,8 @@ use super::after_filter;
 use crate::connection::storage;
 use crate::convert::{corrupt, from_db, json, to_db, to_json, uuid};
 use crate::schema::{organizations, partners, purchasing_accounts};
-use crate::Database;
+use crate::tx::Tx;
+use crate::{Database, DbConnection};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use domain::entities::{Organization, Partner, PurchasingAccount};
@@ -92,8 +93,21 @@ impl PartnerRow {
     }
 }
 
-impl DirectoryRepository for Database {
-    fn insert_organization(&self, o: &Organization) -> Result<(), StorageError> {
+pub(crate) fn load_organization(
+    conn: &mut DbConnection,
+    id: OrganizationId,
+) -> Result<Option<Organization>, StorageError> {
+    organizations::table
+        .find(id.to_string())
+        .first::<OrganizationRow>(conn)
+        .optional()
+        .map_err(storage)?
+        .map(OrganizationRow::into_domain)
+        .transpose()
+}
+
+impl Tx<'_> {
+    pub fn insert_organization(&mut self, o: &Organization) -> Result<(), StorageError> {
         let emails: Vec<String> = o.contact_emails.iter().map(ToString::to_string).collect();
         let row = OrganizationRow {
             id: o.id.to_string(),
@@ -101,27 +115,14 @@ impl DirectoryRepository for Database {
             contact_emails: to_json(&emails)?,
             created_at: to_db(o.created_at),
         };
-        self.write_transaction(|conn| {
-            diesel::insert_into(organizations::table)
-                .values(&row)
-                .execute(conn)
-                .map_err(storage)?;
-            Ok(())
-        })
+        diesel::insert_into(organizations::table)
+            .values(&row)
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(())
     }
 
-    fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StorageError> {
-        let mut conn = self.conn()?;
-        organizations::table
-            .find(id.to_string())
-            .first::<OrganizationRow>(&mut conn)
-            .optional()
-            .map_err(storage)?
-            .map(OrganizationRow::into_domain)
-            .transpose()
-    }
-
-    fn insert_account(&self, a: &PurchasingAccount) -> Result<(), StorageError> {
+    pub fn insert_account(&mut self, a: &PurchasingAccount) -> Result<(), StorageError> {
         let row = AccountRow {
             id: a.id.to_string(),
             organization_id: a.organization_id.to_string(),
@@ -131,13 +132,39 @@ impl DirectoryRepository for Database {
             program_code: a.program_code.as_ref().map(|r| r.as_str().to_owned()),
             created_at: to_db(a.created_at),
         };
-        self.write_transaction(|conn| {
-            diesel::insert_into(purchasing_accounts::table)
-                .values(&row)
-                .execute(conn)
-                .map_err(storage)?;
-            Ok(())
-        })
+        diesel::insert_into(purchasing_accounts::table)
+            .values(&row)
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    pub fn insert_partner(&mut self, p: &Partner) -> Result<(), StorageError> {
+        let row = PartnerRow {
+            id: p.id.to_string(),
+            name: p.name.as_str().to_owned(),
+            contact_email: p.contact_email.as_ref().map(ToString::to_string),
+            created_at: to_db(p.created_at),
+        };
+        diesel::insert_into(partners::table)
+            .values(&row)
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(())
+    }
+}
+
+impl DirectoryRepository for Database {
+    fn insert_organization(&self, o: &Organization) -> Result<(), StorageError> {
+        self.write(|tx| tx.insert_organization(o))
+    }
+
+    fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, StorageError> {
+        load_organization(&mut *self.conn()?, id)
+    }
+
+    fn insert_account(&self, a: &PurchasingAccount) -> Result<(), StorageError> {
+        self.write(|tx| tx.insert_account(a))
     }
 
     fn account(&self, id: AccountId) -> Result<Option<PurchasingAccount>, StorageError> {
@@ -178,19 +205,7 @@ impl DirectoryRepository for Database {
     }
 
     fn insert_partner(&self, p: &Partner) -> Result<(), StorageError> {
-        let row = PartnerRow {
-            id: p.id.to_string(),
-            name: p.name.as_str().to_owned(),
-            contact_email: p.contact_email.as_ref().map(ToString::to_string),
-            created_at: to_db(p.created_at),
-        };
-        self.write_transaction(|conn| {
-            diesel::insert_into(partners::table)
-                .values(&row)
-                .execute(conn)
-                .map_err(storage)?;
-            Ok(())
-        })
+        self.write(|tx| tx.insert_partner(p))
     }
 
     fn partner(&self, id: PartnerId) -> Result<Option<Partner>, StorageError> {

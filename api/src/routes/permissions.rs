@@ -1,0 +1,701 @@
+//! Partner permissions: a partner asks, the organization's administrators decide, time
+//! expires them. The state machine is `domain::permission`; this module loads, checks
+//! visibility and `If-Match`, records each move with its audit line and notifications.
+
+use super::list_schema;
+use super::organizations::OrganizationView;
+use crate::access::{authorize_on, Resource};
+use crate::audit;
+use crate::auth::Caller;
+use crate::context::RequestContext;
+use crate::error::{ApiError, Fields};
+use crate::extract::{blocking, encode_cursor, ListQuery};
+use crate::state::AppState;
+use crate::valid;
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, TargetKind};
+use domain::auth::{Action, Actor, Principal, PrincipalKind, Scope};
+use domain::ids::{OrganizationId, PartnerId};
+use domain::notification::{Decision, Message, Notification};
+use domain::page::Page;
+use domain::permission::{
+    Permission, PermissionError, PermissionEvent, PermissionStatus, PENDING_LIFETIME,
+};
+use domain::ports::{DirectoryRepository, PermissionRepository, WriteError};
+use domain::Localized;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A partner's permission on an organization.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "3e1f5a7c-9b2d-4e6f-8a0c-1d3e5f7a9b2c", "organization_id": "6d3c1a52-0b7e-4c9d-8e21-c017505a1101",
+    "partner_id": "9a8b7c6d-5e4f-4a3b-8c1d-0e9f8a7b6c01", "status": "approved",
+    "scopes": ["manage_domains", "manage_users", "manage_vouchers"],
+    "expires_at": "2027-11-24T00:00:00Z", "requested_at": "2026-08-16T09:12:00Z",
+    "updated_at": "2026-08-18T14:03:00Z", "answer_by": null, "version": 2
+}))]
+pub struct PermissionView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub partner_id: Uuid,
+    /// `pending`, `approved`, `declined`, `withdrawn`, `removed` or `expired` — as of now:
+    /// a request unanswered for 90 days or a permission past its end date reads `expired`.
+    pub status: String,
+    /// What the partner may do once approved.
+    pub scopes: Vec<String>,
+    /// End date of the permission (`null`: until removed).
+    pub expires_at: Option<DateTime<Utc>>,
+    pub requested_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// For a pending request: when it expires without an answer.
+    pub answer_by: Option<DateTime<Utc>>,
+    /// Bumped by every move; also the `ETag`.
+    pub version: i64,
+}
+
+impl PermissionView {
+    fn at(permission: &Permission, now: DateTime<Utc>) -> Self {
+        let p = permission.settled(now);
+        Self {
+            id: p.id,
+            organization_id: p.organization_id.as_uuid(),
+            partner_id: p.partner_id.as_uuid(),
+            status: p.status.code().to_owned(),
+            scopes: p.scopes.iter().map(|s| s.code().to_owned()).collect(),
+            expires_at: p.expires_at,
+            requested_at: p.requested_at,
+            updated_at: p.updated_at,
+            answer_by: (p.status == PermissionStatus::Pending)
+                .then(|| p.requested_at + PENDING_LIFETIME),
+            version: p.version,
+        }
+    }
+}
+
+list_schema!(PermissionList, PermissionView);
+
+/// One move of a permission.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({"from": "pending", "to": "approved", "by": "customer_admin",
+    "subject": "ana.lopez@contoso.com", "at": "2026-08-18T14:03:00Z"}))]
+pub struct PermissionEventView {
+    /// `null` for the request itself.
+    pub from: Option<String>,
+    pub to: String,
+    /// `partner`, `customer_admin` or `time`.
+    pub by: String,
+    /// Who moved it (the token's `sub`); `null` when time did.
+    pub subject: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl From<&PermissionEvent> for PermissionEventView {
+    fn from(e: &PermissionEvent) -> Self {
+        Self {
+            from: e.from.map(|s| s.code().to_owned()),
+            to: e.to.code().to_owned(),
+            by: e.by.code().to_owned(),
+            subject: e.subject.clone(),
+            at: e.at,
+        }
+    }
+}
+
+/// Every move of a permission, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct PermissionHistory {
+    pub permission_id: Uuid,
+    pub items: Vec<PermissionEventView>,
+}
+
+/// A partner's request.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"organization_id": "6d3c1a52-0b7e-4c9d-8e21-c017505a1101",
+    "scopes": ["manage_users", "manage_vouchers"], "expires_at": "2027-12-31T00:00:00Z"}))]
+pub struct RequestBody {
+    pub organization_id: Uuid,
+    /// A subset of `manage_domains`, `distribute_access_codes`, `manage_users`,
+    /// `manage_vouchers`, `downloads_and_product_keys`, `convert_benefits`,
+    /// `manage_future_benefits`; absent: all of them.
+    pub scopes: Option<Vec<String>>,
+    /// End date once approved; absent: until removed.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A decision on a permission.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "approved"}))]
+pub struct MoveBody {
+    /// `approved`, `declined`, `removed` (the organization's administrators) or `withdrawn`
+    /// (the partner that asked).
+    pub status: String,
+}
+
+/// `?status=` of the permission lists.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatusQuery {
+    /// Only permissions with this status now: `pending`, `approved`, `declined`,
+    /// `withdrawn`, `removed`, `expired`.
+    pub status: Option<String>,
+}
+
+impl StatusQuery {
+    fn parse(&self) -> Result<Option<PermissionStatus>, ApiError> {
+        self.status
+            .as_deref()
+            .map(|raw| {
+                PermissionStatus::parse(raw).ok_or_else(|| {
+                    ApiError::invalid(
+                        "status",
+                        Localized::new(
+                            "must be pending, approved, declined, withdrawn, removed or expired",
+                            "doit valoir pending, approved, declined, withdrawn, removed ou expired",
+                        ),
+                    )
+                })
+            })
+            .transpose()
+    }
+}
+
+fn refused(e: PermissionError) -> ApiError {
+    match &e {
+        PermissionError::NotYourMove { .. } => ApiError::refused(StatusCode::FORBIDDEN, &e),
+        PermissionError::InvalidTransition { from, allowed, .. } => {
+            let allowed: Vec<_> = allowed
+                .iter()
+                .map(|m| serde_json::json!({"status": m.to.code(), "by": m.by.code()}))
+                .collect();
+            ApiError::refused(StatusCode::CONFLICT, &e).with_context(
+                serde_json::json!({"current_status": from.code(), "allowed": allowed}),
+            )
+        }
+        PermissionError::AlreadyHeld { existing } => {
+            let error = ApiError::refused(StatusCode::CONFLICT, &e);
+            match existing {
+                Some((id, status)) => error.with_context(serde_json::json!({
+                    "existing_permission_id": id, "existing_status": status.code()
+                })),
+                None => error,
+            }
+        }
+        PermissionError::EndInPast => ApiError::invalid("expires_at", e_message(&e)),
+        PermissionError::NoScope => ApiError::invalid("scopes", e_message(&e)),
+    }
+}
+
+fn e_message(e: &PermissionError) -> Localized {
+    domain::error::Refusal::message(e)
+}
+
+fn write_refused(e: WriteError<PermissionError>) -> ApiError {
+    match e {
+        WriteError::Refused(r) => refused(r),
+        WriteError::Storage(s) => s.into(),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found(Localized::new(
+        "No partner permission with this id.",
+        "Aucune autorisation de partenaire avec cet identifiant.",
+    ))
+}
+
+fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+fn answer(status: StatusCode, permission: &Permission, now: DateTime<Utc>) -> HttpResponse {
+    let view = PermissionView::at(permission, now);
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(view.version)))
+        .json(view)
+}
+
+/// Loads a permission the caller may see. Blocking.
+fn visible(state: &AppState, caller: &Principal, id: Uuid) -> Result<Permission, ApiError> {
+    state
+        .db
+        .permission(id)?
+        .filter(|p| p.visible_to(caller))
+        .ok_or_else(not_found)
+}
+
+fn partner_of(caller: &Principal) -> Result<PartnerId, ApiError> {
+    match caller.kind {
+        PrincipalKind::Partner(p) => Ok(p),
+        _ => Err(ApiError::forbidden(Localized::new(
+            "Only partners have permissions of their own.",
+            "Seuls les partenaires ont des autorisations propres.",
+        ))),
+    }
+}
+
+fn page_of(page: Page<Permission>, now: DateTime<Utc>) -> PermissionList {
+    PermissionList {
+        items: page
+            .items
+            .iter()
+            .map(|p| PermissionView::at(p, now))
+            .collect(),
+        next_cursor: page.next.as_ref().map(encode_cursor),
+    }
+}
+
+/// Ask an organization for a permission
+///
+/// Partners only: a customer can never create a request. Names the organization and,
+/// optionally, the scopes (default all) and an end date. Refused with 409
+/// (`permission_exists`) while the partner holds a pending or approved permission on that
+/// organization. The organization's contact e-mails are notified through the outbox.
+#[utoipa::path(
+    tag = "partner-permissions",
+    request_body = RequestBody,
+    responses(
+        (status = 201, description = "Requested: `pending`", body = PermissionView,
+         headers(("Location" = String, description = "The new permission"), ("ETag" = String, description = "Its version"))),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+    )
+)]
+#[post("/partner-permissions")]
+pub async fn request(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    context: RequestContext,
+    body: web::Json<RequestBody>,
+) -> Result<HttpResponse, ApiError> {
+    let partner = match caller.kind {
+        PrincipalKind::Partner(p) => p,
+        _ => {
+            return Err(ApiError::forbidden(Localized::new(
+                "Only a partner asks for a permission; the organization then decides.",
+                "Seul un partenaire demande une autorisation ; l'organisation décide ensuite.",
+            )))
+        }
+    };
+    let body = body.into_inner();
+    let mut fields = Fields::default();
+    let scopes: Option<Option<Vec<Scope>>> = match &body.scopes {
+        None => Some(None),
+        Some(codes) => codes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                fields.check(
+                    format!("scopes[{i}]"),
+                    Scope::parse(c).ok_or(domain::values::InvalidValue { message: Localized::new(
+                        "is not a scope (manage_domains, distribute_access_codes, manage_users, manage_vouchers, downloads_and_product_keys, convert_benefits, manage_future_benefits)",
+                        "n'est pas un périmètre (manage_domains, distribute_access_codes, manage_users, manage_vouchers, downloads_and_product_keys, convert_benefits, manage_future_benefits)",
+                    ) }),
+                )
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(Some),
+    };
+    valid!(fields; scopes);
+    let now = state.now();
+    let organization = OrganizationId(body.organization_id);
+    let permission = Permission::request(
+        Uuid::new_v4(),
+        partner,
+        organization,
+        scopes,
+        body.expires_at,
+        now,
+    )
+    .map_err(refused)?;
+    let language = context.language;
+    let saved = blocking(move || {
+        let org = state.db.organization(organization)?.ok_or_else(|| {
+            ApiError::not_found(Localized::new(
+                "No organization with this id.",
+                "Aucune organisation avec cet identifiant.",
+            ))
+        })?;
+        let partner_name = state
+            .db
+            .partner(partner)?
+            .map(|p| p.name.as_str().to_owned())
+            .unwrap_or_else(|| caller.subject.clone());
+        let actor = Actor::of(&caller);
+        let message = Message::PermissionRequested {
+            partner: &partner_name,
+            organization: org.name.as_str(),
+            scopes: &permission.scopes,
+        };
+        state.db.write(|tx| {
+            tx.request_permission(
+                &permission,
+                &permission.requested_event(&caller.subject),
+                now,
+            )
+            .map_err(write_refused)?;
+            tx.audit(&audit::event(
+                &actor,
+                Some(organization),
+                AuditAction::PermissionRequested,
+                (TargetKind::Permission, permission.id),
+                Some(scope_list(&permission.scopes)),
+                now,
+            ))?;
+            for recipient in &org.contact_emails {
+                tx.notify(&Notification::new(
+                    Uuid::new_v4(),
+                    organization,
+                    recipient.clone(),
+                    &message,
+                    language,
+                    now,
+                ))?;
+            }
+            Ok::<_, ApiError>(())
+        })?;
+        Ok(permission)
+    })
+    .await?;
+    let mut response = answer(StatusCode::CREATED, &saved, now);
+    if let Ok(location) =
+        header::HeaderValue::from_str(&format!("/api/v1/partner-permissions/{}", saved.id))
+    {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+fn scope_list(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.code())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// One permission
+///
+/// The partner that asked, the organization's administrators and operators. `status` is as
+/// of now. Answers an `ETag` to send back as `If-Match` with a decision.
+#[utoipa::path(
+    tag = "partner-permissions",
+    params(("permission_id" = Uuid, Path, description = "The permission")),
+    responses(
+        (status = 200, description = "The permission", body = PermissionView,
+         headers(("ETag" = String, description = "Its version"))),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/partner-permissions/{permission_id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let now = state.now();
+    let permission = blocking(move || visible(&state, &caller, id)).await?;
+    Ok(answer(StatusCode::OK, &permission, now))
+}
+
+fn if_match(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .map(|v| {
+            v.to_str().map(str::to_owned).map_err(|_| {
+                ApiError::invalid(
+                    "If-Match",
+                    Localized::new("must be an ETag", "doit être un ETag"),
+                )
+            })
+        })
+        .transpose()
+}
+
+fn precondition_failed() -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+        Localized::new(
+            "The permission has changed since it was read: read it again.",
+            "L'autorisation a changé depuis sa lecture : relisez-la.",
+        ),
+    )
+}
+
+/// Approve, decline, remove or withdraw a permission
+///
+/// `approved` and `declined` (a pending request) and `removed` (an approved permission, at
+/// any time) by the organization's administrators; `withdrawn` (a pending request) by the
+/// partner that asked. A partner never decides, an administrator never withdraws
+/// (403 `forbidden_transition`). Any other move is refused with 409 `invalid_transition`
+/// and the allowed moves in `context.allowed`. Send the `ETag` as `If-Match` to refuse the
+/// move (412) when someone else moved it first. Removal takes effect on the partner's next
+/// call. Decisions are e-mailed to the partner through the outbox.
+#[utoipa::path(
+    tag = "partner-permissions",
+    params(
+        ("permission_id" = Uuid, Path, description = "The permission"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` read before"),
+    ),
+    request_body = MoveBody,
+    responses(
+        (status = 200, description = "Moved", body = PermissionView,
+         headers(("ETag" = String, description = "Its new version"))),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+        (status = 412, response = openapi::PreconditionFailed),
+    )
+)]
+#[patch("/partner-permissions/{permission_id}")]
+pub async fn decide(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    Caller(caller): Caller,
+    context: RequestContext,
+    path: web::Path<Uuid>,
+    body: web::Json<MoveBody>,
+) -> Result<HttpResponse, ApiError> {
+    let to = match PermissionStatus::parse(&body.status) {
+        Some(
+            s @ (PermissionStatus::Approved
+            | PermissionStatus::Declined
+            | PermissionStatus::Removed
+            | PermissionStatus::Withdrawn),
+        ) => s,
+        _ => {
+            return Err(ApiError::invalid(
+                "status",
+                Localized::new(
+                    "must be approved, declined, removed or withdrawn",
+                    "doit valoir approved, declined, removed ou withdrawn",
+                ),
+            ))
+        }
+    };
+    let expected = if_match(&req)?;
+    let id = path.into_inner();
+    let language = context.language;
+    let now = state.now();
+    let moved = blocking(move || {
+        let found = visible(&state, &caller, id)?;
+        let organization = state
+            .db
+            .organization(found.organization_id)?
+            .ok_or_else(not_found)?;
+        let partner = state.db.partner(found.partner_id)?;
+        let actor = Actor::of(&caller);
+        state.db.write(|tx| {
+            let current = tx.permission(id)?.ok_or_else(not_found)?;
+            if let Some(tag) = &expected {
+                if tag.trim() != "*" && *tag.trim() != etag(current.settled(now).version) {
+                    return Err(precondition_failed());
+                }
+            }
+            let transition = current.decide(&caller, to, now).map_err(refused)?;
+            if !tx.move_permission(&transition, current.version)? {
+                return Err(precondition_failed());
+            }
+            let (action, decision) = match to {
+                PermissionStatus::Approved => {
+                    (AuditAction::PermissionApproved, Some(Decision::Approved))
+                }
+                PermissionStatus::Declined => {
+                    (AuditAction::PermissionDeclined, Some(Decision::Declined))
+                }
+                PermissionStatus::Removed => {
+                    (AuditAction::PermissionRemoved, Some(Decision::Removed))
+                }
+                _ => (AuditAction::PermissionWithdrawn, None),
+            };
+            tx.audit(&audit::event(
+                &actor,
+                Some(current.organization_id),
+                action,
+                (TargetKind::Permission, id),
+                Some(format!(
+                    "{} -> {}",
+                    transition.event.from.map_or("none", PermissionStatus::code),
+                    to.code()
+                )),
+                now,
+            ))?;
+            let recipient = partner.as_ref().and_then(|p| p.contact_email.clone());
+            if let (Some(decision), Some(recipient)) = (decision, recipient) {
+                tx.notify(&Notification::new(
+                    Uuid::new_v4(),
+                    current.organization_id,
+                    recipient,
+                    &Message::PermissionDecided {
+                        organization: organization.name.as_str(),
+                        decision,
+                    },
+                    language,
+                    now,
+                ))?;
+            }
+            Ok(transition.permission)
+        })
+    })
+    .await?;
+    Ok(answer(StatusCode::OK, &moved, now))
+}
+
+/// History of a permission
+///
+/// Every move, oldest first: from, to, by whom, when — including an expiry time has made
+/// and nobody has recorded yet. Same callers as the permission itself.
+#[utoipa::path(
+    tag = "partner-permissions",
+    params(("permission_id" = Uuid, Path, description = "The permission")),
+    responses(
+        (status = 200, description = "The moves", body = PermissionHistory),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/partner-permissions/{permission_id}/history")]
+pub async fn history(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<Uuid>,
+) -> Result<web::Json<PermissionHistory>, ApiError> {
+    let id = path.into_inner();
+    let now = state.now();
+    let (permission, mut events) = blocking(move || {
+        let permission = visible(&state, &caller, id)?;
+        let events = state.db.permission_history(id)?;
+        Ok((permission, events))
+    })
+    .await?;
+    events.extend(permission.pending_expiry(now));
+    Ok(web::Json(PermissionHistory {
+        permission_id: id,
+        items: events.iter().map(PermissionEventView::from).collect(),
+    }))
+}
+
+/// Permissions on an organization
+///
+/// The "partner-managed benefits" page: every partner's permission on the organization,
+/// oldest request first, optionally only those with a given status now. The organization's
+/// administrators and operators.
+#[utoipa::path(
+    tag = "partner-permissions",
+    params(("org_id" = Uuid, Path, description = "The organization"), StatusQuery, ListQuery),
+    responses(
+        (status = 200, description = "One page of permissions", body = PermissionList),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[get("/organizations/{org_id}/partner-permissions")]
+pub async fn of_organization(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<Uuid>,
+    status: web::Query<StatusQuery>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<PermissionList>, ApiError> {
+    let organization = OrganizationId(path.into_inner());
+    let (status, page) = (status.parse()?, query.page()?);
+    let now = state.now();
+    let found = blocking(move || {
+        authorize_on(
+            &state,
+            &caller,
+            organization,
+            Action::ReadOrganizationAdministration,
+            Resource::Organization,
+        )?;
+        if state.db.organization(organization)?.is_none() {
+            return Err(Resource::Organization.not_found());
+        }
+        Ok(state
+            .db
+            .organization_permissions(organization, status, now, &page)?)
+    })
+    .await?;
+    Ok(web::Json(page_of(found, now)))
+}
+
+/// The calling partner's permissions
+///
+/// Every permission the partner has asked for, on any organization, oldest first,
+/// optionally only those with a given status now. Partners only.
+#[utoipa::path(
+    tag = "partner-permissions",
+    params(StatusQuery, ListQuery),
+    responses(
+        (status = 200, description = "One page of permissions", body = PermissionList),
+        (status = 403, response = openapi::Forbidden),
+    )
+)]
+#[get("/partners/me/permissions")]
+pub async fn mine(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    status: web::Query<StatusQuery>,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<PermissionList>, ApiError> {
+    let partner = partner_of(&caller)?;
+    let (status, page) = (status.parse()?, query.page()?);
+    let now = state.now();
+    let found =
+        blocking(move || Ok(state.db.partner_permissions(partner, status, now, &page)?)).await?;
+    Ok(web::Json(page_of(found, now)))
+}
+
+/// An organization the partner may act on, with the permission that allows it.
+#[derive(Serialize, ToSchema)]
+pub struct PermittedOrganization {
+    pub organization: OrganizationView,
+    pub permission: PermissionView,
+}
+
+list_schema!(PermittedOrganizationList, PermittedOrganization);
+
+/// Organizations the calling partner may act on
+///
+/// Those on which it holds an approved, unexpired permission, with the permission's scopes.
+/// Partners only.
+#[utoipa::path(
+    tag = "partner-permissions",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "One page of organizations", body = PermittedOrganizationList),
+        (status = 403, response = openapi::Forbidden),
+    )
+)]
+#[get("/partners/me/organizations")]
+pub async fn my_organizations(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    query: web::Query<ListQuery>,
+) -> Result<web::Json<PermittedOrganizationList>, ApiError> {
+    let partner = partner_of(&caller)?;
+    let page = query.page()?;
+    let now = state.now();
+    let found =
+        blocking(move || Ok(state.db.permitted_organizations(partner, now, &page)?)).await?;
+    Ok(web::Json(PermittedOrganizationList {
+        items: found
+            .items
+            .iter()
+            .map(|(o, p)| PermittedOrganization {
+                organization: o.into(),
+                permission: PermissionView::at(p, now),
+            })
+            .collect(),
+        next_cursor: found.next.as_ref().map(encode_cursor),
+    }))
+}

@@ -1,0 +1,259 @@
+//! The outbox: e-mails written in the same transaction as the change that causes them, then
+//! delivered by a worker. Templates are rendered here, in the recipient's language.
+
+use crate::auth::Scope;
+use crate::i18n::Language;
+use crate::ids::OrganizationId;
+use crate::values::EmailAddress;
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+/// After this many failed attempts a notification is marked failed.
+pub const MAX_ATTEMPTS: i32 = 8;
+
+/// The wait before attempt `attempts + 1`: 30 s, doubling, at most 1 h.
+pub fn backoff(attempts: i32) -> Duration {
+    let exponent = attempts.clamp(0, 7) as u32;
+    Duration::seconds((30_i64 << exponent).min(3600))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn code(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<DeliveryStatus> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Sent,
+            DeliveryStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+}
+
+/// A message to render.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// To the organization's administrators: a partner asks for a permission.
+    PermissionRequested {
+        partner: &'a str,
+        organization: &'a str,
+        scopes: &'a [Scope],
+    },
+    /// To the partner: the organization decided.
+    PermissionDecided {
+        organization: &'a str,
+        decision: Decision,
+    },
+    /// To a voucher's holder.
+    VoucherAssigned {
+        holder: &'a str,
+        course: &'a str,
+        days: i64,
+        expires_at: DateTime<Utc>,
+    },
+    VoucherRevoked {
+        holder: &'a str,
+        course: &'a str,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Approved,
+    Declined,
+    Removed,
+}
+
+impl Message<'_> {
+    /// The template's stable name, shown in the outbox.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Message::PermissionRequested { .. } => "permission_requested",
+            Message::PermissionDecided {
+                decision: Decision::Approved,
+                ..
+            } => "permission_approved",
+            Message::PermissionDecided {
+                decision: Decision::Declined,
+                ..
+            } => "permission_declined",
+            Message::PermissionDecided {
+                decision: Decision::Removed,
+                ..
+            } => "permission_removed",
+            Message::VoucherAssigned { .. } => "voucher_assigned",
+            Message::VoucherRevoked { .. } => "voucher_revoked",
+        }
+    }
+
+    /// Subject and body in `language`.
+    pub fn render(&self, language: Language) -> (String, String) {
+        let fr = language == Language::Fr;
+        match self {
+            Message::PermissionRequested {
+                partner,
+                organization,
+                scopes,
+            } => {
+                let list = scopes
+                    .iter()
+                    .map(|s| format!("- {}", s.code()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                if fr {
+                    (
+                        format!("{partner} demande à gérer les avantages de {organization}"),
+                        format!("{partner} demande l'autorisation de gérer vos avantages Software Assurance pour {organization}, avec ces périmètres :\n{list}\n\nApprouvez ou refusez la demande sur la page « Avantages gérés par un partenaire »."),
+                    )
+                } else {
+                    (
+                        format!("{partner} asks to manage the benefits of {organization}"),
+                        format!("{partner} asks for permission to manage your Software Assurance benefits for {organization}, with these scopes:\n{list}\n\nApprove or decline the request on the \"Partner-managed benefits\" page."),
+                    )
+                }
+            }
+            Message::PermissionDecided {
+                organization,
+                decision,
+            } => {
+                let (en, fr_word) = match decision {
+                    Decision::Approved => ("approved", "approuvé"),
+                    Decision::Declined => ("declined", "refusé"),
+                    Decision::Removed => ("removed", "retiré"),
+                };
+                if fr {
+                    (
+                        format!("{organization} a {fr_word} votre autorisation"),
+                        format!("{organization} a {fr_word} votre autorisation de gérer ses avantages Software Assurance."),
+                    )
+                } else {
+                    (
+                        format!("{organization} {en} your permission"),
+                        format!("{organization} {en} your permission to manage its Software Assurance benefits."),
+                    )
+                }
+            }
+            Message::VoucherAssigned {
+                holder,
+                course,
+                days,
+                expires_at,
+            } => {
+                let date = expires_at.format("%Y-%m-%d");
+                if fr {
+                    (
+                        format!("Votre bon de formation : {course}"),
+                        format!("Bonjour {holder},\n\nUn bon de formation de {days} jour(s) pour « {course} » vous a été attribué. Utilisez-le avant le {date}."),
+                    )
+                } else {
+                    (
+                        format!("Your training voucher: {course}"),
+                        format!("Hello {holder},\n\nA training voucher of {days} day(s) for \"{course}\" has been assigned to you. Use it before {date}."),
+                    )
+                }
+            }
+            Message::VoucherRevoked { holder, course } => {
+                if fr {
+                    (
+                        format!("Bon de formation annulé : {course}"),
+                        format!("Bonjour {holder},\n\nVotre bon de formation pour « {course} » a été annulé par votre administrateur."),
+                    )
+                } else {
+                    (
+                        format!("Training voucher cancelled: {course}"),
+                        format!("Hello {holder},\n\nYour training voucher for \"{course}\" has been cancelled by your administrator."),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A notification in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub id: Uuid,
+    pub organization_id: OrganizationId,
+    pub recipient: EmailAddress,
+    pub template: String,
+    pub language: Language,
+    pub subject: String,
+    pub body: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl Notification {
+    /// A new pending notification (`id` from the caller: the domain draws no randomness).
+    pub fn new(
+        id: Uuid,
+        organization_id: OrganizationId,
+        recipient: EmailAddress,
+        message: &Message<'_>,
+        language: Language,
+        now: DateTime<Utc>,
+    ) -> Notification {
+        let (subject, body) = message.render(language);
+        Notification {
+            id,
+            organization_id,
+            recipient,
+            template: message.template().to_owned(),
+            language,
+            subject,
+            body,
+            status: DeliveryStatus::Pending,
+            attempts: 0,
+            last_error: None,
+            next_attempt_at: now,
+            created_at: now,
+            sent_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(0), Duration::seconds(30));
+        assert_eq!(backoff(1), Duration::seconds(60));
+        assert_eq!(backoff(6), Duration::seconds(1920));
+        assert_eq!(backoff(7), Duration::seconds(3600));
+        assert_eq!(backoff(100), Duration::seconds(3600));
+    }
+
+    #[test]
+    fn messages_render_in_both_languages() {
+        let m = Message::PermissionRequested {
+            partner: "Fabrikam",
+            organization: "Contoso",
+            scopes: &[Scope::ManageUsers],
+        };
+        let (subject, body) = m.render(Language::En);
+        assert!(subject.contains("Fabrikam") && body.contains("manage_users"));
+        let (subject, _) = m.render(Language::Fr);
+        assert!(subject.contains("demande"));
+        assert_eq!(m.template(), "permission_requested");
+    }
+}

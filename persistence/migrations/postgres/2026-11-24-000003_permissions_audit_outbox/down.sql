@@ -1,0 +1,6 @@
+DROP TABLE notifications;
+DROP TABLE audit_events;
+DROP FUNCTION audit_is_append_only;
+DROP TABLE permission_events;
+DROP INDEX partner_permissions_partner;
+DROP INDEX partner_permissions_one_live;

@@ -1,0 +1,207 @@
+//! The audit log and the outbox: written inside the transaction of the change they record,
+//! read back newest first.
+
+use super::before_filter;
+use crate::connection::storage;
+use crate::convert::{corrupt, from_db, to_db, uuid};
+use crate::schema::{audit_events, notifications};
+use crate::tx::Tx;
+use crate::Database;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use domain::audit::{AuditAction, AuditEvent, TargetKind};
+use domain::auth::{Actor, Role};
+use domain::error::StorageError;
+use domain::ids::{OrganizationId, PartnerId};
+use domain::notification::{DeliveryStatus, Notification};
+use domain::page::{After, Page, PageRequest};
+use domain::ports::RecordsRepository;
+use domain::values::EmailAddress;
+use domain::Language;
+
+#[derive(Queryable)]
+struct AuditRow {
+    id: String,
+    organization_id: Option<String>,
+    actor_subject: String,
+    actor_role: String,
+    partner_id: Option<String>,
+    action: String,
+    target_kind: String,
+    target_id: String,
+    detail: Option<String>,
+    created_at: NaiveDateTime,
+}
+
+impl AuditRow {
+    fn into_domain(self) -> Result<AuditEvent, StorageError> {
+        Ok(AuditEvent {
+            id: uuid(&self.id)?,
+            organization_id: self
+                .organization_id
+                .as_deref()
+                .map(uuid)
+                .transpose()?
+                .map(OrganizationId),
+            actor: Actor {
+                subject: self.actor_subject,
+                role: Role::parse(&self.actor_role)
+                    .ok_or_else(|| corrupt("role", &self.actor_role))?,
+                partner: self
+                    .partner_id
+                    .as_deref()
+                    .map(uuid)
+                    .transpose()?
+                    .map(PartnerId),
+            },
+            action: AuditAction::parse(&self.action)
+                .ok_or_else(|| corrupt("audit action", &self.action))?,
+            target_kind: TargetKind::parse(&self.target_kind)
+                .ok_or_else(|| corrupt("audit target", &self.target_kind))?,
+            target_id: uuid(&self.target_id)?,
+            detail: self.detail,
+            at: from_db(self.created_at),
+        })
+    }
+}
+
+#[derive(Queryable)]
+struct NotificationRow {
+    id: String,
+    organization_id: String,
+    recipient: String,
+    template: String,
+    language: String,
+    subject: String,
+    body: String,
+    status: String,
+    attempts: i32,
+    last_error: Option<String>,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+    sent_at: Option<NaiveDateTime>,
+}
+
+impl NotificationRow {
+    fn into_domain(self) -> Result<Notification, StorageError> {
+        Ok(Notification {
+            id: uuid(&self.id)?,
+            organization_id: OrganizationId(uuid(&self.organization_id)?),
+            recipient: EmailAddress::parse(&self.recipient)
+                .map_err(|_| corrupt("recipient", &self.recipient))?,
+            template: self.template,
+            language: Language::ALL
+                .into_iter()
+                .find(|l| l.code() == self.language)
+                .ok_or_else(|| corrupt("language", &self.language))?,
+            subject: self.subject,
+            body: self.body,
+            status: DeliveryStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("delivery status", &self.status))?,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            next_attempt_at: from_db(self.next_attempt_at),
+            created_at: from_db(self.created_at),
+            sent_at: self.sent_at.map(from_db),
+        })
+    }
+}
+
+impl Tx<'_> {
+    /// Appends one line to the audit log, in this transaction.
+    pub fn audit(&mut self, event: &AuditEvent) -> Result<(), StorageError> {
+        use audit_events::dsl as a;
+        diesel::insert_into(a::audit_events)
+            .values((
+                a::id.eq(event.id.to_string()),
+                a::organization_id.eq(event.organization_id.map(|o| o.to_string())),
+                a::actor_subject.eq(&event.actor.subject),
+                a::actor_role.eq(event.actor.role.code()),
+                a::partner_id.eq(event.actor.partner.map(|p| p.to_string())),
+                a::action.eq(event.action.code()),
+                a::target_kind.eq(event.target_kind.code()),
+                a::target_id.eq(event.target_id.to_string()),
+                a::detail.eq(&event.detail),
+                a::created_at.eq(to_db(event.at)),
+            ))
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    /// Puts a notification in the outbox, in this transaction.
+    pub fn notify(&mut self, n: &Notification) -> Result<(), StorageError> {
+        use notifications::dsl as o;
+        diesel::insert_into(o::notifications)
+            .values((
+                o::id.eq(n.id.to_string()),
+                o::organization_id.eq(n.organization_id.to_string()),
+                o::recipient.eq(n.recipient.to_string()),
+                o::template.eq(&n.template),
+                o::language.eq(n.language.code()),
+                o::subject.eq(&n.subject),
+                o::body.eq(&n.body),
+                o::status.eq(n.status.code()),
+                o::attempts.eq(n.attempts),
+                o::last_error.eq(&n.last_error),
+                o::next_attempt_at.eq(to_db(n.next_attempt_at)),
+                o::created_at.eq(to_db(n.created_at)),
+                o::sent_at.eq(n.sent_at.map(to_db)),
+            ))
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(())
+    }
+}
+
+impl RecordsRepository for Database {
+    fn audit_events(
+        &self,
+        organization: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>, StorageError> {
+        use audit_events::dsl as a;
+        let query = a::audit_events
+            .filter(a::organization_id.eq(organization.to_string()))
+            .into_boxed();
+        let query = before_filter!(query, a::created_at, a::id, page.after.as_ref());
+        let rows: Vec<AuditRow> = query
+            .order((a::created_at.desc(), a::id.desc()))
+            .limit(page.fetch())
+            .load(&mut self.conn()?)
+            .map_err(storage)?;
+        let items = rows
+            .into_iter()
+            .map(AuditRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_fetched(items, page, |e| After::Key {
+            at: e.at,
+            id: e.id,
+        }))
+    }
+
+    fn notifications(
+        &self,
+        organization: OrganizationId,
+        page: &PageRequest,
+    ) -> Result<Page<Notification>, StorageError> {
+        use notifications::dsl as o;
+        let query = o::notifications
+            .filter(o::organization_id.eq(organization.to_string()))
+            .into_boxed();
+        let query = before_filter!(query, o::created_at, o::id, page.after.as_ref());
+        let rows: Vec<NotificationRow> = query
+            .order((o::created_at.desc(), o::id.desc()))
+            .limit(page.fetch())
+            .load(&mut self.conn()?)
+            .map_err(storage)?;
+        let items = rows
+            .into_iter()
+            .map(NotificationRow::into_domain)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::from_fetched(items, page, |n| After::Key {
+            at: n.created_at,
+            id: n.id,
+        }))
+    }
+}
