@@ -270,6 +270,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             WriteError::Storage(s) => SeedError::Storage(s),
         })?;
     }
+    seed_training(db, &ago, now)?;
     for (id, partner_name, contact) in [
         (
             DEMO_PARTNER,
@@ -361,5 +362,109 @@ pub fn tokens(
         customer_admin: mint(ADMIN_SUBJECT, PrincipalKind::CustomerAdmin(DEMO_ORG))?,
         partner: mint(PARTNER_SUBJECT, PrincipalKind::Partner(DEMO_PARTNER))?,
         operator: mint(OPERATOR_SUBJECT, PrincipalKind::Operator)?,
+    })
+}
+
+fn refused(what: &str, reason: impl ToString) -> SeedError {
+    SeedError::Grant {
+        code: what.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Vouchers on the demo account's Training Vouchers (one redeemed) and a conversion of
+/// 6 training days into 2 planning days.
+fn seed_training(
+    db: &Database,
+    ago: &dyn Fn(i64) -> DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), SeedError> {
+    use domain::conversion::{ConversionRecord, Direction, Position, TRAINING_TO_PLANNING};
+    use domain::voucher::{self, NewVoucher, VoucherDays};
+    let admin = Actor {
+        subject: ADMIN_SUBJECT.to_owned(),
+        role: Role::CustomerAdmin,
+        partner: None,
+    };
+    db.write(|tx| {
+        let benefits = tx.account_benefits(DEMO_ACCOUNT)?;
+        let training = benefits
+            .iter()
+            .find(|b| b.type_code.as_str() == "training_vouchers")
+            .ok_or_else(|| refused("training_vouchers", "not granted"))?
+            .clone();
+        let holders = [
+            (
+                "marie.dubois@contoso.com",
+                "Marie Dubois",
+                "AZ-104 Microsoft Azure Administrator",
+                3,
+                40,
+            ),
+            (
+                "li.wei@contoso.com",
+                "Li Wei",
+                "MS-102 Microsoft 365 Administrator",
+                5,
+                25,
+            ),
+            (
+                "sam.okafor@contoso.com",
+                "Sam Okafor",
+                "SC-300 Identity and Access Administrator",
+                2,
+                10,
+            ),
+        ];
+        let mut current = training;
+        for (i, (mail, name_, course, days, days_ago)) in holders.into_iter().enumerate() {
+            let new = NewVoucher {
+                holder_email: email(mail),
+                holder_name: name(name_),
+                course: name(course),
+                days: VoucherDays::new(days).map_err(|_| refused("voucher", "days"))?,
+            };
+            let (v, entry) =
+                voucher::assign(tx, &current, Uuid::new_v4(), new, &admin, ago(days_ago))
+                    .map_err(|e| refused("voucher", format!("{e:?}")))?;
+            current.figures = entry.after;
+            let v = if i == 0 {
+                voucher::redeem(&v, ago(5)).map_err(|e| refused("voucher", e))?
+            } else {
+                v
+            };
+            tx.insert_voucher(&v)?;
+        }
+        let rule = TRAINING_TO_PLANNING;
+        let benefits = tx.account_benefits(DEMO_ACCOUNT)?;
+        let position = Position::of(&rule, &benefits, 0, now);
+        let id = Uuid::new_v4();
+        let at = ago(7);
+        rule.convert(
+            tx,
+            Direction::Forward,
+            &position,
+            2,
+            (&admin, &format!("conversion:{id}")),
+            at,
+        )
+        .map_err(|e| refused("conversion", format!("{e:?}")))?;
+        let (source, target) = match (position.source, position.target) {
+            (Some(s), Some(t)) => (s.id, t.id),
+            _ => return Err(refused("conversion", "benefits missing")),
+        };
+        tx.insert_conversion(&ConversionRecord {
+            id,
+            account_id: DEMO_ACCOUNT,
+            rule,
+            direction: Direction::Forward,
+            source_benefit_id: source,
+            target_benefit_id: target,
+            source_days: 6,
+            target_days: 2,
+            actor: admin.clone(),
+            at,
+        })?;
+        Ok(())
     })
 }

@@ -209,3 +209,38 @@ pub async fn finish(
         }
     }
 }
+
+/// Runs a quantity-changing request with its `Idempotency-Key`: claims the key, runs `work`
+/// in one write transaction that also keeps the answer, and settles the key. `work` gets the
+/// transaction and the time of the request.
+pub async fn run<F>(
+    state: &actix_web::web::Data<AppState>,
+    req: &HttpRequest,
+    caller: &Principal,
+    context: &RequestContext,
+    body: &impl Serialize,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    F: FnOnce(&mut Tx<'_>, chrono::DateTime<chrono::Utc>) -> Result<StoredResponse, ApiError>
+        + Send
+        + 'static,
+{
+    let claim = match begin(state, req, caller, body).await? {
+        Begin::Replay(answer) => return Ok(answer),
+        Begin::Run(claim) => claim,
+    };
+    let result = {
+        let (state, claim) = (state.clone(), claim.clone());
+        blocking(move || {
+            let now = state.now();
+            state.db.write(|tx| {
+                let answer = work(tx, now)?;
+                complete_in(tx, claim.as_ref(), &answer)?;
+                Ok(answer)
+            })
+        })
+        .await
+    };
+    finish(state, claim, context, result).await
+}

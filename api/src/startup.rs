@@ -59,21 +59,20 @@ impl Application {
         let db = prepare_database(config)?;
         let listener = TcpListener::bind(&config.bind_addr)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind_addr))?;
-        Self::build_with(config, db, listener)
+        Self::build_with(config, db, listener, Arc::new(SystemClock))
     }
 
+    /// As [`Application::build`] with a given database, listener and clock (tests move the
+    /// clock forward to see what time does).
     pub fn build_with(
         config: &Config,
         db: Database,
         listener: TcpListener,
+        clock: Arc<dyn domain::ports::Clock>,
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let catalog = Arc::new(db.catalog()?);
-        let state = AppState {
-            db,
-            catalog,
-            clock: Arc::new(SystemClock),
-        };
+        let state = AppState { db, catalog, clock };
         let verifier = web::Data::new(JwtVerifier::new(&config.jwt)?);
         let document = openapi_document();
         let routes = web::Data::new(RouteTable::new(&document, SERVICE_ROUTES));

@@ -41,6 +41,7 @@ actions! {
     VoucherAssigned => "voucher_assigned",
     VoucherRevoked => "voucher_revoked",
     VoucherRedeemed => "voucher_redeemed",
+    VoucherExpired => "voucher_expired",
     ConversionMade => "conversion_made",
 }
 

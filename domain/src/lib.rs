@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod benefit;
 pub mod catalog;
+pub mod conversion;
 pub mod entities;
 pub mod error;
 pub mod i18n;
@@ -23,5 +24,6 @@ pub mod page;
 pub mod permission;
 pub mod ports;
 pub mod values;
+pub mod voucher;
 
 pub use i18n::{Language, Localized};

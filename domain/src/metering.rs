@@ -67,7 +67,7 @@ pub struct LedgerFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-fn refusal_of(e: WriteError<LedgerError>, unit: Unit) -> WriteError<MeteringError> {
+pub(crate) fn refusal_of(e: WriteError<LedgerError>, unit: Unit) -> WriteError<MeteringError> {
     match e {
         WriteError::Refused(l) => WriteError::Refused(MeteringError::Ledger { error: l, unit }),
         WriteError::Storage(s) => WriteError::Storage(s),

@@ -5,6 +5,7 @@ use crate::audit::AuditEvent;
 use crate::auth::{ActivePermission, Actor};
 use crate::benefit::{Benefit, Grant, GrantError};
 use crate::catalog::Catalog;
+use crate::conversion::{ConversionRecord, ConversionRule};
 use crate::entities::{Organization, Partner, PurchasingAccount};
 use crate::error::StorageError;
 use crate::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
@@ -14,6 +15,7 @@ use crate::notification::Notification;
 use crate::page::{Page, PageRequest};
 use crate::permission::{Permission, PermissionEvent, PermissionStatus};
 use crate::values::DomainName;
+use crate::voucher::Voucher;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -155,6 +157,40 @@ pub trait RecordsRepository {
         organization: OrganizationId,
         page: &PageRequest,
     ) -> Result<Page<Notification>, StorageError>;
+}
+
+/// Training vouchers, read back.
+pub trait VoucherRepository {
+    /// A voucher with the benefit (and account) it was assigned from.
+    fn voucher(&self, id: Uuid) -> Result<Option<(Voucher, HeldBenefit)>, StorageError>;
+    /// The benefit's vouchers, oldest first.
+    fn vouchers(
+        &self,
+        benefit: BenefitId,
+        page: &PageRequest,
+    ) -> Result<Page<Voucher>, StorageError>;
+    /// Vouchers time has expired whose expiry is not recorded yet (up to `limit`).
+    fn due_voucher_expiries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, StorageError>;
+}
+
+/// Conversions, read back.
+pub trait ConversionRepository {
+    /// The account's conversions, newest first.
+    fn conversions(
+        &self,
+        account: AccountId,
+        page: &PageRequest,
+    ) -> Result<Page<ConversionRecord>, StorageError>;
+    /// Target days converted forward and not back, for this rule on the account.
+    fn converted_days(
+        &self,
+        account: AccountId,
+        rule: &ConversionRule,
+    ) -> Result<i64, StorageError>;
 }
 
 /// Reading a benefit's ledger back.

@@ -164,6 +164,8 @@ problem_response!(
         (name = "benefits", description = "Benefits of a purchasing account: figures, status, alerts"),
         (name = "ledger", description = "Consumptions, adjustments, the calculation view and the transaction history of a benefit"),
         (name = "partner-permissions", description = "What a customer lets its licensing partner do on its behalf: requests, decisions, history"),
+        (name = "vouchers", description = "Training vouchers: assign, revoke, redeem; expiry after 180 days"),
+        (name = "conversions", description = "Training Vouchers ⇄ Planning Services at 3 training days per planning day"),
         (name = "records", description = "The audit log and the outbox of notifications of an organization"),
     ),
     components(

@@ -111,6 +111,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     benefit_transactions,
     authorized_domains,
     partner_permissions,
+    vouchers,
 );
 
 diesel::table! {
@@ -174,3 +175,40 @@ diesel::table! {
 
 diesel::joinable!(permission_events -> partner_permissions (permission_id));
 diesel::allow_tables_to_appear_in_same_query!(partner_permissions, permission_events,);
+
+diesel::table! {
+    vouchers (id) {
+        id -> Text,
+        benefit_id -> Text,
+        holder_email -> Text,
+        holder_name -> Text,
+        course -> Text,
+        days -> BigInt,
+        status -> Text,
+        assigned_at -> Timestamp,
+        expires_at -> Timestamp,
+        updated_at -> Timestamp,
+        days_returned -> Nullable<Bool>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    conversions (id) {
+        id -> Text,
+        account_id -> Text,
+        direction -> Text,
+        source_type -> Text,
+        target_type -> Text,
+        source_benefit_id -> Text,
+        target_benefit_id -> Text,
+        source_days -> BigInt,
+        target_days -> BigInt,
+        actor_subject -> Text,
+        actor_role -> Text,
+        partner_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(vouchers -> benefits (benefit_id));

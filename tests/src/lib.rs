@@ -10,7 +10,8 @@ use domain::auth::{Principal, PrincipalKind};
 use domain::ids::{OrganizationId, PartnerId};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
-use std::sync::Once;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Once};
 use uuid::Uuid;
 
 pub const SECRET: &str = "end-to-end-test-secret-of-at-least-32-bytes";
@@ -31,6 +32,9 @@ fn postgres_admin_url() -> Option<String> {
 }
 
 pub struct TestApp {
+    /// The server's shared state (database, catalog, clock).
+    pub state: api::state::AppState,
+    clock: Arc<ShiftedClock>,
     pub base: String,
     server: actix_web::dev::ServerHandle,
     pub client: reqwest::Client,
@@ -68,7 +72,32 @@ pub fn fresh_database(dir: &tempfile::TempDir) -> String {
     }
 }
 
+/// The system clock moved forward by a settable amount: lets a test see what time does
+/// (expiries) without waiting. Tokens are still checked against the real time.
+#[derive(Default)]
+pub struct ShiftedClock {
+    shift_seconds: AtomicI64,
+}
+
+impl domain::ports::Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<Utc> {
+        api::state::SystemClock.now() + Duration::seconds(self.shift_seconds.load(Ordering::SeqCst))
+    }
+}
+
 impl TestApp {
+    /// Moves the server's clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.clock
+            .shift_seconds
+            .fetch_add(by.num_seconds(), Ordering::SeqCst);
+    }
+
+    /// Runs one round of the background upkeep now (expiries of vouchers and permissions).
+    pub async fn run_maintenance(&self) {
+        api::maintenance::run_once(&self.state).await;
+    }
+
     /// The server on an empty database, verifying HS256 tokens signed with [`SECRET`].
     pub async fn spawn() -> TestApp {
         Self::spawn_with(JwtKey::Secret(SECRET.as_bytes().to_vec()), false).await
@@ -88,11 +117,16 @@ impl TestApp {
         });
         let dir = tempfile::tempdir().expect("temporary directory");
         let config = test_config(fresh_database(&dir), key);
-        let app = Application::build(&config).expect("the server starts");
+        let db = api::prepare_database(&config).expect("the database opens");
+        let listener = std::net::TcpListener::bind(&config.bind_addr).expect("a free port");
+        let clock = Arc::new(ShiftedClock::default());
+        let app = Application::build_with(&config, db, listener, clock.clone())
+            .expect("the server starts");
         if demo {
             let state = app.state();
             api::demo::seed(&state.db, &state.catalog, state.now()).expect("demo data");
         }
+        let app_state = app.state().clone();
         let base = format!("http://127.0.0.1:{}", app.port());
         let server = app.server_handle();
         tokio::spawn(app.run_until_stopped());
@@ -102,6 +136,8 @@ impl TestApp {
         })
         .expect("issuer");
         TestApp {
+            state: app_state,
+            clock,
             base,
             server,
             client: reqwest::Client::new(),

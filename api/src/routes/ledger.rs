@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
 use actix_web::http::StatusCode;
@@ -171,41 +171,27 @@ where
         let (state, caller) = (state.clone(), caller.clone());
         blocking(move || benefit_for(&state, &caller, id, action)).await?
     };
-    let claim = match idempotency::begin(&state, req, &caller, body).await? {
-        Begin::Replay(answer) => return Ok(answer),
-        Begin::Run(claim) => claim,
-    };
-    let result = {
-        let (state, claim) = (state.clone(), claim.clone());
-        blocking(move || {
-            let now = state.now();
-            state.db.write(|tx| {
-                let held = tx
-                    .benefit(id)?
-                    .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
-                let entry = change(tx, &held.benefit, &actor, now)?;
-                tx.audit(&audit::event(
-                    &actor,
-                    Some(held.account.organization_id),
-                    audited,
-                    (TargetKind::Benefit, id.as_uuid()),
-                    Some(format!(
-                        "{} {:+} {}",
-                        entry.kind.code(),
-                        entry.amount,
-                        held.benefit.unit.code()
-                    )),
-                    now,
-                ))?;
-                let answer =
-                    idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))?;
-                idempotency::complete_in(tx, claim.as_ref(), &answer)?;
-                Ok(answer)
-            })
-        })
-        .await
-    };
-    idempotency::finish(&state, claim, context, result).await
+    idempotency::run(&state, req, &caller, context, body, move |tx, now| {
+        let held = tx
+            .benefit(id)?
+            .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
+        let entry = change(tx, &held.benefit, &actor, now)?;
+        tx.audit(&audit::event(
+            &actor,
+            Some(held.account.organization_id),
+            audited,
+            (TargetKind::Benefit, id.as_uuid()),
+            Some(format!(
+                "{} {:+} {}",
+                entry.kind.code(),
+                entry.amount,
+                held.benefit.unit.code()
+            )),
+            now,
+        ))?;
+        idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))
+    })
+    .await
 }
 
 /// Record a consumption

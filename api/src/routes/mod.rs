@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod benefit_types;
 pub mod benefits;
+pub mod conversions;
 pub mod export;
 pub mod fallback;
 pub mod health;
@@ -11,6 +12,7 @@ pub mod organizations;
 pub mod partners;
 pub mod permissions;
 pub mod records;
+pub mod vouchers;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -39,7 +41,14 @@ pub fn api_v1(cfg: &mut ServiceConfig<'_>) {
         .service(permissions::mine)
         .service(permissions::my_organizations)
         .service(records::audit_events)
-        .service(records::notifications);
+        .service(records::notifications)
+        .service(vouchers::list)
+        .service(vouchers::assign)
+        .service(vouchers::revoke)
+        .service(vouchers::redeem)
+        .service(conversions::quote)
+        .service(conversions::list)
+        .service(conversions::convert);
 }
 
 /// A list of `T`, one page at a time.

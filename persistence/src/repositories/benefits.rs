@@ -132,7 +132,7 @@ pub(crate) fn append_entry(
     })
 }
 
-fn load_benefits(
+pub(crate) fn load_benefits(
     conn: &mut DbConnection,
     account: AccountId,
 ) -> Result<Vec<Benefit>, StorageError> {
@@ -202,7 +202,10 @@ impl Tx<'_> {
     }
 }
 
-fn load_held(conn: &mut DbConnection, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
+pub(crate) fn load_held(
+    conn: &mut DbConnection,
+    id: BenefitId,
+) -> Result<Option<HeldBenefit>, StorageError> {
     let found: Option<(BenefitRow, AccountRow)> = benefits::table
         .inner_join(purchasing_accounts::table)
         .filter(benefits::id.eq(id.to_string()))

@@ -7,6 +7,7 @@ mod idempotency;
 mod ledger;
 mod permissions;
 mod records;
+mod vouchers;
 
 /// Keyset condition "after (at, id)" in ascending order.
 macro_rules! after_filter {
