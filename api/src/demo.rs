@@ -271,6 +271,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         })?;
     }
     seed_training(db, &ago, now)?;
+    seed_people(db, catalog, &ago)?;
     for (id, partner_name, contact) in [
         (
             DEMO_PARTNER,
@@ -465,6 +466,63 @@ fn seed_training(
             actor: admin.clone(),
             at,
         })?;
+        Ok(())
+    })
+}
+
+/// Authorized domains on both Contoso accounts and a few users on the benefits that take
+/// them (which consumes e-learning and HUP units through the ledger).
+fn seed_people(
+    db: &Database,
+    catalog: &Catalog,
+    ago: &dyn Fn(i64) -> DateTime<Utc>,
+) -> Result<(), SeedError> {
+    use domain::people::{self, BenefitUser};
+    use domain::values::DomainName;
+    let admin = Actor {
+        subject: ADMIN_SUBJECT.to_owned(),
+        role: Role::CustomerAdmin,
+        partner: None,
+    };
+    let people = [
+        ("ana.lopez@contoso.com", "Ana López"),
+        ("li.wei@contoso.com", "Li Wei"),
+        ("marie.dubois@contoso.fr", "Marie Dubois"),
+    ];
+    db.write(|tx| {
+        for account in [DEMO_ACCOUNT, SECOND_ACCOUNT] {
+            for d in ["contoso.com", "contoso.fr"] {
+                let domain = DomainName::parse(d).map_err(|_| refused("domain", d))?;
+                tx.add_domain(account, &domain, ago(90))
+                    .map_err(|e| refused("domain", format!("{e:?}")))?;
+            }
+            let domains = tx.domains(account)?;
+            for benefit in tx.account_benefits(account)? {
+                let Some(benefit_type) = catalog.get(&benefit.type_code) else {
+                    continue;
+                };
+                if !benefit_type.features.takes_users
+                    || benefit.status(ago(0)) != domain::benefit::Status::Active
+                {
+                    continue;
+                }
+                for (i, (mail, display)) in people.iter().enumerate() {
+                    let at = ago(60 - i as i64);
+                    let user = BenefitUser {
+                        id: Uuid::new_v4(),
+                        benefit_id: benefit.id,
+                        email: email(mail),
+                        display_name: name(display),
+                        created_at: at,
+                        updated_at: at,
+                    };
+                    tx.insert_user(&user)
+                        .map_err(|e| refused("user", format!("{e:?}")))?;
+                    people::add_user(tx, (benefit_type, &benefit), &user, &domains, &admin, at)
+                        .map_err(|e| refused("user", format!("{e:?}")))?;
+                }
+            }
+        }
         Ok(())
     })
 }

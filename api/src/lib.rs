@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod mailer;
 pub mod maintenance;
 pub mod metrics;
 pub mod routes;

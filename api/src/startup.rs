@@ -51,6 +51,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: AppState,
+    mailer: Option<crate::mailer::Mailer>,
 }
 
 impl Application {
@@ -109,9 +110,15 @@ impl Application {
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
+        let mailer = config
+            .smtp_url
+            .as_deref()
+            .map(crate::mailer::Mailer::from_url)
+            .transpose()?;
         Ok(Self {
             port,
             server: server.run(),
+            mailer,
             state,
         })
     }
@@ -129,9 +136,14 @@ impl Application {
         &self.state
     }
 
-    /// Serves, with the background upkeep running beside it.
+    /// Serves, with the background upkeep (and the outbox delivery when `SMTP_URL` is set)
+    /// running beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         crate::maintenance::spawn(self.state.clone());
+        match self.mailer {
+            Some(mailer) => crate::mailer::spawn(self.state.clone(), mailer),
+            None => tracing::info!("SMTP_URL is not set: notifications stay in the outbox"),
+        }
         self.server.await
     }
 }

@@ -43,6 +43,15 @@ actions! {
     VoucherRedeemed => "voucher_redeemed",
     VoucherExpired => "voucher_expired",
     ConversionMade => "conversion_made",
+    DomainAdded => "domain_added",
+    DomainRemoved => "domain_removed",
+    UserAdded => "user_added",
+    UserModified => "user_modified",
+    UserRemoved => "user_removed",
+    InstructionsSent => "instructions_sent",
+    AccessCodeSent => "access_code_sent",
+    DownloadRecorded => "download_recorded",
+    ProductKeysViewed => "product_keys_viewed",
 }
 
 /// What a change was made to.
@@ -55,6 +64,7 @@ pub enum TargetKind {
     Permission,
     Voucher,
     Conversion,
+    User,
 }
 
 impl TargetKind {
@@ -67,6 +77,7 @@ impl TargetKind {
             TargetKind::Permission => "permission",
             TargetKind::Voucher => "voucher",
             TargetKind::Conversion => "conversion",
+            TargetKind::User => "user",
         }
     }
 
@@ -79,6 +90,7 @@ impl TargetKind {
             TargetKind::Permission,
             TargetKind::Voucher,
             TargetKind::Conversion,
+            TargetKind::User,
         ]
         .into_iter()
         .find(|k| k.code() == code)

@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod metering;
 pub mod notification;
 pub mod page;
+pub mod people;
 pub mod permission;
 pub mod ports;
 pub mod values;

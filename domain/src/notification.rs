@@ -2,7 +2,7 @@
 //! delivered by a worker. Templates are rendered here, in the recipient's language.
 
 use crate::auth::Scope;
-use crate::i18n::Language;
+use crate::i18n::{Language, Localized};
 use crate::ids::OrganizationId;
 use crate::values::EmailAddress;
 use chrono::{DateTime, Duration, Utc};
@@ -69,6 +69,19 @@ pub enum Message<'a> {
         holder: &'a str,
         course: &'a str,
     },
+    /// To a benefit's user: what to do with it (the type's end-user instructions).
+    Instructions {
+        user: &'a str,
+        benefit: &'a Localized,
+        instructions: &'a Localized,
+    },
+    /// To a benefit's user: the program / access code.
+    AccessCode {
+        user: &'a str,
+        benefit: &'a Localized,
+        code: &'a str,
+        instructions: &'a Localized,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +110,8 @@ impl Message<'_> {
             } => "permission_removed",
             Message::VoucherAssigned { .. } => "voucher_assigned",
             Message::VoucherRevoked { .. } => "voucher_revoked",
+            Message::Instructions { .. } => "end_user_instructions",
+            Message::AccessCode { .. } => "access_code",
         }
     }
 
@@ -163,6 +178,43 @@ impl Message<'_> {
                     (
                         format!("Your training voucher: {course}"),
                         format!("Hello {holder},\n\nA training voucher of {days} day(s) for \"{course}\" has been assigned to you. Use it before {date}."),
+                    )
+                }
+            }
+            Message::Instructions {
+                user,
+                benefit,
+                instructions,
+            } => {
+                let (name, text) = (benefit.get(language), instructions.get(language));
+                if fr {
+                    (
+                        format!("Comment utiliser votre avantage : {name}"),
+                        format!("Bonjour {user},\n\nVous bénéficiez de « {name} ».\n\n{text}"),
+                    )
+                } else {
+                    (
+                        format!("How to use your benefit: {name}"),
+                        format!("Hello {user},\n\nYou have been given \"{name}\".\n\n{text}"),
+                    )
+                }
+            }
+            Message::AccessCode {
+                user,
+                benefit,
+                code,
+                instructions,
+            } => {
+                let (name, text) = (benefit.get(language), instructions.get(language));
+                if fr {
+                    (
+                        format!("Votre code pour {name}"),
+                        format!("Bonjour {user},\n\nVotre code pour « {name} » : {code}\n\n{text}"),
+                    )
+                } else {
+                    (
+                        format!("Your code for {name}"),
+                        format!("Hello {user},\n\nYour code for \"{name}\": {code}\n\n{text}"),
                     )
                 }
             }

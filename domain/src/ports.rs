@@ -13,6 +13,7 @@ use crate::ledger::EntryKind;
 use crate::metering::{LedgerEntry, LedgerFilter};
 use crate::notification::Notification;
 use crate::page::{Page, PageRequest};
+use crate::people::BenefitUser;
 use crate::permission::{Permission, PermissionEvent, PermissionStatus};
 use crate::values::DomainName;
 use crate::voucher::Voucher;
@@ -157,6 +158,38 @@ pub trait RecordsRepository {
         organization: OrganizationId,
         page: &PageRequest,
     ) -> Result<Page<Notification>, StorageError>;
+}
+
+/// Delivery of the outbox.
+pub trait OutboxRepository {
+    /// Claims up to `limit` pending notifications due at `now` for delivery: each claimed one
+    /// is not due again before `lease_until`, so two workers never send it both.
+    fn claim_due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Notification>, StorageError>;
+    fn mark_sent(&self, id: Uuid, attempts: i32, at: DateTime<Utc>) -> Result<(), StorageError>;
+    /// Records a failed attempt: retried at `retry_at`, or given up (`None`).
+    fn mark_failed_attempt(
+        &self,
+        id: Uuid,
+        attempts: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StorageError>;
+}
+
+/// The users of benefits, read back.
+pub trait UserRepository {
+    /// The benefit's users, oldest first.
+    fn users(
+        &self,
+        benefit: BenefitId,
+        page: &PageRequest,
+    ) -> Result<Page<BenefitUser>, StorageError>;
+    fn user(&self, benefit: BenefitId, id: Uuid) -> Result<Option<BenefitUser>, StorageError>;
 }
 
 /// Training vouchers, read back.

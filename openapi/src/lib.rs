@@ -166,6 +166,8 @@ problem_response!(
         (name = "partner-permissions", description = "What a customer lets its licensing partner do on its behalf: requests, decisions, history"),
         (name = "vouchers", description = "Training vouchers: assign, revoke, redeem; expiry after 180 days"),
         (name = "conversions", description = "Training Vouchers ⇄ Planning Services at 3 training days per planning day"),
+        (name = "people", description = "Authorized e-mail domains and the users of benefits: instructions and access codes by e-mail"),
+        (name = "downloads", description = "Software benefits: packages, recorded downloads, product keys"),
         (name = "records", description = "The audit log and the outbox of notifications of an organization"),
     ),
     components(

@@ -112,6 +112,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorized_domains,
     partner_permissions,
     vouchers,
+    benefit_users,
 );
 
 diesel::table! {
@@ -212,3 +213,27 @@ diesel::table! {
 }
 
 diesel::joinable!(vouchers -> benefits (benefit_id));
+
+diesel::table! {
+    benefit_users (id) {
+        id -> Text,
+        benefit_id -> Text,
+        email -> Text,
+        email_key -> Text,
+        email_domain -> Text,
+        display_name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    product_keys (benefit_id, software_id) {
+        benefit_id -> Text,
+        software_id -> Text,
+        product_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(benefit_users -> benefits (benefit_id));

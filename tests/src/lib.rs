@@ -14,6 +14,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Once};
 use uuid::Uuid;
 
+pub mod smtp;
+
 pub const SECRET: &str = "end-to-end-test-secret-of-at-least-32-bytes";
 
 /// Which database the tests run on.
@@ -108,7 +110,21 @@ impl TestApp {
         Self::spawn_with(JwtKey::Secret(SECRET.as_bytes().to_vec()), true).await
     }
 
+    /// The server on an empty database, delivering its outbox to `smtp_url`.
+    pub async fn spawn_with_smtp(smtp_url: String) -> TestApp {
+        Self::spawn_inner(
+            JwtKey::Secret(SECRET.as_bytes().to_vec()),
+            false,
+            Some(smtp_url),
+        )
+        .await
+    }
+
     pub async fn spawn_with(key: JwtKey, demo: bool) -> TestApp {
+        Self::spawn_inner(key, demo, None).await
+    }
+
+    async fn spawn_inner(key: JwtKey, demo: bool, smtp_url: Option<String>) -> TestApp {
         static LOGS: Once = Once::new();
         LOGS.call_once(|| {
             if std::env::var("TEST_LOG").is_ok() {
@@ -116,7 +132,8 @@ impl TestApp {
             }
         });
         let dir = tempfile::tempdir().expect("temporary directory");
-        let config = test_config(fresh_database(&dir), key);
+        let mut config = test_config(fresh_database(&dir), key);
+        config.smtp_url = smtp_url;
         let db = api::prepare_database(&config).expect("the database opens");
         let listener = std::net::TcpListener::bind(&config.bind_addr).expect("a free port");
         let clock = Arc::new(ShiftedClock::default());

@@ -56,6 +56,7 @@ async fn snapshot(app: &TestApp, world: &World) -> Value {
     for path in [
         format!("/api/v1/accounts/{}/benefits", world.account),
         format!("/api/v1/accounts/{}/conversions?limit=200", world.account),
+        format!("/api/v1/accounts/{}/domains?limit=200", world.account),
         format!("/api/v1/organizations/{}/accounts?limit=200", world.org),
         format!(
             "/api/v1/organizations/{}/partner-permissions?limit=200",
@@ -108,6 +109,27 @@ async fn every_mutating_operation_refuses_callers_without_the_right_permission()
         }
     };
     let (to_revoke, to_redeem) = (assign(2).await, assign(1).await);
+    let hup = app.grant(account, "home_use_program", Some(10)).await;
+    let thin = app.grant(account, "windows_thin_pc", Some(10)).await;
+    for domain in ["contoso.com", "spare.example"] {
+        let r = app
+            .post(
+                &format!("/api/v1/accounts/{account}/domains"),
+                &admin,
+                &json!({ "domain": domain }),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/benefits/{hup}/users"),
+            &admin,
+            &json!({"email": "ana@contoso.com", "display_name": "Ana"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let user = tests::id_of(r).await;
 
     // The partners, one per situation.
     let nobody = app.create_partner("No permission").await;
@@ -154,7 +176,14 @@ async fn every_mutating_operation_refuses_callers_without_the_right_permission()
         "manage_future_benefits",
     ];
     let mut lacking = std::collections::HashMap::new();
-    for scope in ["manage_users", "manage_vouchers", "convert_benefits"] {
+    for scope in [
+        "manage_users",
+        "manage_vouchers",
+        "convert_benefits",
+        "manage_domains",
+        "distribute_access_codes",
+        "downloads_and_product_keys",
+    ] {
         let p = app.create_partner(&format!("Without {scope}")).await;
         let others: Vec<&str> = all.iter().copied().filter(|s| *s != scope).collect();
         app.permit(org, p, Some(&others)).await;
@@ -235,6 +264,69 @@ async fn every_mutating_operation_refuses_callers_without_the_right_permission()
             body: json!({"direction": "forward", "planning_days": 1}),
             scope: Some("convert_benefits"),
         },
+        Operation {
+            name: "add domain",
+            method: Method::POST,
+            path: format!("/api/v1/accounts/{account}/domains"),
+            body: json!({"domain": "fabrikam.com"}),
+            scope: Some("manage_domains"),
+        },
+        Operation {
+            name: "remove domain",
+            method: Method::DELETE,
+            path: format!("/api/v1/accounts/{account}/domains/spare.example"),
+            body: Value::Null,
+            scope: Some("manage_domains"),
+        },
+        Operation {
+            name: "add user",
+            method: Method::POST,
+            path: format!("/api/v1/benefits/{hup}/users"),
+            body: json!({"email": "li@contoso.com", "display_name": "Li"}),
+            scope: Some("manage_users"),
+        },
+        Operation {
+            name: "modify user",
+            method: Method::PATCH,
+            path: format!("/api/v1/benefits/{hup}/users/{user}"),
+            body: json!({"display_name": "Ana L."}),
+            scope: Some("manage_users"),
+        },
+        Operation {
+            name: "resend instructions",
+            method: Method::POST,
+            path: format!("/api/v1/benefits/{hup}/users/{user}/resend-instructions"),
+            body: Value::Null,
+            scope: Some("manage_users"),
+        },
+        Operation {
+            name: "distribute access code",
+            method: Method::POST,
+            path: format!("/api/v1/benefits/{hup}/users/{user}/access-code"),
+            body: Value::Null,
+            scope: Some("distribute_access_codes"),
+        },
+        Operation {
+            name: "remove user",
+            method: Method::DELETE,
+            path: format!("/api/v1/benefits/{hup}/users/{user}"),
+            body: Value::Null,
+            scope: Some("manage_users"),
+        },
+        Operation {
+            name: "record download",
+            method: Method::POST,
+            path: format!("/api/v1/benefits/{thin}/downloads"),
+            body: json!({"software_id": "wtp-x86-en"}),
+            scope: Some("downloads_and_product_keys"),
+        },
+        Operation {
+            name: "view product keys (audited)",
+            method: Method::GET,
+            path: format!("/api/v1/benefits/{thin}/product-keys"),
+            body: Value::Null,
+            scope: Some("downloads_and_product_keys"),
+        },
         // Deciding on another partner's request: only the organization's administrators.
         Operation {
             name: "approve a request",
@@ -247,7 +339,7 @@ async fn every_mutating_operation_refuses_callers_without_the_right_permission()
     let world = World {
         org,
         account,
-        benefits: vec![support, training, planning],
+        benefits: vec![support, training, planning, hup, thin],
     };
 
     for op in &operations {
@@ -288,7 +380,7 @@ async fn every_mutating_operation_refuses_callers_without_the_right_permission()
             let problem = json_of(r).await;
             // Deciding on a permission: the partner that asked sees it but never decides
             // (403); everyone else here does not see it (404).
-            let expected = match (op.method == Method::PATCH, who.as_str()) {
+            let expected = match (op.path.contains("/partner-permissions/"), who.as_str()) {
                 (true, "pending") => 403,
                 (true, _) => 404,
                 _ => *expected,

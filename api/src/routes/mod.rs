@@ -4,6 +4,8 @@ pub mod accounts;
 pub mod benefit_types;
 pub mod benefits;
 pub mod conversions;
+pub mod domains;
+pub mod downloads;
 pub mod export;
 pub mod fallback;
 pub mod health;
@@ -12,6 +14,7 @@ pub mod organizations;
 pub mod partners;
 pub mod permissions;
 pub mod records;
+pub mod users;
 pub mod vouchers;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -48,7 +51,19 @@ pub fn api_v1(cfg: &mut ServiceConfig<'_>) {
         .service(vouchers::redeem)
         .service(conversions::quote)
         .service(conversions::list)
-        .service(conversions::convert);
+        .service(conversions::convert)
+        .service(domains::list)
+        .service(domains::add)
+        .service(domains::remove)
+        .service(users::list)
+        .service(users::add)
+        .service(users::modify)
+        .service(users::remove)
+        .service(users::resend_instructions)
+        .service(users::access_code)
+        .service(downloads::list)
+        .service(downloads::record)
+        .service(downloads::product_keys);
 }
 
 /// A list of `T`, one page at a time.

@@ -268,7 +268,7 @@ impl BenefitRepository for Database {
     }
 }
 
-fn load_domains(
+pub(crate) fn load_domains(
     conn: &mut DbConnection,
     account: AccountId,
 ) -> Result<Vec<DomainName>, StorageError> {

@@ -5,6 +5,7 @@ mod catalog;
 mod directory;
 mod idempotency;
 mod ledger;
+mod people;
 mod permissions;
 mod records;
 mod vouchers;

@@ -7,7 +7,7 @@ use crate::convert::{corrupt, from_db, to_db, uuid};
 use crate::schema::{audit_events, notifications};
 use crate::tx::Tx;
 use crate::Database;
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::audit::{AuditAction, AuditEvent, TargetKind};
 use domain::auth::{Actor, Role};
@@ -15,9 +15,10 @@ use domain::error::StorageError;
 use domain::ids::{OrganizationId, PartnerId};
 use domain::notification::{DeliveryStatus, Notification};
 use domain::page::{After, Page, PageRequest};
-use domain::ports::RecordsRepository;
+use domain::ports::{OutboxRepository, RecordsRepository};
 use domain::values::EmailAddress;
 use domain::Language;
+use uuid::Uuid;
 
 #[derive(Queryable)]
 struct AuditRow {
@@ -203,5 +204,91 @@ impl RecordsRepository for Database {
             at: n.created_at,
             id: n.id,
         }))
+    }
+}
+
+impl OutboxRepository for Database {
+    fn claim_due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Notification>, StorageError> {
+        use notifications::dsl as o;
+        let rows: Vec<NotificationRow> = o::notifications
+            .filter(o::status.eq(DeliveryStatus::Pending.code()))
+            .filter(o::next_attempt_at.le(to_db(now)))
+            .order(o::next_attempt_at.asc())
+            .limit(limit)
+            .load(&mut self.conn()?)
+            .map_err(storage)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id = row.id.clone();
+            let taken = self.write_transaction(|conn| {
+                diesel::update(
+                    o::notifications
+                        .filter(o::id.eq(&id))
+                        .filter(o::status.eq(DeliveryStatus::Pending.code()))
+                        .filter(o::next_attempt_at.le(to_db(now))),
+                )
+                .set(o::next_attempt_at.eq(to_db(lease_until)))
+                .execute(conn)
+                .map_err(storage)
+            })?;
+            if taken == 1 {
+                claimed.push(row.into_domain()?);
+            }
+        }
+        Ok(claimed)
+    }
+
+    fn mark_sent(&self, id: Uuid, attempts: i32, at: DateTime<Utc>) -> Result<(), StorageError> {
+        use notifications::dsl as o;
+        self.write_transaction(|conn| {
+            diesel::update(o::notifications.filter(o::id.eq(id.to_string())))
+                .set((
+                    o::status.eq(DeliveryStatus::Sent.code()),
+                    o::attempts.eq(attempts),
+                    o::sent_at.eq(Some(to_db(at))),
+                    o::last_error.eq(None::<String>),
+                ))
+                .execute(conn)
+                .map_err(storage)?;
+            Ok(())
+        })
+    }
+
+    fn mark_failed_attempt(
+        &self,
+        id: Uuid,
+        attempts: i32,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StorageError> {
+        use notifications::dsl as o;
+        let status = if retry_at.is_some() {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Failed
+        };
+        self.write_transaction(|conn| {
+            let target = o::notifications.filter(o::id.eq(id.to_string()));
+            diesel::update(target)
+                .set((
+                    o::status.eq(status.code()),
+                    o::attempts.eq(attempts),
+                    o::last_error.eq(Some(error.chars().take(500).collect::<String>())),
+                ))
+                .execute(conn)
+                .map_err(storage)?;
+            if let Some(at) = retry_at {
+                diesel::update(o::notifications.filter(o::id.eq(id.to_string())))
+                    .set(o::next_attempt_at.eq(to_db(at)))
+                    .execute(conn)
+                    .map_err(storage)?;
+            }
+            Ok(())
+        })
     }
 }
