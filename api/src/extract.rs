@@ -5,8 +5,6 @@ use crate::error::ApiError;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use domain::page::{After, PageRequest};
 use domain::Localized;
@@ -99,14 +97,8 @@ pub struct ListQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
+    #[param(value_type = Option<openapi::text::Cursor>)]
     pub cursor: Option<String>,
-}
-
-#[derive(serde::Serialize, Deserialize)]
-#[serde(untagged)]
-enum CursorData {
-    Key { t: DateTime<Utc>, i: Uuid },
-    Position { p: i64 },
 }
 
 impl ListQuery {
@@ -121,32 +113,44 @@ impl ListQuery {
     }
 }
 
+/// A cursor: `p<position>` or `k<microseconds since the epoch>_<uuid as 32 hex digits>`.
+/// Every string of that shape (the documented pattern) decodes, so a client can never build
+/// a cursor that is refused for its form.
 pub fn encode_cursor(after: &After) -> String {
-    let data = match after {
-        After::Key { at, id } => CursorData::Key { t: *at, i: *id },
-        After::Position(p) => CursorData::Position { p: *p },
-    };
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&data).unwrap_or_default())
+    match after {
+        After::Position(p) => format!("p{p}"),
+        After::Key { at, id } => format!("k{}_{}", at.timestamp_micros(), id.simple()),
+    }
 }
 
 fn decode_cursor(raw: &str) -> Result<After, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<CursorData>(&bytes).ok())
-        .map(|c| match c {
-            CursorData::Key { t, i } => After::Key { at: t, id: i },
-            CursorData::Position { p } => After::Position(p),
+    let digits = |s: &str, max: usize| {
+        (!s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<i64>().ok())
+            .flatten()
+    };
+    let decoded = if let Some(p) = raw.strip_prefix('p') {
+        digits(p, 18).map(After::Position)
+    } else if let Some(k) = raw.strip_prefix('k') {
+        k.split_once('_').and_then(|(micros, id)| {
+            let at = digits(micros, 16).and_then(DateTime::<Utc>::from_timestamp_micros)?;
+            let hex_ok =
+                id.len() == 32 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            let id = hex_ok.then(|| Uuid::parse_str(id).ok()).flatten()?;
+            Some(After::Key { at, id })
         })
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "cursor",
-                Localized::new(
-                    "is not a cursor this service returned",
-                    "n'est pas un curseur renvoyé par ce service",
-                ),
-            )
-        })
+    } else {
+        None
+    };
+    decoded.ok_or_else(|| {
+        ApiError::invalid(
+            "cursor",
+            Localized::new(
+                "is not a cursor this service returned",
+                "n'est pas un curseur renvoyé par ce service",
+            ),
+        )
+    })
 }
 
 /// Pages a list that is computed in memory (the catalog, the portal's benefit lists), with
@@ -162,6 +166,30 @@ pub fn page_in_memory<T>(items: Vec<T>, page: &PageRequest) -> (Vec<T>, Option<S
     let next =
         (start + limit < total).then(|| encode_cursor(&After::Position((start + limit) as i64)));
     (items, next)
+}
+
+/// Reads a JSON integer that may be written as a number with no fraction (`3.0`): JSON
+/// Schema counts both as integers, so both are accepted. Other numbers are refused.
+pub fn integer<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let value = serde_json::Number::deserialize(deserializer)?;
+    if let Some(i) = value.as_i64() {
+        return Ok(i);
+    }
+    match value.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!(
+            "expected a whole number, found {value}"
+        ))),
+    }
+}
+
+/// [`integer`] for an optional field.
+pub fn optional_integer<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Wrapper(#[serde(deserialize_with = "integer")] i64);
+    Option::<Wrapper>::deserialize(deserializer).map(|w| w.map(|Wrapper(i)| i))
 }
 
 /// Runs blocking work (database calls) off the async workers.
@@ -182,14 +210,32 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
+        // Stored times have microseconds: cursors keep exactly that.
+        let at = DateTime::<Utc>::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap();
         let after = After::Key {
-            at: Utc::now(),
+            at,
             id: Uuid::new_v4(),
         };
         assert_eq!(decode_cursor(&encode_cursor(&after)).unwrap(), after);
         let after = After::Position(42);
         assert_eq!(decode_cursor(&encode_cursor(&after)).unwrap(), after);
-        assert!(decode_cursor("not-a-cursor").is_err());
+        for garbage in [
+            "not-a-cursor",
+            "p",
+            "p-1",
+            "k1_ABCDEF",
+            "k_00000000000000000000000000000000",
+        ] {
+            assert!(decode_cursor(garbage).is_err(), "{garbage}");
+        }
+        // Every string of the documented shape decodes.
+        for edge in [
+            "p999999999999999999",
+            "k9999999999999999_ffffffffffffffffffffffffffffffff",
+            "k0_00000000000000000000000000000000",
+        ] {
+            assert!(decode_cursor(edge).is_ok(), "{edge}");
+        }
     }
 
     #[test]

@@ -171,13 +171,19 @@ problem_response!(
         (name = "records", description = "The audit log and the outbox of notifications of an organization"),
     ),
     components(
-        schemas(Problem, FieldError),
+        schemas(
+            Problem, FieldError, text::DisplayName, text::Reason, text::Reference, text::Email, text::Domain,
+            text::TypeCode, text::Cursor, text::EntityTag, text::IdempotencyKey, text::EntryKinds, text::Direction,
+            text::PermissionMove, text::PermissionStatus, text::Scope
+        ),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, Unprocessable)
     ),
     modifiers(&BearerSecurity),
     security(("bearer" = []))
 )]
 pub struct ApiDoc;
+
+pub mod text;
 
 struct BearerSecurity;
 

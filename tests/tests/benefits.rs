@@ -127,8 +127,8 @@ async fn unmetered_benefits_have_no_quantity() {
             &json!({"type": "dynamics_customersource", "quantity": 3, "expires_at": expires}),
         )
         .await;
-    let body = assert_problem(r, 400, "unmetered_benefit").await;
-    assert_eq!(body["errors"][0]["field"], "quantity");
+    let body = assert_problem(r, 422, "unmetered_benefit").await;
+    assert_eq!(body["context"]["field"], "quantity");
 }
 
 #[tokio::test]
@@ -141,12 +141,12 @@ async fn bad_grants_are_refused_and_change_nothing() {
     let cases = [
         (
             json!({"type": "no_such_type", "quantity": 1, "expires_at": future}),
-            400,
-            "validation_failed",
+            422,
+            "unknown_benefit_type",
         ),
         (
             json!({"type": "e_learning", "expires_at": future}),
-            400,
+            422,
             "quantity_required",
         ),
         (
@@ -161,12 +161,12 @@ async fn bad_grants_are_refused_and_change_nothing() {
         ),
         (
             json!({"type": "e_learning", "quantity": 5, "expires_at": past}),
-            400,
+            422,
             "invalid_period",
         ),
         (
             json!({"type": "e_learning", "quantity": 5, "valid_from": future, "expires_at": future}),
-            400,
+            422,
             "invalid_period",
         ),
         (

@@ -26,11 +26,15 @@ use uuid::Uuid;
     "sa_id": "SA-0042-7781", "program_code": "HUP-CONTOSO"}))]
 pub struct CreateAccount {
     /// 1 to 200 characters.
+    #[schema(value_type = openapi::text::DisplayName)]
     pub name: String,
     /// The volume-licensing agreement number.
+    #[schema(value_type = Option<openapi::text::Reference>)]
     pub agreement_number: Option<String>,
     /// The Software Assurance identification number.
+    #[schema(value_type = Option<openapi::text::Reference>)]
     pub sa_id: Option<String>,
+    #[schema(value_type = Option<openapi::text::Reference>)]
     pub program_code: Option<String>,
 }
 

@@ -20,7 +20,6 @@ use domain::benefit::{
 };
 use domain::catalog::BenefitType;
 use domain::entities::PurchasingAccount;
-use domain::error::Refusal;
 use domain::ids::{AccountId, BenefitId};
 use domain::ports::{BenefitRepository, WriteError};
 use domain::values::{DomainName, Quantity};
@@ -86,6 +85,7 @@ pub struct BenefitSummary {
     pub account_id: Uuid,
     /// The catalog code.
     #[serde(rename = "type")]
+    #[schema(value_type = openapi::text::TypeCode)]
     pub type_code: String,
     pub name: String,
     pub unit: String,
@@ -145,9 +145,10 @@ list_schema!(OtherBenefitList, OtherBenefitView);
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalculationInputBody {
-    #[schema(example = "Qualifying desktop licences with SA")]
+    #[schema(value_type = openapi::text::DisplayName, example = "Qualifying desktop licences with SA")]
     pub label: String,
     #[schema(example = 1250)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub value: i64,
 }
 
@@ -161,8 +162,11 @@ pub struct CalculationInputBody {
 pub struct GrantBody {
     /// A catalog code.
     #[serde(rename = "type")]
+    #[schema(value_type = openapi::text::TypeCode)]
     pub type_code: String,
     /// Entitled quantity (0 to 1 000 000 000); `null` or absent for an unmetered type.
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
+    #[schema(minimum = 0, maximum = 1000000000)]
     pub quantity: Option<i64>,
     /// When the benefit starts; now when absent.
     pub valid_from: Option<DateTime<Utc>>,
@@ -362,10 +366,9 @@ fn grant_refused(e: &GrantError) -> ApiError {
                 .with_context(serde_json::json!({ "benefit_id": benefit_id.as_uuid() }));
         }
     };
-    let mut error = ApiError::invalid(field, e.message());
-    error.code = e.code();
-    error.detail = e.message();
-    error
+    // Well-formed, but refused by the rules of the type (catalog data) or of time: 422.
+    ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, e)
+        .with_context(serde_json::json!({ "field": field }))
 }
 
 /// A new random access code: 10 upper-case letters and digits (no 0/O, 1/I).
@@ -390,7 +393,7 @@ fn new_access_code() -> String {
     tag = "benefits",
     params(
         ("account_id" = Uuid, Path, description = "The purchasing account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     request_body = GrantBody,
     responses(
@@ -416,13 +419,21 @@ pub async fn grant(
     let mut fields = Fields::default();
     let benefit_type = state.catalog.find(&body.type_code).cloned();
     if benefit_type.is_none() {
-        fields.reject(
-            "type",
+        // The catalog is data: a code it does not hold is a refusal, not a malformed body.
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_benefit_type",
             domain::Localized::new(
-                "is not a code of the catalog (GET /api/v1/benefit-types)",
-                "n'est pas un code du catalogue (GET /api/v1/benefit-types)",
+                format!(
+                    "The catalog has no benefit type {:?} (GET /api/v1/benefit-types).",
+                    body.type_code
+                ),
+                format!(
+                    "Le catalogue n'a pas de type d'avantage {:?} (GET /api/v1/benefit-types).",
+                    body.type_code
+                ),
             ),
-        );
+        ));
     }
     let quantity = match body.quantity {
         None => Some(None),

@@ -76,6 +76,7 @@ pub struct ConversionView {
     pub id: Uuid,
     pub account_id: Uuid,
     /// `forward` (training → planning) or `reverse` (planning → training).
+    #[schema(value_type = openapi::text::Direction)]
     pub direction: String,
     /// Planning days created (forward) or given back (reverse).
     pub planning_days: i64,
@@ -114,8 +115,10 @@ list_schema!(ConversionList, ConversionView);
 #[into_params(parameter_in = Query)]
 pub struct QuoteQuery {
     /// `forward` (training → planning) or `reverse`; default `forward`.
+    #[param(value_type = Option<openapi::text::Direction>)]
     pub direction: Option<String>,
     /// Planning days to quote, at least 1; default the maximum.
+    #[param(minimum = 1, maximum = 1000000000)]
     pub planning_days: Option<i64>,
 }
 
@@ -125,8 +128,11 @@ pub struct QuoteQuery {
 #[schema(example = json!({"direction": "forward", "planning_days": 2}))]
 pub struct ConvertBody {
     /// `forward` (training → planning) or `reverse` (planning → training).
+    #[schema(value_type = openapi::text::Direction)]
     pub direction: String,
     /// Planning days to create (forward) or give back (reverse), at least 1.
+    #[schema(minimum = 1, maximum = 1000000000)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub planning_days: i64,
 }
 
@@ -218,7 +224,7 @@ pub async fn quote(
     tag = "conversions",
     params(
         ("account_id" = Uuid, Path, description = "The purchasing account"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     request_body = ConvertBody,
     responses(

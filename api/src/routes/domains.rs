@@ -37,6 +37,7 @@ list_schema!(DomainList, DomainView);
 #[schema(example = json!({"domain": "contoso.com"}))]
 pub struct AddDomain {
     /// A domain name; upper case and Unicode are accepted and stored lower-case in ASCII form.
+    #[schema(value_type = openapi::text::Domain)]
     pub domain: String,
 }
 
@@ -76,6 +77,13 @@ pub(crate) fn people_refused(e: WriteError<PeopleError>) -> ApiError {
         }
         WriteError::Storage(s) => s.into(),
     }
+}
+
+fn not_authorized() -> ApiError {
+    ApiError::not_found(Localized::new(
+        "This domain is not authorized on the account.",
+        "Ce domaine n'est pas autorisé sur ce compte.",
+    ))
 }
 
 fn parse_domain(raw: &str) -> Result<DomainName, ApiError> {
@@ -197,7 +205,8 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let (id, raw) = path.into_inner();
     let id = AccountId(id);
-    let domain = parse_domain(&raw)?;
+    // What is not a domain name cannot be an authorized domain: 404 like any other.
+    let domain = DomainName::parse(&raw).map_err(|_| not_authorized())?;
     let remove_users = query.remove_users;
     blocking(move || {
         let account = account_for(&state, &caller, id, Action::ManageDomains)?;
@@ -209,10 +218,7 @@ pub async fn remove(
             people::check_domain_removal(&domain, users.len(), remove_users)
                 .map_err(|e| people_refused(WriteError::Refused(e)))?;
             if !tx.remove_domain(id, &domain)? {
-                return Err(ApiError::not_found(Localized::new(
-                    "This domain is not authorized on the account.",
-                    "Ce domaine n'est pas autorisé sur ce compte.",
-                )));
+                return Err(not_authorized());
             }
             for user in &users {
                 let held = tx

@@ -149,7 +149,7 @@ pub async fn list(
     tag = "downloads",
     params(
         ("benefit_id" = Uuid, Path, description = "The benefit"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     request_body = RecordDownload,
     responses(

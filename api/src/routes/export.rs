@@ -42,6 +42,7 @@ pub enum ExportFormat {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` (UTF-8, comma-separated) or `xlsx` (an Excel workbook).
+    #[param(inline)]
     pub format: ExportFormat,
 }
 

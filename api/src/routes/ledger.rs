@@ -115,10 +115,14 @@ list_schema!(TransactionList, TransactionView);
 #[schema(example = json!({"quantity": 1, "reference": "INC-20261124-0042", "note": "Exchange outage"}))]
 pub struct ConsumptionBody {
     /// How many units, at least 1.
+    #[schema(minimum = 1, maximum = 1000000000)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub quantity: i64,
     /// What it is for, e.g. the incident number (letters, digits, - _ . /).
+    #[schema(value_type = Option<openapi::text::Reference>)]
     pub reference: Option<String>,
     /// Free text, up to 500 characters.
+    #[schema(value_type = Option<openapi::text::Reason>)]
     pub note: Option<String>,
 }
 
@@ -128,8 +132,11 @@ pub struct ConsumptionBody {
 #[schema(example = json!({"quantity": -5, "reason": "True-up: 500 fewer qualifying licences"}))]
 pub struct AdjustmentBody {
     /// Signed: positive adds, negative removes (never below what is used).
+    #[serde(deserialize_with = "crate::extract::integer")]
+    #[schema(minimum = -1000000000, maximum = 1000000000)]
     pub quantity: i64,
     /// Why, up to 500 characters.
+    #[schema(value_type = openapi::text::Reason)]
     pub reason: String,
 }
 
@@ -206,7 +213,7 @@ where
     tag = "ledger",
     params(
         ("benefit_id" = Uuid, Path, description = "The benefit"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     request_body = ConsumptionBody,
     responses(
@@ -264,7 +271,7 @@ pub async fn consume(
     tag = "ledger",
     params(
         ("benefit_id" = Uuid, Path, description = "The benefit"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     request_body = AdjustmentBody,
     responses(
@@ -406,6 +413,7 @@ pub async fn calculation(
 #[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Only these kinds, comma-separated (e.g. `consumption,adjustment`).
+    #[param(value_type = Option<openapi::text::EntryKinds>)]
     pub kind: Option<String>,
     /// From this time, inclusive (RFC 3339).
     pub from: Option<DateTime<Utc>>,
@@ -415,6 +423,7 @@ pub struct HistoryQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// Where to continue: the `next_cursor` of the previous page.
+    #[param(value_type = Option<openapi::text::Cursor>)]
     pub cursor: Option<String>,
 }
 
@@ -439,14 +448,6 @@ impl HistoryQuery {
                 )
             })?;
             kinds.push(kind);
-        }
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if to <= from {
-                return Err(ApiError::invalid(
-                    "to",
-                    Localized::new("must be after from", "doit être postérieur à from"),
-                ));
-            }
         }
         Ok(LedgerFilter {
             kinds,

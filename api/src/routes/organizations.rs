@@ -24,9 +24,11 @@ use uuid::Uuid;
 #[schema(example = json!({"name": "Contoso Ltd", "contact_emails": ["it-admins@contoso.com"]}))]
 pub struct CreateOrganization {
     /// 1 to 200 characters.
+    #[schema(value_type = openapi::text::DisplayName)]
     pub name: String,
     /// Where notifications for the organization's administrators go.
     #[serde(default)]
+    #[schema(value_type = Vec<openapi::text::Email>)]
     pub contact_emails: Vec<String>,
 }
 

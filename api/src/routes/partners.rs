@@ -21,8 +21,10 @@ use uuid::Uuid;
 #[schema(example = json!({"name": "Fabrikam Licensing Services", "contact_email": "licensing@fabrikam.com"}))]
 pub struct CreatePartner {
     /// 1 to 200 characters.
+    #[schema(value_type = openapi::text::DisplayName)]
     pub name: String,
     /// Where permission decisions are sent.
+    #[schema(value_type = Option<openapi::text::Email>)]
     pub contact_email: Option<String>,
 }
 

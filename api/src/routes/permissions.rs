@@ -122,6 +122,7 @@ pub struct RequestBody {
     /// A subset of `manage_domains`, `distribute_access_codes`, `manage_users`,
     /// `manage_vouchers`, `downloads_and_product_keys`, `convert_benefits`,
     /// `manage_future_benefits`; absent: all of them.
+    #[schema(value_type = Option<Vec<openapi::text::Scope>>)]
     pub scopes: Option<Vec<String>>,
     /// End date once approved; absent: until removed.
     pub expires_at: Option<DateTime<Utc>>,
@@ -134,6 +135,7 @@ pub struct RequestBody {
 pub struct MoveBody {
     /// `approved`, `declined`, `removed` (the organization's administrators) or `withdrawn`
     /// (the partner that asked).
+    #[schema(value_type = openapi::text::PermissionMove)]
     pub status: String,
 }
 
@@ -143,6 +145,7 @@ pub struct MoveBody {
 pub struct StatusQuery {
     /// Only permissions with this status now: `pending`, `approved`, `declined`,
     /// `withdrawn`, `removed`, `expired`.
+    #[param(value_type = Option<openapi::text::PermissionStatus>)]
     pub status: Option<String>,
 }
 
@@ -407,18 +410,40 @@ pub async fn get(
     Ok(answer(StatusCode::OK, &permission, now))
 }
 
-fn if_match(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    req.headers()
-        .get(header::IF_MATCH)
-        .map(|v| {
-            v.to_str().map(str::to_owned).map_err(|_| {
-                ApiError::invalid(
-                    "If-Match",
-                    Localized::new("must be an ETag", "doit être un ETag"),
-                )
-            })
-        })
-        .transpose()
+/// What `If-Match` asks for: any version (`*`) or one version (`"7"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expected {
+    Any,
+    Version(i64),
+}
+
+/// Reads `If-Match`: `*` or one entity tag as `ETag` answers them (quotes optional); anything else is a bad
+/// request (400), a well-formed tag of another version a failed precondition (412).
+fn if_match(req: &HttpRequest) -> Result<Option<Expected>, ApiError> {
+    let Some(raw) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let parsed = raw.to_str().ok().map(str::trim).and_then(|v| {
+        if v == "*" {
+            return Some(Expected::Any);
+        }
+        let digits = match v.strip_prefix('"') {
+            Some(quoted) => quoted.strip_suffix('"')?,
+            None => v,
+        };
+        (!digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok().map(Expected::Version))
+            .flatten()
+    });
+    parsed.map(Some).ok_or_else(|| {
+        ApiError::invalid(
+            "If-Match",
+            Localized::new(
+                "must be * or an ETag this service answered, such as \"2\"",
+                "doit valoir * ou un ETag renvoyé par ce service, comme \"2\"",
+            ),
+        )
+    })
 }
 
 fn precondition_failed() -> ApiError {
@@ -445,7 +470,7 @@ fn precondition_failed() -> ApiError {
     tag = "partner-permissions",
     params(
         ("permission_id" = Uuid, Path, description = "The permission"),
-        ("If-Match" = Option<String>, Header, description = "The `ETag` read before"),
+        ("If-Match" = Option<openapi::text::EntityTag>, Header, nullable = false, description = "The `ETag` read before"),
     ),
     request_body = MoveBody,
     responses(
@@ -497,8 +522,8 @@ pub async fn decide(
         let actor = Actor::of(&caller);
         state.db.write(|tx| {
             let current = tx.permission(id)?.ok_or_else(not_found)?;
-            if let Some(tag) = &expected {
-                if tag.trim() != "*" && *tag.trim() != etag(current.settled(now).version) {
+            if let Some(Expected::Version(v)) = expected {
+                if v != current.settled(now).version {
                     return Err(precondition_failed());
                 }
             }

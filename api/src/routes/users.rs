@@ -14,7 +14,7 @@ use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
@@ -66,8 +66,10 @@ list_schema!(UserList, UserView);
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "li.wei@contoso.com", "display_name": "Li Wei"}))]
 pub struct AddUser {
+    #[schema(value_type = openapi::text::Email)]
     pub email: String,
     /// 1 to 200 characters.
+    #[schema(value_type = openapi::text::DisplayName)]
     pub display_name: String,
 }
 
@@ -76,7 +78,9 @@ pub struct AddUser {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"display_name": "Li Wei (IT)"}))]
 pub struct ModifyUser {
+    #[schema(value_type = Option<openapi::text::Email>)]
     pub email: Option<String>,
+    #[schema(value_type = Option<openapi::text::DisplayName>)]
     pub display_name: Option<String>,
 }
 
@@ -160,12 +164,11 @@ pub async fn list(
     tag = "people",
     params(
         ("benefit_id" = Uuid, Path, description = "The benefit"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     request_body = AddUser,
     responses(
-        (status = 201, description = "Added", body = UserView,
-         headers(("Location" = String, description = "The benefit's users"))),
+        (status = 201, description = "Added", body = UserView),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
@@ -238,11 +241,7 @@ pub async fn add(
                 language,
                 now,
             ))?;
-            idempotency::stored(
-                StatusCode::CREATED,
-                &[(header::LOCATION, format!("/api/v1/benefits/{id}/users"))],
-                &UserView::from(&user),
-            )
+            idempotency::stored(StatusCode::CREATED, &[], &UserView::from(&user))
         },
     )
     .await

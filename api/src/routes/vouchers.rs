@@ -11,7 +11,7 @@ use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
@@ -82,12 +82,17 @@ list_schema!(VoucherList, VoucherView);
 #[schema(example = json!({"holder_email": "marie.dubois@contoso.com", "holder_name": "Marie Dubois",
     "course": "AZ-104 Microsoft Azure Administrator", "days": 3}))]
 pub struct AssignBody {
+    #[schema(value_type = openapi::text::Email)]
     pub holder_email: String,
     /// 1 to 200 characters.
+    #[schema(value_type = openapi::text::DisplayName)]
     pub holder_name: String,
     /// The course, 1 to 200 characters.
+    #[schema(value_type = openapi::text::DisplayName)]
     pub course: String,
     /// 1 to 5 training days.
+    #[schema(minimum = 1, maximum = 5)]
+    #[serde(deserialize_with = "crate::extract::integer")]
     pub days: i64,
 }
 
@@ -182,12 +187,11 @@ pub async fn list(
     tag = "vouchers",
     params(
         ("benefit_id" = Uuid, Path, description = "The Training Vouchers benefit"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     request_body = AssignBody,
     responses(
-        (status = 201, description = "Assigned", body = VoucherView,
-         headers(("Location" = String, description = "The voucher"))),
+        (status = 201, description = "Assigned", body = VoucherView),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
@@ -261,11 +265,7 @@ pub async fn assign(
                 language,
                 now,
             ))?;
-            idempotency::stored(
-                StatusCode::CREATED,
-                &[(header::LOCATION, format!("/api/v1/benefits/{id}/vouchers"))],
-                &VoucherView::at(&voucher, now),
-            )
+            idempotency::stored(StatusCode::CREATED, &[], &VoucherView::at(&voucher, now))
         },
     )
     .await
@@ -370,13 +370,14 @@ async fn move_voucher(
     tag = "vouchers",
     params(
         ("voucher_id" = Uuid, Path, description = "The voucher"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     responses(
         (status = 200, description = "Revoked", body = VoucherView),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
+        (status = 422, response = openapi::Unprocessable),
     )
 )]
 #[post("/vouchers/{voucher_id}/revoke")]
@@ -409,13 +410,14 @@ pub async fn revoke(
     tag = "vouchers",
     params(
         ("voucher_id" = Uuid, Path, description = "The voucher"),
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
+        ("Idempotency-Key" = Option<openapi::text::IdempotencyKey>, Header, nullable = false, description = "1 to 255 visible ASCII characters; replays the first answer for 24 h"),
     ),
     responses(
         (status = 200, description = "Redeemed", body = VoucherView),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
+        (status = 422, response = openapi::Unprocessable),
     )
 )]
 #[post("/vouchers/{voucher_id}/redeem")]
