@@ -9,7 +9,7 @@ use crate::conversion::{ConversionRecord, ConversionRule};
 use crate::entities::{Organization, Partner, PurchasingAccount};
 use crate::error::StorageError;
 use crate::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
-use crate::ledger::EntryKind;
+use crate::ledger::{EntryKind, Figures};
 use crate::metering::{LedgerEntry, LedgerFilter};
 use crate::notification::Notification;
 use crate::page::{Page, PageRequest};
@@ -226,6 +226,9 @@ pub trait ConversionRepository {
     ) -> Result<i64, StorageError>;
 }
 
+/// A benefit's figures (`None` when unmetered) and its ledger's totals by kind, read together.
+pub type LedgerSnapshot = (Option<Figures>, Vec<(EntryKind, i64)>);
+
 /// Reading a benefit's ledger back.
 pub trait LedgerHistory {
     /// One page of the ledger, newest first.
@@ -244,4 +247,10 @@ pub trait LedgerHistory {
     ) -> Result<Vec<LedgerEntry>, StorageError>;
     /// The ledger's totals by kind, in kind order.
     fn totals(&self, benefit: BenefitId) -> Result<Vec<(EntryKind, i64)>, StorageError>;
+    /// The benefit's figures and the ledger's totals read on one snapshot (`None`: no such
+    /// benefit), so the invariant can be checked while writes go on.
+    fn figures_with_totals(
+        &self,
+        benefit: BenefitId,
+    ) -> Result<Option<LedgerSnapshot>, StorageError>;
 }

@@ -51,27 +51,26 @@ pub struct Domain(String);
 #[schema(value_type = String, pattern = r"^[a-z][a-z0-9_]{1,63}$", example = "e_learning")]
 pub struct TypeCode(String);
 
-/// The `next_cursor` of a previous page.
+/// The `next_cursor` of a previous page. (No example: Swagger UI would send it.)
 #[derive(ToSchema)]
-#[schema(value_type = String, pattern = r"^(p[0-9]{1,18}|k[0-9]{1,16}_[0-9a-f]{32})$", example = "k1795501900123456_3e1f5a7c9b2d4e6f8a0c1d3e5f7a9b2c")]
+#[schema(value_type = String, pattern = r"^(p[0-9]{1,18}|k[0-9]{1,16}_[0-9a-f]{32})$")]
 pub struct Cursor(String);
 
 /// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
 #[derive(ToSchema)]
-#[schema(value_type = String, pattern = r"^[\x21-\x7e]{1,255}$", example = "8f14e45f-ceea-467f-a0e6-5c2b7f1d3a9e")]
+#[schema(value_type = String, pattern = r"^[\x21-\x7e]{1,255}$")]
 pub struct IdempotencyKey(String);
 
 /// An entity tag as `ETag` answers it (`"7"`, also accepted without the quotes), or `*`.
 #[derive(ToSchema)]
-#[schema(value_type = String, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18}|\*)$"#, example = "\"2\"")]
+#[schema(value_type = String, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18}|\*)$"#)]
 pub struct EntityTag(String);
 
 /// Ledger entry kinds, comma-separated.
 #[derive(ToSchema)]
 #[schema(
     value_type = String,
-    pattern = r"^((grant|adjustment|consumption|release|voucher_assigned|voucher_revoked|voucher_expired|conversion_in|conversion_out|expiry)(,(grant|adjustment|consumption|release|voucher_assigned|voucher_revoked|voucher_expired|conversion_in|conversion_out|expiry))*)?$",
-    example = "consumption,adjustment"
+    pattern = r"^((grant|adjustment|consumption|release|voucher_assigned|voucher_revoked|voucher_expired|conversion_in|conversion_out|expiry)(,(grant|adjustment|consumption|release|voucher_assigned|voucher_revoked|voucher_expired|conversion_in|conversion_out|expiry))*)?$"
 )]
 pub struct EntryKinds(String);
 

@@ -239,6 +239,29 @@ impl Database {
         write(&mut conn, f)
     }
 
+    /// Runs several reads on one consistent snapshot (a read-only repeatable-read
+    /// transaction on PostgreSQL, a read transaction on SQLite's WAL), so figures and the
+    /// ledger read together never straddle a concurrent write.
+    pub(crate) fn read_snapshot<T>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut conn = self.conn()?;
+        let begin = match &*conn {
+            DbConnection::Postgresql(_) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            DbConnection::Sqlite(_) => "BEGIN",
+        };
+        conn.batch_execute(begin).map_err(storage)?;
+        let mut guard = RollbackGuard {
+            conn: &mut conn,
+            open: true,
+        };
+        let value = f(guard.conn)?;
+        guard.conn.batch_execute("COMMIT").map_err(storage)?;
+        guard.open = false;
+        Ok(value)
+    }
+
     pub(crate) fn conn(&self) -> Result<r2d2::PooledConnection<Manager>, StorageError> {
         self.pool
             .get()

@@ -768,3 +768,30 @@ async fn grants_are_idempotent_too() {
     assert_eq!(again.headers()["location"], location);
     assert_eq!(again.json::<Value>().await.unwrap(), first_body);
 }
+
+/// The invariant read while writes go on: figures and totals come from one snapshot.
+#[tokio::test]
+async fn the_calculation_agrees_while_consumptions_run() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 10_000).await;
+    let admin = app.admin(org);
+    let writes = join_all((0..48).map(|_| consume(&app, benefit, &admin, 1)));
+    let reads = async {
+        let mut checked = 0;
+        for _ in 0..24 {
+            let calc: Value = app
+                .get(&format!("/api/v1/benefits/{benefit}/calculation"), &admin)
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(calc["ledger_agrees"], true, "{calc}");
+            checked += 1;
+        }
+        checked
+    };
+    let (written, checked) = tokio::join!(writes, reads);
+    assert!(written.iter().all(|r| r.status() == 201));
+    assert_eq!(checked, 24);
+    assert_ledger_agrees(&app, benefit).await;
+}

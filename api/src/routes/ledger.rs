@@ -366,8 +366,15 @@ pub async fn calculation(
     let id = BenefitId(path.into_inner());
     let view = blocking(move || {
         let (held, _) = benefit_for(&state, &caller, id, Action::ReadOrganization)?;
-        let totals = state.db.totals(id)?;
-        let benefit = held.benefit;
+        // Figures and totals from one snapshot: both agree even while consumptions go on.
+        let (figures, totals) = state
+            .db
+            .figures_with_totals(id)?
+            .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
+        let benefit = domain::benefit::Benefit {
+            figures,
+            ..held.benefit
+        };
         let rule = state
             .catalog
             .get(&benefit.type_code)

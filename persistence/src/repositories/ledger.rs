@@ -16,7 +16,7 @@ use domain::ids::{BenefitId, PartnerId, TransactionId};
 use domain::ledger::{EntryKind, Figure, Figures, LedgerError};
 use domain::metering::{Change, LedgerEntry, LedgerFilter, LedgerStore};
 use domain::page::{After, Page, PageRequest};
-use domain::ports::{LedgerHistory, WriteError};
+use domain::ports::{LedgerHistory, LedgerSnapshot, WriteError};
 
 #[derive(Queryable)]
 struct EntryRow {
@@ -226,8 +226,37 @@ impl LedgerHistory for Database {
     }
 
     fn totals(&self, benefit: BenefitId) -> Result<Vec<(EntryKind, i64)>, StorageError> {
+        totals(&mut *self.conn()?, benefit)
+    }
+
+    fn figures_with_totals(
+        &self,
+        benefit: BenefitId,
+    ) -> Result<Option<LedgerSnapshot>, StorageError> {
+        self.read_snapshot(|conn| {
+            let found: Option<(Option<i64>, Option<i64>)> = benefits::table
+                .find(benefit.to_string())
+                .select((benefits::quantity, benefits::used))
+                .first(conn)
+                .optional()
+                .map_err(storage)?;
+            let Some((quantity, used)) = found else {
+                return Ok(None);
+            };
+            let figures = quantity
+                .zip(used)
+                .map(|(quantity, used)| Figures { quantity, used });
+            Ok(Some((figures, totals(conn, benefit)?)))
+        })
+    }
+}
+
+fn totals(
+    conn: &mut DbConnection,
+    benefit: BenefitId,
+) -> Result<Vec<(EntryKind, i64)>, StorageError> {
+    {
         use benefit_transactions::dsl as t;
-        let mut conn = self.conn()?;
         let rows: Vec<(String, i64)> = t::benefit_transactions
             .filter(t::benefit_id.eq(benefit.to_string()))
             .group_by(t::kind)
@@ -235,7 +264,7 @@ impl LedgerHistory for Database {
                 t::kind,
                 sql::<BigInt>("CAST(SUM(quantity_delta + used_delta) AS BIGINT)"),
             ))
-            .load(&mut conn)
+            .load(conn)
             .map_err(storage)?;
         let mut totals = rows
             .into_iter()
