@@ -1,8 +1,9 @@
 //! `Idempotency-Key` on quantity-changing POSTs (API.md): the same key with the same body
 //! within 24 h replays the first answer with `Idempotent-Replayed: true`; with another body
-//! 422; while the first is still running 409. The answer of work that changed something is
-//! stored in the same transaction as the change (see `Tx::complete_claim`), so an answered
-//! request and its effect are never separated, and a retry never does the work twice.
+//! 422; while the first is still running 409. The key is looked up, and the answer stored,
+//! in the very transaction of the work: an answered request and its effect are never
+//! separated, a crash loses both, and a retry never does the work twice. A refusal changes
+//! nothing and is kept too, so its retry is answered the same.
 
 use crate::context::RequestContext;
 use crate::error::ApiError;
@@ -10,23 +11,16 @@ use crate::extract::blocking;
 use crate::state::AppState;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use domain::auth::{Principal, PrincipalKind};
-use domain::idempotency::{Claim, ClaimOutcome, IdempotencyKey, IdempotencyStore, StoredResponse};
+use domain::idempotency::{IdempotencyKey, StoredResponse};
 use domain::Localized;
-use persistence::Tx;
+use persistence::{KeyState, Tx};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED: &str = "idempotent-replayed";
-
-/// What to do with a request.
-pub enum Begin {
-    /// Do the work; complete the claim (if any) in the work's transaction.
-    Run(Option<Claim>),
-    /// Answer this again.
-    Replay(HttpResponse),
-}
 
 fn scope(principal: &Principal) -> String {
     match principal.kind {
@@ -49,50 +43,6 @@ fn fingerprint(req: &HttpRequest, body: &serde_json::Value) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-/// Claims the request's key, if it has one.
-pub async fn begin(
-    state: &AppState,
-    req: &HttpRequest,
-    caller: &Principal,
-    body: &impl Serialize,
-) -> Result<Begin, ApiError> {
-    let Some(raw) = req.headers().get(HEADER) else {
-        return Ok(Begin::Run(None));
-    };
-    let key = raw
-        .to_str()
-        .ok()
-        .and_then(|k| IdempotencyKey::parse(k).ok())
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "Idempotency-Key",
-                Localized::new(
-                    "must be 1 to 255 visible ASCII characters",
-                    "doit compter de 1 à 255 caractères ASCII visibles",
-                ),
-            )
-        })?;
-    let body = serde_json::to_value(body).unwrap_or_default();
-    let fingerprint = fingerprint(req, &body);
-    let scope = scope(caller);
-    let db = state.db.clone();
-    let now = state.now();
-    let outcome = blocking(move || Ok(db.claim(&scope, &key, &fingerprint, now)?)).await?;
-    match outcome {
-        ClaimOutcome::Claimed(claim) => Ok(Begin::Run(Some(claim))),
-        ClaimOutcome::Replay(stored) => Ok(Begin::Replay(respond(&stored, true))),
-        ClaimOutcome::InFlight => Err(in_flight()),
-        ClaimOutcome::Mismatch => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            Localized::new(
-                "This Idempotency-Key was used with another request; use a new key for a new request.",
-                "Cette Idempotency-Key a servi pour une autre requête ; utilisez une nouvelle clé.",
-            ),
-        )),
-    }
 }
 
 pub fn in_flight() -> ApiError {
@@ -150,69 +100,93 @@ pub fn respond(stored: &StoredResponse, replayed: bool) -> HttpResponse {
     response.body(stored.body.clone())
 }
 
-/// Inside the work's transaction: keeps the answer with the change. A lost claim (taken
-/// over after the lease) rolls the work back.
-pub fn complete_in(
+/// The request's key, who it belongs to and what it was used with.
+struct Keyed {
+    scope: String,
+    key: IdempotencyKey,
+    fingerprint: String,
+}
+
+fn keyed(
+    req: &HttpRequest,
+    caller: &Principal,
+    body: &impl Serialize,
+) -> Result<Option<Keyed>, ApiError> {
+    let Some(raw) = req.headers().get(HEADER) else {
+        return Ok(None);
+    };
+    let key = raw
+        .to_str()
+        .ok()
+        .and_then(|k| IdempotencyKey::parse(k).ok())
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "Idempotency-Key",
+                Localized::new(
+                    "must be 1 to 255 visible ASCII characters",
+                    "doit compter de 1 à 255 caractères ASCII visibles",
+                ),
+            )
+        })?;
+    let body = serde_json::to_value(body).unwrap_or_default();
+    Ok(Some(Keyed {
+        scope: scope(caller),
+        key,
+        fingerprint: fingerprint(req, &body),
+    }))
+}
+
+fn reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+        Localized::new(
+            "This Idempotency-Key was used with another request; use a new key for a new request.",
+            "Cette Idempotency-Key a servi pour une autre requête ; utilisez une nouvelle clé.",
+        ),
+    )
+}
+
+enum Outcome {
+    Done(StoredResponse),
+    Replay(StoredResponse),
+}
+
+/// Looks the key up inside the transaction: `None` to go on with the work.
+fn settle_key(
     tx: &mut Tx<'_>,
-    claim: Option<&Claim>,
-    answer: &StoredResponse,
-) -> Result<(), ApiError> {
-    if let Some(claim) = claim {
-        if !tx.complete_claim(claim, answer)? {
-            return Err(in_flight());
-        }
-    }
-    Ok(())
-}
-
-/// After the work: a refusal is kept and replayed like a success (it changed nothing); a
-/// failure on our side forgets the claim so a retry can run.
-pub async fn finish(
-    state: &AppState,
-    claim: Option<Claim>,
-    context: &RequestContext,
-    result: Result<StoredResponse, ApiError>,
-) -> Result<HttpResponse, ApiError> {
-    match (result, claim) {
-        (Ok(answer), _) => Ok(respond(&answer, false)),
-        (Err(error), None) => Err(error),
-        (Err(error), Some(claim)) => {
-            let db = state.db.clone();
-            let keep = error.status.is_client_error() && error.code != "idempotency_key_in_flight";
-            let problem = error.problem(context.language, Some(&context.request_id));
-            let answer = StoredResponse {
-                status: error.status.as_u16(),
-                headers: error
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str().to_owned(), v.clone()))
-                    .chain([(
-                        "content-type".to_owned(),
-                        "application/problem+json".to_owned(),
-                    )])
-                    .collect(),
-                body: serde_json::to_string(&problem).unwrap_or_default(),
-            };
-            let outcome = blocking(move || {
-                if keep {
-                    db.complete(&claim, &answer)?;
-                } else {
-                    db.release(&claim)?;
-                }
-                Ok(())
-            })
-            .await;
-            if let Err(e) = outcome {
-                tracing::error!(code = e.code, "cannot settle an idempotency key");
-            }
-            Err(error)
-        }
+    keyed: &Keyed,
+    now: DateTime<Utc>,
+) -> Result<Option<Outcome>, ApiError> {
+    match tx.check_key(&keyed.scope, &keyed.key, &keyed.fingerprint, now)? {
+        KeyState::Fresh => Ok(None),
+        KeyState::Replay(answer) => Ok(Some(Outcome::Replay(answer))),
+        KeyState::Mismatch => Err(reused()),
+        KeyState::InFlight => Err(in_flight()),
     }
 }
 
-/// Runs a quantity-changing request with its `Idempotency-Key`: claims the key, runs `work`
-/// in one write transaction that also keeps the answer, and settles the key. `work` gets the
-/// transaction and the time of the request.
+/// The problem of a refusal as it is kept for replays.
+fn refusal(error: &ApiError, context: &RequestContext) -> StoredResponse {
+    let problem = error.problem(context.language, Some(&context.request_id));
+    StoredResponse {
+        status: error.status.as_u16(),
+        headers: error
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), v.clone()))
+            .chain([(
+                "content-type".to_owned(),
+                "application/problem+json".to_owned(),
+            )])
+            .collect(),
+        body: serde_json::to_string(&problem).unwrap_or_default(),
+    }
+}
+
+/// Runs a quantity-changing request with its `Idempotency-Key` (if it has one): in one write
+/// transaction, the key is looked up (a replay or a refusal ends there), `work` runs with
+/// the transaction and the time of the request, and its answer is kept with the key.
 pub async fn run<F>(
     state: &actix_web::web::Data<AppState>,
     req: &HttpRequest,
@@ -222,25 +196,59 @@ pub async fn run<F>(
     work: F,
 ) -> Result<HttpResponse, ApiError>
 where
-    F: FnOnce(&mut Tx<'_>, chrono::DateTime<chrono::Utc>) -> Result<StoredResponse, ApiError>
-        + Send
-        + 'static,
+    F: FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<StoredResponse, ApiError> + Send + 'static,
 {
-    let claim = match begin(state, req, caller, body).await? {
-        Begin::Replay(answer) => return Ok(answer),
-        Begin::Run(claim) => claim,
-    };
+    let keyed = keyed(req, caller, body)?.map(std::sync::Arc::new);
     let result = {
-        let (state, claim) = (state.clone(), claim.clone());
+        let (state, keyed) = (state.clone(), keyed.clone());
         blocking(move || {
             let now = state.now();
             state.db.write(|tx| {
+                if let Some(keyed) = &keyed {
+                    if let Some(outcome) = settle_key(tx, keyed, now)? {
+                        return Ok(outcome);
+                    }
+                }
                 let answer = work(tx, now)?;
-                complete_in(tx, claim.as_ref(), &answer)?;
-                Ok(answer)
+                if let Some(k) = &keyed {
+                    tx.keep_answer(&k.scope, &k.key, &k.fingerprint, &answer, now)?;
+                }
+                Ok(Outcome::Done(answer))
             })
         })
         .await
     };
-    finish(state, claim, context, result).await
+    match (result, keyed) {
+        (Ok(Outcome::Done(answer)), _) => Ok(respond(&answer, false)),
+        (Ok(Outcome::Replay(answer)), _) => Ok(respond(&answer, true)),
+        (Err(error), Some(keyed))
+            if error.status.is_client_error()
+                && !matches!(
+                    error.code,
+                    "idempotency_key_in_flight" | "idempotency_key_reused"
+                ) =>
+        {
+            // The refusal changed nothing: keep it so a retry gets the same answer.
+            let kept = refusal(&error, context);
+            let state = state.clone();
+            let stored = blocking(move || {
+                let now = state.now();
+                state.db.write(|tx| {
+                    if settle_key(tx, &keyed, now)?.is_none() {
+                        tx.keep_answer(&keyed.scope, &keyed.key, &keyed.fingerprint, &kept, now)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await;
+            if let Err(e) = stored {
+                tracing::warn!(
+                    code = e.code,
+                    "cannot keep a refusal for its idempotency key"
+                );
+            }
+            Err(error)
+        }
+        (Err(error), _) => Err(error),
+    }
 }

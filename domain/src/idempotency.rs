@@ -5,12 +5,12 @@ use crate::error::StorageError;
 use crate::i18n::Localized;
 use crate::values::InvalidValue;
 use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
 
 /// How long a key is remembered.
 pub const RETENTION: Duration = Duration::hours(24);
-/// How long a claim may stay in flight before another request may take it over (the first
-/// one crashed: its transaction never committed, so nothing was done twice).
+/// How long a row without an answer may block its key before a new request takes it over.
+/// Keys are now stored with the work's own transaction, so such rows come only from older
+/// versions that claimed keys first.
 pub const LEASE: Duration = Duration::seconds(60);
 
 /// An `Idempotency-Key` header: 1 to 255 visible ASCII characters.
@@ -44,29 +44,8 @@ pub struct StoredResponse {
     pub body: String,
 }
 
-/// A key claimed by one request: only the holder of `token` may complete it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Claim {
-    /// Who the key belongs to: keys of different callers never collide.
-    pub scope: String,
-    pub key: IdempotencyKey,
-    pub token: Uuid,
-}
-
-/// What claiming a key found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClaimOutcome {
-    /// First use (or the earlier one expired or was abandoned): go ahead.
-    Claimed(Claim),
-    /// Done before with the same request: answer this again.
-    Replay(StoredResponse),
-    /// Another request with this key is still running.
-    InFlight,
-    /// Used before with another request.
-    Mismatch,
-}
-
-/// A row of the idempotency store, as the decision needs it.
+/// A stored key: the request it was used with, and its answer (`None` only for a row an
+/// older version left in flight).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
     pub fingerprint: String,
@@ -103,18 +82,7 @@ pub fn decide(record: &KeyRecord, fingerprint: &str, now: DateTime<Utc>) -> Deci
 
 /// Where keys are kept.
 pub trait IdempotencyStore {
-    fn claim(
-        &self,
-        scope: &str,
-        key: &IdempotencyKey,
-        fingerprint: &str,
-        now: DateTime<Utc>,
-    ) -> Result<ClaimOutcome, StorageError>;
-    /// Keeps the answer of a request that changed nothing (a refusal), so it is replayed too.
-    fn complete(&self, claim: &Claim, response: &StoredResponse) -> Result<(), StorageError>;
-    /// Forgets a claim whose request failed on our side, so a retry can run.
-    fn release(&self, claim: &Claim) -> Result<(), StorageError>;
-    /// Forgets keys past retention; how many.
+    /// Forgets the keys past their 24 hours; how many.
     fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StorageError>;
 }
 

@@ -10,4 +10,5 @@ mod tx;
 pub use connection::{
     create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError,
 };
+pub use repositories::idempotency::KeyState;
 pub use tx::Tx;

@@ -6,7 +6,7 @@ use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, page_in_memory, ListQuery};
-use crate::idempotency::{self, Begin};
+use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
 use actix_web::http::{header, StatusCode};
@@ -470,64 +470,56 @@ pub async fn grant(
         let (state, caller) = (state.clone(), caller.clone());
         blocking(move || account_for(&state, &caller, id, Action::GrantBenefits)).await?
     };
-    let claim = match idempotency::begin(&state, &req, &caller, &body).await? {
-        Begin::Replay(answer) => return Ok(answer),
-        Begin::Run(claim) => claim,
+    let actor = domain::auth::Actor::of(&caller);
+    let domains = {
+        let state = state.clone();
+        blocking(move || Ok(state.db.authorized_domains(id)?)).await?
     };
-    let result = {
-        let (state, claim) = (state.clone(), claim.clone());
-        blocking(move || {
-            let actor = domain::auth::Actor::of(&caller);
-            let domains = state.db.authorized_domains(id)?;
-            state.db.write(|tx| {
-                let benefit = tx
-                    .grant(id, benefit_id, &grant, access_code, &actor, now)
-                    .map_err(|e| match e {
-                        WriteError::Refused(refusal) => grant_refused(&refusal),
-                        WriteError::Storage(s) => s.into(),
-                    })?;
-                tx.audit(&audit::event(
-                    &actor,
-                    Some(account.organization_id),
-                    AuditAction::BenefitGranted,
-                    (TargetKind::Benefit, benefit.id.as_uuid()),
-                    Some(match benefit.figures {
-                        Some(f) => format!(
-                            "{} {} {}",
-                            benefit.type_code.as_str(),
-                            f.quantity,
-                            benefit.unit.code()
-                        ),
-                        None => benefit.type_code.as_str().to_owned(),
-                    }),
-                    now,
-                ))?;
-                let presenter = Presenter {
-                    state: &state,
-                    account: &account,
-                    language,
-                    now,
-                    domains: domains.len(),
-                };
-                let details = presenter.details(&benefit, &domains)?;
-                let answer = idempotency::stored(
-                    StatusCode::CREATED,
-                    &[
-                        (
-                            header::LOCATION,
-                            format!("/api/v1/benefits/{}", details.summary.id),
-                        ),
-                        (header::ETAG, etag(details.version)),
-                    ],
-                    &details,
-                )?;
-                idempotency::complete_in(tx, claim.as_ref(), &answer)?;
-                Ok(answer)
-            })
-        })
-        .await
-    };
-    idempotency::finish(&state, claim, &context, result).await
+    let st = state.clone();
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
+        let benefit = tx
+            .grant(id, benefit_id, &grant, access_code, &actor, now)
+            .map_err(|e| match e {
+                WriteError::Refused(refusal) => grant_refused(&refusal),
+                WriteError::Storage(s) => s.into(),
+            })?;
+        tx.audit(&audit::event(
+            &actor,
+            Some(account.organization_id),
+            AuditAction::BenefitGranted,
+            (TargetKind::Benefit, benefit.id.as_uuid()),
+            Some(match benefit.figures {
+                Some(f) => format!(
+                    "{} {} {}",
+                    benefit.type_code.as_str(),
+                    f.quantity,
+                    benefit.unit.code()
+                ),
+                None => benefit.type_code.as_str().to_owned(),
+            }),
+            now,
+        ))?;
+        let presenter = Presenter {
+            state: &st,
+            account: &account,
+            language,
+            now,
+            domains: domains.len(),
+        };
+        let details = presenter.details(&benefit, &domains)?;
+        idempotency::stored(
+            StatusCode::CREATED,
+            &[
+                (
+                    header::LOCATION,
+                    format!("/api/v1/benefits/{}", details.summary.id),
+                ),
+                (header::ETAG, etag(details.version)),
+            ],
+            &details,
+        )
+    })
+    .await
 }
 
 fn etag(version: i64) -> String {

@@ -66,6 +66,8 @@ impl BenefitRow {
 /// One ledger entry to append.
 pub(crate) struct NewEntry<'a> {
     pub benefit: BenefitId,
+    /// Its position, when the caller knows it (the benefit's new version); else read.
+    pub seq: Option<i64>,
     pub kind: EntryKind,
     pub amount: i64,
     /// The figures after the entry (`None` for an unmetered benefit).
@@ -85,12 +87,17 @@ pub(crate) fn append_entry(
 ) -> Result<LedgerEntry, StorageError> {
     use benefit_transactions::dsl as t;
     let benefit_id = entry.benefit.to_string();
-    let last: Option<i64> = t::benefit_transactions
-        .filter(t::benefit_id.eq(&benefit_id))
-        .select(diesel::dsl::max(t::seq))
-        .first(conn)
-        .map_err(storage)?;
-    let seq = last.unwrap_or(0) + 1;
+    let seq = match entry.seq {
+        Some(seq) => seq,
+        None => {
+            let last: Option<i64> = t::benefit_transactions
+                .filter(t::benefit_id.eq(&benefit_id))
+                .select(diesel::dsl::max(t::seq))
+                .first(conn)
+                .map_err(storage)?;
+            last.unwrap_or(0) + 1
+        }
+    };
     let (quantity_delta, used_delta) = match entry.kind.figure() {
         Figure::Quantity => (entry.amount, 0),
         Figure::Used => (0, entry.amount),
@@ -184,6 +191,7 @@ impl Tx<'_> {
             conn,
             NewEntry {
                 benefit: id,
+                seq: Some(1),
                 kind: EntryKind::Grant,
                 amount: figures.map_or(0, |f| f.quantity),
                 after: figures,

@@ -8,11 +8,9 @@ use crate::tx::Tx;
 use crate::{Database, DbConnection};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use domain::error::StorageError;
 use domain::idempotency::{
-    decide, Claim, ClaimOutcome, Decision, IdempotencyKey, IdempotencyStore, KeyRecord,
-    StoredResponse, RETENTION,
+    decide, Decision, IdempotencyKey, IdempotencyStore, KeyRecord, StoredResponse, RETENTION,
 };
 use uuid::Uuid;
 
@@ -52,160 +50,96 @@ impl KeyRow {
     }
 }
 
-/// Claiming can find the key taken by a concurrent first use (a unique violation).
-enum ClaimError {
-    Storage(StorageError),
-    Taken,
-}
-
-impl From<StorageError> for ClaimError {
-    fn from(e: StorageError) -> Self {
-        ClaimError::Storage(e)
-    }
-}
-
-fn insert(
-    conn: &mut DbConnection,
-    claim: &Claim,
-    fingerprint: &str,
-    now: NaiveDateTime,
-) -> Result<(), ClaimError> {
-    use idempotency_keys::dsl as k;
-    let inserted = diesel::insert_into(k::idempotency_keys)
-        .values((
-            k::scope.eq(&claim.scope),
-            k::idempotency_key.eq(claim.key.as_str()),
-            k::fingerprint.eq(fingerprint),
-            k::claim_token.eq(claim.token.to_string()),
-            k::created_at.eq(now),
-            k::claimed_at.eq(now),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => Ok(()),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-            Err(ClaimError::Taken)
-        }
-        Err(e) => Err(ClaimError::Storage(storage(e))),
-    }
-}
-
-/// Stores the answer for a claim still held; `false` when the claim was lost.
-fn store_response(
-    conn: &mut DbConnection,
-    claim: &Claim,
-    response: &StoredResponse,
-) -> Result<bool, StorageError> {
-    use idempotency_keys::dsl as k;
-    let changed = diesel::update(
-        k::idempotency_keys
-            .filter(k::scope.eq(&claim.scope))
-            .filter(k::idempotency_key.eq(claim.key.as_str()))
-            .filter(k::claim_token.eq(claim.token.to_string()))
-            .filter(k::response_status.is_null()),
-    )
-    .set((
-        k::response_status.eq(i32::from(response.status)),
-        k::response_headers.eq(to_json(&response.headers)?),
-        k::response_body.eq(&response.body),
-    ))
-    .execute(conn)
-    .map_err(storage)?;
-    Ok(changed == 1)
+/// What a request's key says, read inside the transaction of its work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    /// First use (or the earlier one is past its 24 hours): do the work.
+    Fresh,
+    /// Answer this again.
+    Replay(StoredResponse),
+    /// The key was used with another request.
+    Mismatch,
+    /// A request with this key is running now.
+    InFlight,
 }
 
 impl Tx<'_> {
-    /// Keeps the answer of the request holding `claim`, in the transaction of the work it
-    /// answers for. `false` when the claim was taken over meanwhile: roll back.
-    pub fn complete_claim(
+    /// Looks the key up for a request about to run in this transaction. On PostgreSQL a
+    /// transaction-scoped advisory lock on the key makes a concurrent request with the same
+    /// key (on any server of the database) see `InFlight` at once instead of waiting; on
+    /// SQLite write transactions already run one at a time.
+    pub fn check_key(
         &mut self,
-        claim: &Claim,
-        response: &StoredResponse,
-    ) -> Result<bool, StorageError> {
-        store_response(self.conn, claim, response)
-    }
-}
-
-impl IdempotencyStore for Database {
-    fn claim(
-        &self,
         scope: &str,
         key: &IdempotencyKey,
         fingerprint: &str,
         now: DateTime<Utc>,
-    ) -> Result<ClaimOutcome, StorageError> {
+    ) -> Result<KeyState, StorageError> {
         use idempotency_keys::dsl as k;
-        let claim = Claim {
-            scope: scope.to_owned(),
-            key: key.clone(),
-            token: Uuid::new_v4(),
-        };
-        let at = to_db(now);
-        let outcome = self.write_transaction(|conn| {
-            let this = k::idempotency_keys
-                .filter(k::scope.eq(scope))
-                .filter(k::idempotency_key.eq(key.as_str()));
-            let existing: Option<KeyRow> = this.first(conn).optional().map_err(storage)?;
-            let Some(row) = existing else {
-                insert(conn, &claim, fingerprint, at)?;
-                return Ok(ClaimOutcome::Claimed(claim.clone()));
-            };
-            let previous_token = row._claim_token.clone();
-            match decide(&row.into_record()?, fingerprint, now) {
-                Decision::Replay(response) => Ok(ClaimOutcome::Replay(response)),
-                Decision::InFlight => Ok(ClaimOutcome::InFlight),
-                Decision::Mismatch => Ok(ClaimOutcome::Mismatch),
-                Decision::Replace => {
-                    diesel::delete(this).execute(conn).map_err(storage)?;
-                    insert(conn, &claim, fingerprint, at)?;
-                    Ok(ClaimOutcome::Claimed(claim.clone()))
-                }
-                Decision::TakeOver => {
-                    let taken = diesel::update(
-                        this.filter(k::claim_token.eq(previous_token))
-                            .filter(k::response_status.is_null()),
-                    )
-                    .set((
-                        k::claim_token.eq(claim.token.to_string()),
-                        k::claimed_at.eq(at),
-                    ))
-                    .execute(conn)
-                    .map_err(storage)?;
-                    Ok(if taken == 1 {
-                        ClaimOutcome::Claimed(claim.clone())
-                    } else {
-                        ClaimOutcome::InFlight
-                    })
-                }
+        if let DbConnection::Postgresql(conn) = &mut *self.conn {
+            #[derive(QueryableByName)]
+            struct Locked {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                locked: bool,
             }
-        });
-        match outcome {
-            Ok(outcome) => Ok(outcome),
-            Err(ClaimError::Taken) => Ok(ClaimOutcome::InFlight),
-            Err(ClaimError::Storage(e)) => Err(e),
-        }
-    }
-
-    fn complete(&self, claim: &Claim, response: &StoredResponse) -> Result<(), StorageError> {
-        self.write_transaction(|conn| store_response(conn, claim, response).map(|_| ()))
-    }
-
-    fn release(&self, claim: &Claim) -> Result<(), StorageError> {
-        use idempotency_keys::dsl as k;
-        self.write_transaction(|conn| {
-            diesel::delete(
-                k::idempotency_keys
-                    .filter(k::scope.eq(&claim.scope))
-                    .filter(k::idempotency_key.eq(claim.key.as_str()))
-                    .filter(k::claim_token.eq(claim.token.to_string()))
-                    .filter(k::response_status.is_null()),
+            let lock: Locked = diesel::sql_query(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked",
             )
-            .execute(conn)
+            .bind::<diesel::sql_types::Text, _>(format!("{scope}\u{1f}{}", key.as_str()))
+            .get_result(conn)
             .map_err(storage)?;
-            Ok(())
+            if !lock.locked {
+                return Ok(KeyState::InFlight);
+            }
+        }
+        let this = k::idempotency_keys
+            .filter(k::scope.eq(scope))
+            .filter(k::idempotency_key.eq(key.as_str()));
+        let existing: Option<KeyRow> = this.first(self.conn).optional().map_err(storage)?;
+        let Some(row) = existing else {
+            return Ok(KeyState::Fresh);
+        };
+        Ok(match decide(&row.into_record()?, fingerprint, now) {
+            Decision::Replay(response) => KeyState::Replay(response),
+            Decision::Mismatch => KeyState::Mismatch,
+            Decision::InFlight => KeyState::InFlight,
+            Decision::Replace | Decision::TakeOver => {
+                diesel::delete(this).execute(self.conn).map_err(storage)?;
+                KeyState::Fresh
+            }
         })
     }
 
+    /// Keeps the answer of the request that used the key, in the transaction of its work.
+    pub fn keep_answer(
+        &mut self,
+        scope: &str,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        response: &StoredResponse,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        use idempotency_keys::dsl as k;
+        let at = to_db(now);
+        diesel::insert_into(k::idempotency_keys)
+            .values((
+                k::scope.eq(scope),
+                k::idempotency_key.eq(key.as_str()),
+                k::fingerprint.eq(fingerprint),
+                k::claim_token.eq(Uuid::new_v4().to_string()),
+                k::response_status.eq(Some(i32::from(response.status))),
+                k::response_headers.eq(Some(to_json(&response.headers)?)),
+                k::response_body.eq(Some(&response.body)),
+                k::created_at.eq(at),
+                k::claimed_at.eq(at),
+            ))
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(())
+    }
+}
+
+impl IdempotencyStore for Database {
     fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StorageError> {
         use idempotency_keys::dsl as k;
         self.write_transaction(|conn| {

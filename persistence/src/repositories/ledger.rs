@@ -85,22 +85,28 @@ fn figures(conn: &mut DbConnection, id: &str) -> Result<Option<Figures>, Storage
 }
 
 /// Applies `amount` to one figure only if the invariant still holds at that instant, and
-/// returns the figures after it (`None`: nothing changed). Exact under concurrency on both
+/// returns the figures after it with the benefit's new version (`None`: nothing changed).
+/// Every ledger entry bumps the version once, starting from the grant (version 1, entry 1),
+/// so the new version is the entry's position in the ledger. Exact under concurrency on both
 /// backends: the check and the write are one statement.
 fn conditional_update(
     conn: &mut DbConnection,
     id: &str,
     figure: Figure,
     amount: i64,
-) -> Result<Option<Figures>, StorageError> {
+) -> Result<Option<(Figures, i64)>, StorageError> {
     use benefits::dsl as b;
     let target = b::benefits
         .filter(b::id.eq(id))
         .filter(b::quantity.is_not_null());
     let quantity = b::quantity.assume_not_null();
     let used = b::used.assume_not_null();
-    let returned = (b::quantity.assume_not_null(), b::used.assume_not_null());
-    let changed: Option<(i64, i64)> = match figure {
+    let returned = (
+        b::quantity.assume_not_null(),
+        b::used.assume_not_null(),
+        b::version,
+    );
+    let changed: Option<(i64, i64, i64)> = match figure {
         Figure::Used if amount >= 0 => diesel::update(target.filter((used + amount).le(quantity)))
             .set((b::used.eq(b::used + amount), b::version.eq(b::version + 1)))
             .returning(returned)
@@ -121,7 +127,7 @@ fn conditional_update(
             .optional(),
     }
     .map_err(storage)?;
-    Ok(changed.map(|(quantity, used)| Figures { quantity, used }))
+    Ok(changed.map(|(quantity, used, version)| (Figures { quantity, used }, version)))
 }
 
 impl LedgerStore for Tx<'_> {
@@ -152,10 +158,15 @@ impl LedgerStore for Tx<'_> {
             ))
             .into());
         }
+        let (after, seq) = match after {
+            Some((figures, version)) => (Some(figures), Some(version)),
+            None => (None, None),
+        };
         Ok(append_entry(
             conn,
             NewEntry {
                 benefit,
+                seq,
                 kind: change.kind,
                 amount: change.amount,
                 after,

@@ -3,7 +3,7 @@
 mod benefits;
 mod catalog;
 mod directory;
-mod idempotency;
+pub(crate) mod idempotency;
 mod ledger;
 mod people;
 mod permissions;
