@@ -21,3 +21,13 @@ function request()
   }
   return wrk.format("POST", path, headers, '{"quantity":1}')
 end
+
+-- With BENCH_RATE (requests/s over all connections) and BENCH_CONNECTIONS set, each
+-- connection waits between requests so the whole load runs at that rate.
+local rate = tonumber(os.getenv("BENCH_RATE") or "")
+local connections = tonumber(os.getenv("BENCH_CONNECTIONS") or "")
+if rate and connections and rate > 0 then
+  function delay()
+    return math.floor(1000 * connections / rate)
+  end
+end

@@ -174,14 +174,20 @@ where
         + Send
         + 'static,
 {
-    let (_, actor) = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || benefit_for(&state, &caller, id, action)).await?
-    };
+    // The benefit is read and the caller authorized inside the write transaction: one trip
+    // to the database thread pool per request.
+    let (st, who) = (state.clone(), caller.clone());
     idempotency::run(&state, req, &caller, context, body, move |tx, now| {
         let held = tx
             .benefit(id)?
             .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
+        let actor = crate::access::authorize_on(
+            &st,
+            &who,
+            held.account.organization_id,
+            action,
+            crate::access::Resource::Benefit,
+        )?;
         let entry = change(tx, &held.benefit, &actor, now)?;
         tx.audit(&audit::event(
             &actor,
