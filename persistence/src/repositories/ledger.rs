@@ -17,6 +17,7 @@ use domain::ledger::{EntryKind, Figure, Figures, LedgerError};
 use domain::metering::{Change, LedgerEntry, LedgerFilter, LedgerStore};
 use domain::page::{After, Page, PageRequest};
 use domain::ports::{LedgerHistory, LedgerSnapshot, WriteError};
+use uuid::Uuid;
 
 #[derive(Queryable)]
 struct EntryRow {
@@ -130,6 +131,62 @@ fn conditional_update(
     Ok(changed.map(|(quantity, used, version)| (Figures { quantity, used }, version)))
 }
 
+#[derive(QueryableByName)]
+struct Appended {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    quantity_after: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    used_after: i64,
+}
+
+/// PostgreSQL: the conditional update and the ledger row in one statement, so the row lock
+/// the update takes is held for one round trip less until the commit. `None`: the update
+/// was refused (nothing written).
+fn update_and_append_pg(
+    conn: &mut diesel::PgConnection,
+    benefit: BenefitId,
+    change: &Change<'_>,
+    id: Uuid,
+) -> Result<Option<Appended>, StorageError> {
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    let (set, condition) = match (change.kind.figure(), change.amount >= 0) {
+        (Figure::Used, true) => ("used = used + $2", "used + $2 <= quantity"),
+        (Figure::Used, false) => ("used = used + $2", "used + $2 >= 0"),
+        (Figure::Quantity, _) => ("quantity = quantity + $2", "quantity + $2 >= used"),
+    };
+    let (quantity_delta, used_delta) = match change.kind.figure() {
+        Figure::Quantity => (change.amount, 0),
+        Figure::Used => (0, change.amount),
+    };
+    let sql = format!(
+        "WITH changed AS (UPDATE benefits SET {set}, version = version + 1 \
+         WHERE id = $1 AND quantity IS NOT NULL AND {condition} \
+         RETURNING quantity, used, version) \
+         INSERT INTO benefit_transactions (id, benefit_id, seq, kind, quantity_delta, used_delta, \
+         quantity_after, used_after, actor_subject, actor_role, partner_id, reference, note, created_at) \
+         SELECT $3, $1, version, $4, $5, $6, quantity, used, $7, $8, $9, $10, $11, $12 FROM changed \
+         RETURNING seq, quantity_after, used_after"
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(benefit.to_string())
+        .bind::<BigInt, _>(change.amount)
+        .bind::<Text, _>(id.to_string())
+        .bind::<Text, _>(change.kind.code())
+        .bind::<BigInt, _>(quantity_delta)
+        .bind::<BigInt, _>(used_delta)
+        .bind::<Text, _>(&change.actor.subject)
+        .bind::<Text, _>(change.actor.role.code())
+        .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
+        .bind::<Nullable<Text>, _>(change.reference.as_deref())
+        .bind::<Nullable<Text>, _>(change.note.as_deref())
+        .bind::<Timestamp, _>(to_db(change.at))
+        .get_result::<Appended>(conn)
+        .optional()
+        .map_err(storage)
+}
+
 impl LedgerStore for Tx<'_> {
     fn record(
         &mut self,
@@ -138,6 +195,49 @@ impl LedgerStore for Tx<'_> {
     ) -> Result<LedgerEntry, WriteError<LedgerError>> {
         let id = benefit.to_string();
         let conn = &mut *self.conn;
+        if let DbConnection::Postgresql(pg) = conn {
+            let entry_id = Uuid::new_v4();
+            for _ in 0..3 {
+                if let Some(done) = update_and_append_pg(pg, benefit, &change, entry_id)? {
+                    return Ok(LedgerEntry {
+                        id: TransactionId(entry_id),
+                        benefit_id: benefit,
+                        seq: done.seq,
+                        kind: change.kind,
+                        amount: change.amount,
+                        after: Some(Figures {
+                            quantity: done.quantity_after,
+                            used: done.used_after,
+                        }),
+                        actor_subject: change.actor.subject.clone(),
+                        actor_role: change.actor.role,
+                        partner: change.actor.partner,
+                        reference: change.reference,
+                        note: change.note,
+                        created_at: from_db(to_db(change.at)),
+                    });
+                }
+                // Refused: say why, or try again if it changed meanwhile (another
+                // transaction committed between the refusal and this read).
+                let current: Option<(Option<i64>, Option<i64>)> = benefits::table
+                    .find(&id)
+                    .select((benefits::quantity, benefits::used))
+                    .first(pg)
+                    .optional()
+                    .map_err(storage)?;
+                let current = match current {
+                    Some((Some(quantity), Some(used))) => Figures { quantity, used },
+                    _ => return Err(StorageError(format!("benefit {id} is not metered")).into()),
+                };
+                current
+                    .apply(change.kind, change.amount)
+                    .map_err(WriteError::Refused)?;
+            }
+            return Err(StorageError(format!(
+                "benefit {id} changed under three attempts in a row"
+            ))
+            .into());
+        }
         // On PostgreSQL another transaction may commit between a refused update and the
         // re-read; a few attempts settle it. On SQLite the transaction is already exclusive.
         let mut after = None;
