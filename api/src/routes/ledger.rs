@@ -160,7 +160,7 @@ async fn record_change<F>(
     req: &HttpRequest,
     caller: Principal,
     context: &RequestContext,
-    (id, action, audited): (BenefitId, Action, AuditAction),
+    (id, action, audited): (BenefitId, Action, (AuditAction, EntryKind, i64)),
     body: &impl Serialize,
     change: F,
 ) -> Result<HttpResponse, ApiError>
@@ -188,20 +188,23 @@ where
             action,
             crate::access::Resource::Benefit,
         )?;
-        let entry = change(tx, &held.benefit, &actor, now)?;
+        // The audit line first: the change then holds the benefit's row lock for as short a
+        // time as possible. A refused change rolls both back.
+        let (action, kind, amount) = audited;
         tx.audit(&audit::event(
             &actor,
             Some(held.account.organization_id),
-            audited,
+            action,
             (TargetKind::Benefit, id.as_uuid()),
             Some(format!(
                 "{} {:+} {}",
-                entry.kind.code(),
-                entry.amount,
+                kind.code(),
+                amount,
                 held.benefit.unit.code()
             )),
             now,
         ))?;
+        let entry = change(tx, &held.benefit, &actor, now)?;
         idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))
     })
     .await
@@ -258,7 +261,15 @@ pub async fn consume(
         &req,
         caller,
         &context,
-        (id, Action::Consume, AuditAction::BenefitConsumed),
+        (
+            id,
+            Action::Consume,
+            (
+                AuditAction::BenefitConsumed,
+                EntryKind::Consumption,
+                quantity.get(),
+            ),
+        ),
         &body.into_inner(),
         move |tx, benefit, actor, now| {
             metering::consume(tx, benefit, quantity, actor, reference, note, now)
@@ -307,7 +318,11 @@ pub async fn adjust(
         &req,
         caller,
         &context,
-        (id, Action::GrantBenefits, AuditAction::BenefitAdjusted),
+        (
+            id,
+            Action::GrantBenefits,
+            (AuditAction::BenefitAdjusted, EntryKind::Adjustment, delta),
+        ),
         &body.into_inner(),
         move |tx, benefit, actor, now| {
             metering::adjust(tx, benefit, delta, &reason, actor, now).map_err(metering_refused)
