@@ -199,11 +199,12 @@ where
     F: FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<StoredResponse, ApiError> + Send + 'static,
 {
     let keyed = keyed(req, caller, body)?.map(std::sync::Arc::new);
-    let result = {
-        let (state, keyed) = (state.clone(), keyed.clone());
-        blocking(move || {
-            let now = state.now();
-            state.db.write(|tx| {
+    let result: Result<Outcome, ApiError> = {
+        let (clock, keyed) = (state.clock.clone(), keyed.clone());
+        state
+            .db
+            .write_async(move |tx| {
+                let now = clock.now();
                 if let Some(keyed) = &keyed {
                     if let Some(outcome) = settle_key(tx, keyed, now)? {
                         return Ok(outcome);
@@ -215,8 +216,7 @@ where
                 }
                 Ok(Outcome::Done(answer))
             })
-        })
-        .await
+            .await
     };
     match (result, keyed) {
         (Ok(Outcome::Done(answer)), _) => Ok(respond(&answer, false)),

@@ -149,6 +149,8 @@ pub struct Database {
     /// SQLite has one writer at a time: write transactions of this process queue here
     /// instead of in SQLite's busy handler, which sleeps with coarse back-off.
     writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
+    /// SQLite: the group-commit writer thread (see [`crate::batch`]).
+    batch: Option<crate::batch::BatchWriter>,
 }
 
 impl Database {
@@ -182,10 +184,16 @@ impl Database {
                 source,
             })?;
         let backend = url.backend();
+        let writer: Option<std::sync::Arc<std::sync::Mutex<()>>> =
+            (backend == Backend::Sqlite).then(Default::default);
+        let batch = writer
+            .clone()
+            .map(|w| crate::batch::BatchWriter::start(pool.clone(), w));
         Ok(Self {
             pool,
             backend,
-            writer: (backend == Backend::Sqlite).then(Default::default),
+            writer,
+            batch,
         })
     }
 
@@ -237,6 +245,30 @@ impl Database {
             .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let mut conn = self.conn()?;
         write(&mut conn, f)
+    }
+
+    /// Runs `job` in a write transaction without holding a thread while it waits: on SQLite
+    /// through the group-commit writer (one commit for the jobs queued together, each in its
+    /// savepoint), on PostgreSQL in a transaction of its own on the blocking pool of tokio.
+    pub async fn write_async<T, E>(
+        &self,
+        job: impl FnOnce(&mut crate::Tx<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        match &self.batch {
+            Some(batch) => batch.submit(job).await,
+            None => {
+                let db = self.clone();
+                tokio::task::spawn_blocking(move || db.write(job))
+                    .await
+                    .unwrap_or_else(|e| {
+                        Err(E::from(StorageError(format!("a write task failed: {e}"))))
+                    })
+            }
+        }
     }
 
     /// Runs several reads on one consistent snapshot (a read-only repeatable-read

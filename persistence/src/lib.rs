@@ -1,6 +1,7 @@
 //! SA Benefits persistence: diesel over SQLite (bundled, the default) and PostgreSQL in one
 //! binary. The repositories implement the ports of `domain`.
 
+mod batch;
 mod connection;
 mod convert;
 mod repositories;
