@@ -417,29 +417,21 @@ pub async fn resend_instructions(
 ) -> Result<HttpResponse, ApiError> {
     let (id, user_id) = path.into_inner();
     let language = context.language;
-    let queued = blocking(move || {
-        on_user(
-            &state,
-            &caller,
-            (BenefitId(id), user_id, Action::ManageUsers),
-            |tx, (held, benefit_type, user), actor, now| {
-                let organization = held.account.organization_id;
-                let n = instructions(organization, benefit_type, &user, language, now);
-                tx.notify(&n)?;
-                tx.audit(&audit::event(
-                    actor,
-                    Some(organization),
-                    AuditAction::InstructionsSent,
-                    (TargetKind::User, user.id),
-                    Some(user.email.to_string()),
-                    now,
-                ))?;
-                Ok(n)
-            },
-        )
-    })
-    .await?;
-    Ok(HttpResponse::Accepted().json(NotificationView::from(&queued)))
+    mail_user(
+        (state, caller),
+        (BenefitId(id), user_id),
+        (Action::ManageUsers, AuditAction::InstructionsSent),
+        move |held, benefit_type, user, now| {
+            Ok(instructions(
+                held.account.organization_id,
+                benefit_type,
+                user,
+                language,
+                now,
+            ))
+        },
+    )
+    .await
 }
 
 /// Distribute the access code
@@ -469,42 +461,67 @@ pub async fn access_code(
 ) -> Result<HttpResponse, ApiError> {
     let (id, user_id) = path.into_inner();
     let language = context.language;
+    mail_user(
+        (state, caller),
+        (BenefitId(id), user_id),
+        (Action::DistributeAccessCodes, AuditAction::AccessCodeSent),
+        move |held, benefit_type, user, now| {
+            let code = match (
+                &held.benefit.access_code,
+                benefit_type.features.has_access_code,
+            ) {
+                (Some(code), true) => code,
+                _ => {
+                    return Err(people_refused(WriteError::Refused(
+                        PeopleError::NoAccessCode,
+                    )))
+                }
+            };
+            Ok(Notification::new(
+                Uuid::new_v4(),
+                held.account.organization_id,
+                user.email.clone(),
+                &Message::AccessCode {
+                    user: user.display_name.as_str(),
+                    benefit: &benefit_type.name,
+                    code,
+                    instructions: &benefit_type.end_user_instructions,
+                },
+                language,
+                now,
+            ))
+        },
+    )
+    .await
+}
+
+/// Puts an e-mail to one user of a benefit in the outbox (composed by `compose`) with its
+/// audit line, and answers 202 with the queued notification.
+async fn mail_user(
+    (state, caller): (web::Data<AppState>, domain::auth::Principal),
+    (id, user_id): (BenefitId, Uuid),
+    (action, audited): (Action, AuditAction),
+    compose: impl FnOnce(
+            &HeldBenefit,
+            &BenefitType,
+            &BenefitUser,
+            DateTime<Utc>,
+        ) -> Result<Notification, ApiError>
+        + Send
+        + 'static,
+) -> Result<HttpResponse, ApiError> {
     let queued = blocking(move || {
         on_user(
             &state,
             &caller,
-            (BenefitId(id), user_id, Action::DistributeAccessCodes),
+            (id, user_id, action),
             |tx, (held, benefit_type, user), actor, now| {
-                let code = match (
-                    &held.benefit.access_code,
-                    benefit_type.features.has_access_code,
-                ) {
-                    (Some(code), true) => code.clone(),
-                    _ => {
-                        return Err(people_refused(WriteError::Refused(
-                            PeopleError::NoAccessCode,
-                        )))
-                    }
-                };
-                let organization = held.account.organization_id;
-                let n = Notification::new(
-                    Uuid::new_v4(),
-                    organization,
-                    user.email.clone(),
-                    &Message::AccessCode {
-                        user: user.display_name.as_str(),
-                        benefit: &benefit_type.name,
-                        code: &code,
-                        instructions: &benefit_type.end_user_instructions,
-                    },
-                    language,
-                    now,
-                );
+                let n = compose(held, benefit_type, &user, now)?;
                 tx.notify(&n)?;
                 tx.audit(&audit::event(
                     actor,
-                    Some(organization),
-                    AuditAction::AccessCodeSent,
+                    Some(held.account.organization_id),
+                    audited,
                     (TargetKind::User, user.id),
                     Some(user.email.to_string()),
                     now,

@@ -124,23 +124,32 @@ impl Tx<'_> {
         rows.into_iter().map(UserRow::into_domain).collect()
     }
 
-    /// Records a new user; refused when the address is already a user of the benefit.
-    pub fn insert_user(&mut self, u: &BenefitUser) -> Result<(), WriteError<PeopleError>> {
+    /// Refuses `u`'s address when another user of the benefit has it.
+    fn check_address_free(&mut self, u: &BenefitUser) -> Result<String, WriteError<PeopleError>> {
         use benefit_users::dsl as t;
         let key = BenefitUser::email_key(&u.email);
-        let duplicate = || PeopleError::DuplicateUser {
-            email: u.email.to_string(),
-        };
-        let exists: i64 = t::benefit_users
+        let taken: i64 = t::benefit_users
             .filter(t::benefit_id.eq(u.benefit_id.to_string()))
             .filter(t::email_key.eq(&key))
             .filter(t::id.ne(u.id.to_string()))
             .count()
             .get_result(self.conn)
             .map_err(storage)?;
-        if exists > 0 {
-            return Err(WriteError::Refused(duplicate()));
+        if taken > 0 {
+            return Err(WriteError::Refused(PeopleError::DuplicateUser {
+                email: u.email.to_string(),
+            }));
         }
+        Ok(key)
+    }
+
+    /// Records a new user; refused when the address is already a user of the benefit.
+    pub fn insert_user(&mut self, u: &BenefitUser) -> Result<(), WriteError<PeopleError>> {
+        use benefit_users::dsl as t;
+        let key = self.check_address_free(u)?;
+        let duplicate = || PeopleError::DuplicateUser {
+            email: u.email.to_string(),
+        };
         diesel::insert_into(t::benefit_users)
             .values((
                 t::id.eq(u.id.to_string()),
@@ -160,20 +169,10 @@ impl Tx<'_> {
     /// Writes a modified user (address and name); refused when the new address is taken.
     pub fn update_user(&mut self, u: &BenefitUser) -> Result<(), WriteError<PeopleError>> {
         use benefit_users::dsl as t;
-        let key = BenefitUser::email_key(&u.email);
+        let key = self.check_address_free(u)?;
         let duplicate = || PeopleError::DuplicateUser {
             email: u.email.to_string(),
         };
-        let taken: i64 = t::benefit_users
-            .filter(t::benefit_id.eq(u.benefit_id.to_string()))
-            .filter(t::email_key.eq(&key))
-            .filter(t::id.ne(u.id.to_string()))
-            .count()
-            .get_result(self.conn)
-            .map_err(storage)?;
-        if taken > 0 {
-            return Err(WriteError::Refused(duplicate()));
-        }
         diesel::update(t::benefit_users.filter(t::id.eq(u.id.to_string())))
             .set((
                 t::email.eq(u.email.to_string()),

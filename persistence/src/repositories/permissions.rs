@@ -272,6 +272,40 @@ macro_rules! status_filter {
     }};
 }
 
+/// Whose permissions a list shows.
+#[derive(Debug, Clone, Copy)]
+enum Holder {
+    Organization(OrganizationId),
+    Partner(PartnerId),
+}
+
+/// One page of permissions, oldest request first, filtered on the status at `now`.
+fn list(
+    conn: &mut DbConnection,
+    holder: Holder,
+    status: Option<PermissionStatus>,
+    now: DateTime<Utc>,
+    page: &PageRequest,
+) -> Result<Page<Permission>, StorageError> {
+    use partner_permissions::dsl as p;
+    let query = match holder {
+        Holder::Organization(o) => p::partner_permissions
+            .filter(p::organization_id.eq(o.to_string()))
+            .into_boxed(),
+        Holder::Partner(partner) => p::partner_permissions
+            .filter(p::partner_id.eq(partner.to_string()))
+            .into_boxed(),
+    };
+    let query = status_filter!(query, status, now);
+    let query = super::after_filter!(query, p::requested_at, p::id, page.after.as_ref());
+    let rows = query
+        .order((p::requested_at.asc(), p::id.asc()))
+        .limit(page.fetch())
+        .load(conn)
+        .map_err(storage)?;
+    permission_page(rows, page)
+}
+
 fn permission_page(
     rows: Vec<PermissionRow>,
     page: &PageRequest,
@@ -348,18 +382,13 @@ impl PermissionRepository for Database {
         now: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<Permission>, StorageError> {
-        use partner_permissions::dsl as p;
-        let query = p::partner_permissions
-            .filter(p::organization_id.eq(organization.to_string()))
-            .into_boxed();
-        let query = status_filter!(query, status, now);
-        let query = super::after_filter!(query, p::requested_at, p::id, page.after.as_ref());
-        let rows = query
-            .order((p::requested_at.asc(), p::id.asc()))
-            .limit(page.fetch())
-            .load(&mut self.conn()?)
-            .map_err(storage)?;
-        permission_page(rows, page)
+        list(
+            &mut *self.conn()?,
+            Holder::Organization(organization),
+            status,
+            now,
+            page,
+        )
     }
 
     fn partner_permissions(
@@ -369,18 +398,13 @@ impl PermissionRepository for Database {
         now: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<Permission>, StorageError> {
-        use partner_permissions::dsl as p;
-        let query = p::partner_permissions
-            .filter(p::partner_id.eq(partner.to_string()))
-            .into_boxed();
-        let query = status_filter!(query, status, now);
-        let query = super::after_filter!(query, p::requested_at, p::id, page.after.as_ref());
-        let rows = query
-            .order((p::requested_at.asc(), p::id.asc()))
-            .limit(page.fetch())
-            .load(&mut self.conn()?)
-            .map_err(storage)?;
-        permission_page(rows, page)
+        list(
+            &mut *self.conn()?,
+            Holder::Partner(partner),
+            status,
+            now,
+            page,
+        )
     }
 
     fn permitted_organizations(
@@ -389,27 +413,16 @@ impl PermissionRepository for Database {
         now: DateTime<Utc>,
         page: &PageRequest,
     ) -> Result<Page<(Organization, Permission)>, StorageError> {
-        use partner_permissions::dsl as p;
-        let query = p::partner_permissions
-            .filter(p::partner_id.eq(partner.to_string()))
-            .into_boxed();
-        let query = status_filter!(query, Some(PermissionStatus::Approved), now);
-        let query = super::after_filter!(query, p::requested_at, p::id, page.after.as_ref());
-        let rows: Vec<PermissionRow> = query
-            .order((p::requested_at.asc(), p::id.asc()))
-            .limit(page.fetch())
-            .load(&mut self.conn()?)
-            .map_err(storage)?;
-        let permissions = permission_page(rows, page)?;
+        let mut conn = self.conn()?;
+        let approved = Some(PermissionStatus::Approved);
+        let permissions = list(&mut conn, Holder::Partner(partner), approved, now, page)?;
         let mut items = Vec::with_capacity(permissions.items.len());
         for permission in permissions.items {
-            let organization = super::directory::load_organization(
-                &mut *self.conn()?,
-                permission.organization_id,
-            )?
-            .ok_or_else(|| {
-                StorageError(format!("permission {} has no organization", permission.id))
-            })?;
+            let organization =
+                super::directory::load_organization(&mut conn, permission.organization_id)?
+                    .ok_or_else(|| {
+                        StorageError(format!("permission {} has no organization", permission.id))
+                    })?;
             items.push((organization, permission));
         }
         Ok(Page {
