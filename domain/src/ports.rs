@@ -202,6 +202,14 @@ pub trait VoucherRepository {
         benefit: BenefitId,
         page: &PageRequest,
     ) -> Result<Page<Voucher>, StorageError>;
+    /// Training days on the benefit's assigned vouchers that expire after `from` and at or
+    /// before `until` (the "N training days expire within 30 days" alert).
+    fn days_expiring(
+        &self,
+        benefit: BenefitId,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64, StorageError>;
     /// Vouchers time has expired whose expiry is not recorded yet (up to `limit`).
     fn due_voucher_expiries(
         &self,

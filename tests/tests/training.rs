@@ -548,3 +548,55 @@ async fn the_demo_has_vouchers_and_a_conversion() {
         api::demo::DEMO_PARTNER.to_string()
     );
 }
+
+#[tokio::test]
+async fn vouchers_about_to_expire_raise_an_alert() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let account = app.create_account(org, "EMEA").await;
+    let training = app.grant(account, "training_vouchers", Some(10)).await;
+    let admin = app.admin(org);
+    assert_eq!(assign(&app, training, &admin, 3).await.status(), 201);
+    assert!(!alerts(&app, training, &admin)
+        .await
+        .iter()
+        .any(|(c, _)| c == "training_days_expiring"));
+    // 160 days later the voucher expires within 30 days.
+    app.advance(Duration::days(160));
+    let now = alerts(&app, training, &admin).await;
+    let alert = now
+        .iter()
+        .find(|(c, _)| c == "training_days_expiring")
+        .expect("the alert");
+    assert!(alert.1.starts_with("3 training days"), "{alert:?}");
+    let list = body(
+        app.get(&format!("/api/v1/accounts/{account}/benefits"), &admin)
+            .await,
+    )
+    .await;
+    assert!(list["items"][0]["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["code"] == "training_days_expiring"));
+    // Once it has expired the alert is gone.
+    app.advance(Duration::days(25));
+    assert!(!alerts(&app, training, &admin)
+        .await
+        .iter()
+        .any(|(c, _)| c == "training_days_expiring"));
+}
+
+async fn alerts(app: &TestApp, benefit: Uuid, token: &str) -> Vec<(String, String)> {
+    body(app.get(&format!("/api/v1/benefits/{benefit}"), token).await).await["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["code"].as_str().unwrap().to_owned(),
+                a["message"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}

@@ -21,7 +21,7 @@ use domain::benefit::{
 use domain::catalog::BenefitType;
 use domain::entities::PurchasingAccount;
 use domain::ids::{AccountId, BenefitId};
-use domain::ports::{BenefitRepository, WriteError};
+use domain::ports::{BenefitRepository, VoucherRepository, WriteError};
 use domain::values::{DomainName, Quantity};
 use domain::Language;
 use rand::Rng;
@@ -196,12 +196,25 @@ impl Presenter<'_> {
         })
     }
 
+    /// Training days on assigned vouchers of this benefit that expire within the warning
+    /// period (only Training Vouchers benefits have vouchers).
+    fn training_days_expiring(&self, benefit: &Benefit) -> Result<i64, ApiError> {
+        if benefit.unit != domain::catalog::Unit::TrainingDays {
+            return Ok(0);
+        }
+        Ok(self.state.db.days_expiring(
+            benefit.id,
+            self.now,
+            self.now + domain::benefit::EXPIRY_WARNING,
+        )?)
+    }
+
     fn summary(&self, benefit: &Benefit) -> Result<BenefitSummary, ApiError> {
         let benefit_type = self.benefit_type(benefit)?;
         let context = AlertContext {
             now: self.now,
             authorized_domains: self.domains,
-            training_days_expiring_soon: 0,
+            training_days_expiring_soon: self.training_days_expiring(benefit)?,
         };
         Ok(BenefitSummary {
             id: benefit.id.as_uuid(),

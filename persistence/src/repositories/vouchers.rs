@@ -286,6 +286,24 @@ impl VoucherRepository for Database {
         }))
     }
 
+    fn days_expiring(
+        &self,
+        benefit: BenefitId,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<i64, StorageError> {
+        use vouchers::dsl as t;
+        let days: Vec<i64> = t::vouchers
+            .filter(t::benefit_id.eq(benefit.to_string()))
+            .filter(t::status.eq(VoucherStatus::Assigned.code()))
+            .filter(t::expires_at.gt(to_db(from)))
+            .filter(t::expires_at.le(to_db(until)))
+            .select(t::days)
+            .load(&mut self.conn()?)
+            .map_err(storage)?;
+        Ok(days.iter().sum())
+    }
+
     fn due_voucher_expiries(
         &self,
         now: DateTime<Utc>,
