@@ -22,6 +22,17 @@ type Job = Box<dyn FnOnce(&mut Tx<'_>) -> (bool, Deliver) + Send>;
 /// Most jobs in one transaction.
 const MAX_BATCH: usize = 64;
 
+thread_local! {
+    /// Set on the writer thread: a job that opened another write transaction would wait
+    /// forever for the writer's own turn.
+    static IN_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is the writer running a batch (then no other write may start here).
+pub(crate) fn in_batch() -> bool {
+    IN_BATCH.with(std::cell::Cell::get)
+}
+
 /// The queue of the writer thread.
 #[derive(Clone)]
 pub(crate) struct BatchWriter {
@@ -76,6 +87,7 @@ impl BatchWriter {
 }
 
 fn run(pool: &r2d2::Pool<Manager>, writer: &Mutex<()>, jobs: &mpsc::Receiver<Job>) {
+    IN_BATCH.with(|flag| flag.set(true));
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {

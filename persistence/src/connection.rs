@@ -239,6 +239,13 @@ impl Database {
     where
         E: From<StorageError>,
     {
+        if crate::batch::in_batch() {
+            // A write job of the group-commit writer started another write transaction: it
+            // would wait for the writer's turn, which it holds. Refuse rather than hang.
+            return Err(E::from(StorageError(
+                "a write job may not open another write transaction".into(),
+            )));
+        }
         let _turn = self
             .writer
             .as_ref()
