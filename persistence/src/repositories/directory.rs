@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use domain::entities::{Organization, Partner, PurchasingAccount};
 use domain::error::StorageError;
 use domain::ids::{AccountId, OrganizationId, PartnerId};
-use domain::page::{After, Page, PageRequest};
+use domain::page::{Page, PageRequest};
 use domain::ports::DirectoryRepository;
 use domain::values::{EmailAddress, Name, Reference};
 
@@ -194,14 +194,9 @@ impl DirectoryRepository for Database {
             .limit(page.fetch())
             .load(&mut conn)
             .map_err(storage)?;
-        let accounts = rows
-            .into_iter()
-            .map(AccountRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_fetched(accounts, page, |a| After::Key {
-            at: a.created_at,
-            id: a.id.as_uuid(),
-        }))
+        super::keyed_page(rows, page, AccountRow::into_domain, |a| {
+            (a.created_at, a.id.as_uuid())
+        })
     }
 
     fn insert_partner(&self, p: &Partner) -> Result<(), StorageError> {

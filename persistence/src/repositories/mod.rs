@@ -41,3 +41,18 @@ macro_rules! before_filter {
     }};
 }
 pub(crate) use before_filter;
+
+/// One page of rows (up to limit + 1, in order) turned into domain values, continued after
+/// the (time, id) of the last one.
+pub(crate) fn keyed_page<R, T>(
+    rows: Vec<R>,
+    page: &domain::page::PageRequest,
+    into: impl Fn(R) -> Result<T, domain::error::StorageError>,
+    key: impl Fn(&T) -> (chrono::DateTime<chrono::Utc>, uuid::Uuid),
+) -> Result<domain::page::Page<T>, domain::error::StorageError> {
+    let items = rows.into_iter().map(into).collect::<Result<Vec<_>, _>>()?;
+    Ok(domain::page::Page::from_fetched(items, page, |t| {
+        let (at, id) = key(t);
+        domain::page::After::Key { at, id }
+    }))
+}

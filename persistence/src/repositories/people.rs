@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use domain::error::StorageError;
 use domain::ids::{AccountId, BenefitId};
-use domain::page::{After, Page, PageRequest};
+use domain::page::{Page, PageRequest};
 use domain::people::{BenefitUser, PeopleError};
 use domain::ports::{UserRepository, WriteError};
 use domain::values::{DomainName, EmailAddress, Name};
@@ -268,14 +268,7 @@ impl UserRepository for Database {
             .limit(page.fetch())
             .load(&mut self.conn()?)
             .map_err(storage)?;
-        let items = rows
-            .into_iter()
-            .map(UserRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_fetched(items, page, |u| After::Key {
-            at: u.created_at,
-            id: u.id,
-        }))
+        super::keyed_page(rows, page, UserRow::into_domain, |u| (u.created_at, u.id))
     }
 
     fn user(&self, benefit: BenefitId, id: Uuid) -> Result<Option<BenefitUser>, StorageError> {

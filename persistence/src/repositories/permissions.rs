@@ -13,7 +13,7 @@ use domain::auth::{ActivePermission, Scope};
 use domain::entities::Organization;
 use domain::error::StorageError;
 use domain::ids::{OrganizationId, PartnerId};
-use domain::page::{After, Page, PageRequest};
+use domain::page::{Page, PageRequest};
 use domain::permission::{
     Mover, Permission, PermissionError, PermissionEvent, PermissionStatus, Transition,
     PENDING_LIFETIME,
@@ -310,14 +310,9 @@ fn permission_page(
     rows: Vec<PermissionRow>,
     page: &PageRequest,
 ) -> Result<Page<Permission>, StorageError> {
-    let items = rows
-        .into_iter()
-        .map(PermissionRow::into_domain)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_fetched(items, page, |p| After::Key {
-        at: p.requested_at,
-        id: p.id,
-    }))
+    super::keyed_page(rows, page, PermissionRow::into_domain, |p| {
+        (p.requested_at, p.id)
+    })
 }
 
 impl PermissionRepository for Database {

@@ -14,7 +14,7 @@ use domain::auth::{Actor, Role};
 use domain::error::StorageError;
 use domain::ids::{OrganizationId, PartnerId};
 use domain::notification::{DeliveryStatus, Notification};
-use domain::page::{After, Page, PageRequest};
+use domain::page::{Page, PageRequest};
 use domain::ports::{OutboxRepository, RecordsRepository};
 use domain::values::EmailAddress;
 use domain::Language;
@@ -171,14 +171,7 @@ impl RecordsRepository for Database {
             .limit(page.fetch())
             .load(&mut self.conn()?)
             .map_err(storage)?;
-        let items = rows
-            .into_iter()
-            .map(AuditRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_fetched(items, page, |e| After::Key {
-            at: e.at,
-            id: e.id,
-        }))
+        super::keyed_page(rows, page, AuditRow::into_domain, |e| (e.at, e.id))
     }
 
     fn notifications(
@@ -196,14 +189,9 @@ impl RecordsRepository for Database {
             .limit(page.fetch())
             .load(&mut self.conn()?)
             .map_err(storage)?;
-        let items = rows
-            .into_iter()
-            .map(NotificationRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_fetched(items, page, |n| After::Key {
-            at: n.created_at,
-            id: n.id,
-        }))
+        super::keyed_page(rows, page, NotificationRow::into_domain, |n| {
+            (n.created_at, n.id)
+        })
     }
 }
 

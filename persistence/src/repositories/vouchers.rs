@@ -16,7 +16,7 @@ use domain::benefit::Benefit;
 use domain::conversion::{ConversionRecord, ConversionRule, Direction};
 use domain::error::StorageError;
 use domain::ids::{AccountId, BenefitId, PartnerId};
-use domain::page::{After, Page, PageRequest};
+use domain::page::{Page, PageRequest};
 use domain::ports::{ConversionRepository, HeldBenefit, VoucherRepository};
 use domain::values::{EmailAddress, Name};
 use domain::voucher::{Voucher, VoucherStatus};
@@ -276,14 +276,9 @@ impl VoucherRepository for Database {
             .limit(page.fetch())
             .load(&mut self.conn()?)
             .map_err(storage)?;
-        let items = rows
-            .into_iter()
-            .map(VoucherRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_fetched(items, page, |v| After::Key {
-            at: v.assigned_at,
-            id: v.id,
-        }))
+        super::keyed_page(rows, page, VoucherRow::into_domain, |v| {
+            (v.assigned_at, v.id)
+        })
     }
 
     fn days_expiring(
@@ -346,13 +341,6 @@ impl ConversionRepository for Database {
             .limit(page.fetch())
             .load(&mut self.conn()?)
             .map_err(storage)?;
-        let items = rows
-            .into_iter()
-            .map(ConversionRow::into_domain)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::from_fetched(items, page, |c| After::Key {
-            at: c.at,
-            id: c.id,
-        }))
+        super::keyed_page(rows, page, ConversionRow::into_domain, |c| (c.at, c.id))
     }
 }
