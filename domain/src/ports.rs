@@ -70,6 +70,8 @@ pub struct Portfolio {
     pub account: PurchasingAccount,
     pub benefits: Vec<Benefit>,
     pub domains: Vec<DomainName>,
+    /// The assigned vouchers of its Training Vouchers benefits (for their alerts).
+    pub voucher_expiries: Vec<crate::voucher::VoucherExpiry>,
 }
 
 pub trait BenefitRepository {
@@ -202,14 +204,11 @@ pub trait VoucherRepository {
         benefit: BenefitId,
         page: &PageRequest,
     ) -> Result<Page<Voucher>, StorageError>;
-    /// Training days on the benefit's assigned vouchers that expire after `from` and at or
-    /// before `until` (the "N training days expire within 30 days" alert).
-    fn days_expiring(
+    /// The benefit's assigned vouchers, as its alerts need them.
+    fn voucher_expiries(
         &self,
         benefit: BenefitId,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<i64, StorageError>;
+    ) -> Result<Vec<crate::voucher::VoucherExpiry>, StorageError>;
     /// Vouchers time has expired whose expiry is not recorded yet (up to `limit`).
     fn due_voucher_expiries(
         &self,

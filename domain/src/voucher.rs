@@ -18,6 +18,29 @@ use uuid::Uuid;
 /// A voucher not redeemed this long after its assignment expires.
 pub const LIFETIME: Duration = Duration::days(180);
 
+/// An assigned voucher's days and end, as the alerts need them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VoucherExpiry {
+    pub benefit_id: BenefitId,
+    pub expires_at: DateTime<Utc>,
+    pub days: i64,
+}
+
+/// Training days of `benefit`'s assigned vouchers that expire after `now` and within the
+/// benefits' warning period (the "N training days expire within 30 days" alert).
+pub fn days_expiring_soon(
+    expiries: &[VoucherExpiry],
+    benefit: BenefitId,
+    now: DateTime<Utc>,
+) -> i64 {
+    let until = now + crate::benefit::EXPIRY_WARNING;
+    expiries
+        .iter()
+        .filter(|v| v.benefit_id == benefit && v.expires_at > now && v.expires_at <= until)
+        .map(|v| v.days)
+        .sum()
+}
+
 /// Days on one voucher: 1 to 5.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VoucherDays(i64);
@@ -377,6 +400,42 @@ mod tests {
             course: Name::parse("AZ-104").unwrap(),
             days: VoucherDays::new(days).unwrap(),
         }
+    }
+
+    #[test]
+    fn only_vouchers_ending_within_the_warning_count() {
+        let b = BenefitId(Uuid::from_u128(1));
+        let other = BenefitId(Uuid::from_u128(2));
+        let at = |days: i64| now() + Duration::days(days);
+        let expiries = [
+            VoucherExpiry {
+                benefit_id: b,
+                expires_at: at(10),
+                days: 3,
+            },
+            VoucherExpiry {
+                benefit_id: b,
+                expires_at: at(30),
+                days: 2,
+            },
+            VoucherExpiry {
+                benefit_id: b,
+                expires_at: at(31),
+                days: 5,
+            },
+            VoucherExpiry {
+                benefit_id: b,
+                expires_at: at(-1),
+                days: 4,
+            },
+            VoucherExpiry {
+                benefit_id: other,
+                expires_at: at(5),
+                days: 1,
+            },
+        ];
+        assert_eq!(days_expiring_soon(&expiries, b, now()), 5);
+        assert_eq!(days_expiring_soon(&expiries, other, now()), 1);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use domain::entities::PurchasingAccount;
 use domain::ids::{AccountId, BenefitId};
 use domain::ports::{BenefitRepository, VoucherRepository, WriteError};
 use domain::values::{DomainName, Quantity};
+use domain::voucher::{days_expiring_soon, VoucherExpiry};
 use domain::Language;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -183,6 +184,8 @@ struct Presenter<'a> {
     language: Language,
     now: DateTime<Utc>,
     domains: usize,
+    /// The assigned vouchers of the benefits shown (for the training days alert).
+    vouchers: &'a [VoucherExpiry],
 }
 
 impl Presenter<'_> {
@@ -196,25 +199,12 @@ impl Presenter<'_> {
         })
     }
 
-    /// Training days on assigned vouchers of this benefit that expire within the warning
-    /// period (only Training Vouchers benefits have vouchers).
-    fn training_days_expiring(&self, benefit: &Benefit) -> Result<i64, ApiError> {
-        if benefit.unit != domain::catalog::Unit::TrainingDays {
-            return Ok(0);
-        }
-        Ok(self.state.db.days_expiring(
-            benefit.id,
-            self.now,
-            self.now + domain::benefit::EXPIRY_WARNING,
-        )?)
-    }
-
     fn summary(&self, benefit: &Benefit) -> Result<BenefitSummary, ApiError> {
         let benefit_type = self.benefit_type(benefit)?;
         let context = AlertContext {
             now: self.now,
             authorized_domains: self.domains,
-            training_days_expiring_soon: self.training_days_expiring(benefit)?,
+            training_days_expiring_soon: days_expiring_soon(self.vouchers, benefit.id, self.now),
         };
         Ok(BenefitSummary {
             id: benefit.id.as_uuid(),
@@ -307,6 +297,7 @@ pub async fn list_active(
             language: context.language,
             now,
             domains: portfolio.domains.len(),
+            vouchers: &portfolio.voucher_expiries,
         };
         let (active, _) = split_for_portal(state.catalog.types(), &portfolio.benefits, now);
         active
@@ -518,6 +509,8 @@ pub async fn grant(
             language,
             now,
             domains: domains.len(),
+            // A new benefit has no vouchers yet.
+            vouchers: &[],
         };
         let details = presenter.details(&benefit, &domains)?;
         idempotency::stored(
@@ -564,9 +557,11 @@ pub async fn get(
     let details = blocking(move || {
         let (held, _) = benefit_for(&state, &caller, id, Action::ReadOrganization)?;
         let domains = state.db.authorized_domains(held.account.id)?;
+        let vouchers = state.db.voucher_expiries(held.benefit.id)?;
         let presenter = Presenter {
             state: &state,
             account: &held.account,
+            vouchers: &vouchers,
             language: context.language,
             now: state.now(),
             domains: domains.len(),

@@ -262,6 +262,7 @@ impl BenefitRepository for Database {
             account: row.into_domain()?,
             benefits: load_benefits(&mut conn, account)?,
             domains: load_domains(&mut conn, account)?,
+            voucher_expiries: super::vouchers::account_voucher_expiries(&mut conn, account)?,
         }))
     }
 

@@ -19,7 +19,7 @@ use domain::ids::{AccountId, BenefitId, PartnerId};
 use domain::page::{Page, PageRequest};
 use domain::ports::{ConversionRepository, HeldBenefit, VoucherRepository};
 use domain::values::{EmailAddress, Name};
-use domain::voucher::{Voucher, VoucherStatus};
+use domain::voucher::{Voucher, VoucherExpiry, VoucherStatus};
 use uuid::Uuid;
 
 #[derive(Queryable)]
@@ -154,6 +154,35 @@ fn converted(
         .sum())
 }
 
+pub(crate) fn expiries(
+    rows: Vec<(String, NaiveDateTime, i64)>,
+) -> Result<Vec<VoucherExpiry>, StorageError> {
+    rows.into_iter()
+        .map(|(benefit, at, days)| {
+            Ok(VoucherExpiry {
+                benefit_id: BenefitId(uuid(&benefit)?),
+                expires_at: from_db(at),
+                days,
+            })
+        })
+        .collect()
+}
+
+/// The assigned vouchers of an account's benefits.
+pub(crate) fn account_voucher_expiries(
+    conn: &mut DbConnection,
+    account: AccountId,
+) -> Result<Vec<VoucherExpiry>, StorageError> {
+    let rows: Vec<(String, NaiveDateTime, i64)> = vouchers::table
+        .inner_join(benefits::table)
+        .filter(benefits::account_id.eq(account.to_string()))
+        .filter(vouchers::status.eq(VoucherStatus::Assigned.code()))
+        .select((vouchers::benefit_id, vouchers::expires_at, vouchers::days))
+        .load(conn)
+        .map_err(storage)?;
+    expiries(rows)
+}
+
 impl Tx<'_> {
     pub fn insert_voucher(&mut self, v: &Voucher) -> Result<(), StorageError> {
         use vouchers::dsl as t;
@@ -281,22 +310,15 @@ impl VoucherRepository for Database {
         })
     }
 
-    fn days_expiring(
-        &self,
-        benefit: BenefitId,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<i64, StorageError> {
+    fn voucher_expiries(&self, benefit: BenefitId) -> Result<Vec<VoucherExpiry>, StorageError> {
         use vouchers::dsl as t;
-        let days: Vec<i64> = t::vouchers
+        let rows: Vec<(String, NaiveDateTime, i64)> = t::vouchers
             .filter(t::benefit_id.eq(benefit.to_string()))
             .filter(t::status.eq(VoucherStatus::Assigned.code()))
-            .filter(t::expires_at.gt(to_db(from)))
-            .filter(t::expires_at.le(to_db(until)))
-            .select(t::days)
+            .select((t::benefit_id, t::expires_at, t::days))
             .load(&mut self.conn()?)
             .map_err(storage)?;
-        Ok(days.iter().sum())
+        expiries(rows)
     }
 
     fn due_voucher_expiries(
