@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod mailer;
 pub mod maintenance;
 pub mod metrics;
+pub mod preconditions;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -32,6 +32,12 @@ impl BenefitUser {
     pub fn email_key(email: &EmailAddress) -> String {
         email.to_string().to_lowercase()
     }
+
+    /// The version a client sends back as `If-Match`: the time of the last change, in
+    /// microseconds (what both databases keep).
+    pub fn version(&self) -> i64 {
+        self.updated_at.timestamp_micros()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -261,6 +261,43 @@ async fn users_consume_as_their_type_says() {
         "user_exists",
     )
     .await;
+    // If-Match: the version of the list or of the last answer; a stale one is refused.
+    let users = body(
+        app.get(&format!("/api/v1/benefits/{learning}/users"), &admin)
+            .await,
+    )
+    .await;
+    let version = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == li["id"])
+        .unwrap()["version"]
+        .as_i64()
+        .unwrap();
+    let patch = |tag: String, name: &'static str| {
+        let (app, admin, path) = (&app, admin.clone(), user_path.clone());
+        async move {
+            app.request(Method::PATCH, &path, &admin)
+                .header("If-Match", tag)
+                .json(&json!({ "display_name": name }))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = patch(format!("\"{version}\""), "Li W.").await;
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].to_str().unwrap().to_owned();
+    assert_ne!(etag, format!("\"{version}\""));
+    assert_problem(
+        patch(format!("\"{version}\""), "Stale").await,
+        412,
+        "precondition_failed",
+    )
+    .await;
+    assert_problem(patch("W/xyz".into(), "Bad").await, 400, "validation_failed").await;
+    assert_eq!(patch(etag, "Li Wei").await.status(), 200);
     // Removing an e-learning participant gives the unit back.
     assert_eq!(
         app.request(Method::DELETE, &user_path, &admin)

@@ -520,16 +520,12 @@ pub async fn grant(
                     header::LOCATION,
                     format!("/api/v1/benefits/{}", details.summary.id),
                 ),
-                (header::ETAG, etag(details.version)),
+                (header::ETAG, crate::preconditions::etag(details.version)),
             ],
             &details,
         )
     })
     .await
-}
-
-fn etag(version: i64) -> String {
-    format!("\"{version}\"")
 }
 
 /// One benefit
@@ -570,6 +566,6 @@ pub async fn get(
     })
     .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(details.version)))
+        .insert_header((header::ETAG, crate::preconditions::etag(details.version)))
         .json(details))
 }

@@ -212,14 +212,10 @@ fn not_found() -> ApiError {
     ))
 }
 
-fn etag(version: i64) -> String {
-    format!("\"{version}\"")
-}
-
 fn answer(status: StatusCode, permission: &Permission, now: DateTime<Utc>) -> HttpResponse {
     let view = PermissionView::at(permission, now);
     HttpResponse::build(status)
-        .insert_header((header::ETAG, etag(view.version)))
+        .insert_header((header::ETAG, crate::preconditions::etag(view.version)))
         .json(view)
 }
 
@@ -410,51 +406,11 @@ pub async fn get(
     Ok(answer(StatusCode::OK, &permission, now))
 }
 
-/// What `If-Match` asks for: any version (`*`) or one version (`"7"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expected {
-    Any,
-    Version(i64),
-}
-
-/// Reads `If-Match`: `*` or one entity tag as `ETag` answers them (quotes optional); anything else is a bad
-/// request (400), a well-formed tag of another version a failed precondition (412).
-fn if_match(req: &HttpRequest) -> Result<Option<Expected>, ApiError> {
-    let Some(raw) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let parsed = raw.to_str().ok().map(str::trim).and_then(|v| {
-        if v == "*" {
-            return Some(Expected::Any);
-        }
-        let digits = match v.strip_prefix('"') {
-            Some(quoted) => quoted.strip_suffix('"')?,
-            None => v,
-        };
-        (!digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| digits.parse().ok().map(Expected::Version))
-            .flatten()
-    });
-    parsed.map(Some).ok_or_else(|| {
-        ApiError::invalid(
-            "If-Match",
-            Localized::new(
-                "must be * or an ETag this service answered, such as \"2\"",
-                "doit valoir * ou un ETag renvoyé par ce service, comme \"2\"",
-            ),
-        )
-    })
-}
-
 fn precondition_failed() -> ApiError {
-    ApiError::new(
-        StatusCode::PRECONDITION_FAILED,
-        "precondition_failed",
-        Localized::new(
-            "The permission has changed since it was read: read it again.",
-            "L'autorisation a changé depuis sa lecture : relisez-la.",
-        ),
-    )
+    crate::preconditions::failed(Localized::new(
+        "The permission has changed since it was read: read it again.",
+        "L'autorisation a changé depuis sa lecture : relisez-la.",
+    ))
 }
 
 /// Approve, decline, remove or withdraw a permission
@@ -508,7 +464,7 @@ pub async fn decide(
             ))
         }
     };
-    let expected = if_match(&req)?;
+    let expected = crate::preconditions::if_match(&req)?;
     let id = path.into_inner();
     let language = context.language;
     let now = state.now();
@@ -522,7 +478,7 @@ pub async fn decide(
         let actor = Actor::of(&caller);
         state.db.write(|tx| {
             let current = tx.permission(id)?.ok_or_else(not_found)?;
-            if let Some(Expected::Version(v)) = expected {
+            if let Some(crate::preconditions::Expected::Version(v)) = expected {
                 if v != current.settled(now).version {
                     return Err(precondition_failed());
                 }

@@ -44,6 +44,8 @@ pub struct UserView {
     pub display_name: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Changes with every modification; send it as `If-Match` with a PATCH.
+    pub version: i64,
 }
 
 impl From<&BenefitUser> for UserView {
@@ -55,6 +57,7 @@ impl From<&BenefitUser> for UserView {
             display_name: u.display_name.as_str().to_owned(),
             created_at: u.created_at,
             updated_at: u.updated_at,
+            version: u.version(),
         }
     }
 }
@@ -275,17 +278,21 @@ fn on_user<T>(
 /// Modify a user
 ///
 /// Changes the address or the name. A new address must be in an authorized domain where the
-/// type requires it, and not already a user of the benefit. Customer administrators and
-/// partners with `manage_users`.
+/// type requires it, and not already a user of the benefit. Send the user's `version` as
+/// `If-Match` to refuse the change (412) when someone else changed the user first; the answer
+/// carries the new one as `ETag`. Customer administrators and partners with `manage_users`.
 #[utoipa::path(
     tag = "people",
     params(
         ("benefit_id" = Uuid, Path, description = "The benefit"),
         ("user_id" = Uuid, Path, description = "The user"),
+        ("If-Match" = Option<openapi::text::EntityTag>, Header, nullable = false, description = "The user's `version`"),
     ),
     request_body = ModifyUser,
     responses(
-        (status = 200, description = "Modified", body = UserView),
+        (status = 200, description = "Modified", body = UserView,
+         headers(("ETag" = String, description = "The user's new version"))),
+        (status = 412, response = openapi::PreconditionFailed),
         (status = 403, response = openapi::Forbidden),
         (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
@@ -295,11 +302,13 @@ fn on_user<T>(
 #[patch("/benefits/{benefit_id}/users/{user_id}")]
 pub async fn modify(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Caller(caller): Caller,
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<ModifyUser>,
-) -> Result<web::Json<UserView>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let (id, user_id) = path.into_inner();
+    let expected = crate::preconditions::if_match(&req)?;
     let mut fields = Fields::default();
     let email = match body.email.as_deref() {
         None => Some(None),
@@ -316,6 +325,9 @@ pub async fn modify(
             &caller,
             (BenefitId(id), user_id, Action::ManageUsers),
             |tx, (held, benefit_type, user), actor, now| {
+                if expected.is_some_and(|e| !e.matches(user.version())) {
+                    return Err(user_changed());
+                }
                 let mut changed = user.clone();
                 if let Some(email) = email {
                     let domains = tx.domains(held.account.id)?;
@@ -326,8 +338,14 @@ pub async fn modify(
                 if let Some(name) = display_name {
                     changed.display_name = name;
                 }
-                changed.updated_at = now;
-                tx.update_user(&changed).map_err(people_refused)?;
+                // Strictly later than before, so the version always moves.
+                changed.updated_at = now.max(user.updated_at + chrono::Duration::microseconds(1));
+                if !tx
+                    .update_user(&changed, user.updated_at)
+                    .map_err(people_refused)?
+                {
+                    return Err(user_changed());
+                }
                 tx.audit(&audit::event(
                     actor,
                     Some(held.account.organization_id),
@@ -341,7 +359,19 @@ pub async fn modify(
         )
     })
     .await?;
-    Ok(web::Json(UserView::from(&modified)))
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            actix_web::http::header::ETAG,
+            crate::preconditions::etag(modified.version()),
+        ))
+        .json(UserView::from(&modified)))
+}
+
+fn user_changed() -> ApiError {
+    crate::preconditions::failed(Localized::new(
+        "The user has changed since it was read: read it again.",
+        "L'utilisateur a changé depuis sa lecture : relisez-le.",
+    ))
 }
 
 /// Remove a user

@@ -166,24 +166,33 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Writes a modified user (address and name); refused when the new address is taken.
-    pub fn update_user(&mut self, u: &BenefitUser) -> Result<(), WriteError<PeopleError>> {
+    /// Writes a modified user (address and name) if it is still as last changed at
+    /// `previous` (`false`: changed meanwhile); refused when the new address is taken.
+    pub fn update_user(
+        &mut self,
+        u: &BenefitUser,
+        previous: DateTime<Utc>,
+    ) -> Result<bool, WriteError<PeopleError>> {
         use benefit_users::dsl as t;
         let key = self.check_address_free(u)?;
         let duplicate = || PeopleError::DuplicateUser {
             email: u.email.to_string(),
         };
-        diesel::update(t::benefit_users.filter(t::id.eq(u.id.to_string())))
-            .set((
-                t::email.eq(u.email.to_string()),
-                t::email_key.eq(&key),
-                t::email_domain.eq(u.email.domain().as_str()),
-                t::display_name.eq(u.display_name.as_str()),
-                t::updated_at.eq(to_db(u.updated_at)),
-            ))
-            .execute(self.conn)
-            .map_err(|e| unique_or(e, duplicate()))?;
-        Ok(())
+        let changed = diesel::update(
+            t::benefit_users
+                .filter(t::id.eq(u.id.to_string()))
+                .filter(t::updated_at.eq(to_db(previous))),
+        )
+        .set((
+            t::email.eq(u.email.to_string()),
+            t::email_key.eq(&key),
+            t::email_domain.eq(u.email.domain().as_str()),
+            t::display_name.eq(u.display_name.as_str()),
+            t::updated_at.eq(to_db(u.updated_at)),
+        ))
+        .execute(self.conn)
+        .map_err(|e| unique_or(e, duplicate()))?;
+        Ok(changed == 1)
     }
 
     pub fn delete_user(&mut self, id: Uuid) -> Result<bool, StorageError> {
