@@ -349,3 +349,22 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     }
     body
 }
+
+/// The JSON body of an answer.
+pub async fn body(response: Response) -> Value {
+    response.json().await.expect("a JSON body")
+}
+
+/// The ledger invariant through the API: the calculation view says the benefit's figures
+/// equal the ledger's sums.
+pub async fn ledger_agrees(app: &TestApp, benefit: Uuid) {
+    let calc = body(
+        app.get(
+            &format!("/api/v1/benefits/{benefit}/calculation"),
+            &app.operator(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(calc["ledger_agrees"], true, "{calc}");
+}

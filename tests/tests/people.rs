@@ -5,12 +5,8 @@ use chrono::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tests::smtp::SmtpServer;
-use tests::{assert_problem, TestApp};
+use tests::{assert_problem, body, ledger_agrees, TestApp};
 use uuid::Uuid;
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("json")
-}
 
 async fn figures(app: &TestApp, benefit: Uuid) -> Value {
     let b = body(
@@ -51,18 +47,6 @@ async fn add_domain(app: &TestApp, account: Uuid, token: &str, domain: &str) -> 
         &json!({ "domain": domain }),
     )
     .await
-}
-
-async fn ledger_agrees(app: &TestApp, benefit: Uuid) {
-    let calc = body(
-        app.get(
-            &format!("/api/v1/benefits/{benefit}/calculation"),
-            &app.operator(),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(calc["ledger_agrees"], true, "{calc}");
 }
 
 #[tokio::test]
@@ -512,20 +496,9 @@ async fn outbox(app: &TestApp, org: Uuid) -> Vec<Value> {
         .clone()
 }
 
-async fn wait_for(mut check: impl FnMut() -> futures_util::future::BoxFuture<'static, bool>) {
-    for _ in 0..100 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!("timed out");
-}
-
-#[tokio::test]
-async fn the_outbox_is_delivered_once_by_smtp() {
-    let smtp = SmtpServer::start(0).await;
-    let app = TestApp::spawn_with_smtp(smtp.url()).await;
+/// A partner asks an organization with one contact for a permission: one e-mail in the
+/// outbox. The organization's id.
+async fn request_to_an_organization(app: &TestApp) -> Uuid {
     let r = app
         .post(
             "/api/v1/organizations",
@@ -536,23 +509,26 @@ async fn the_outbox_is_delivered_once_by_smtp() {
     let org = tests::id_of(r).await;
     let partner = app.create_partner("Northwind").await;
     app.request_permission(org, partner, None, None).await;
-    let (base, token) = (app.base.clone(), app.operator());
-    wait_for(move || {
-        let (base, token) = (base.clone(), token.clone());
-        Box::pin(async move {
-            let r: Value = reqwest::Client::new()
-                .get(format!("{base}/api/v1/organizations/{org}/notifications"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["items"][0]["status"] == "sent"
-        })
-    })
-    .await;
+    org
+}
+
+/// Waits (up to 10 s) until the newest notification of the organization is sent.
+async fn wait_until_sent(app: &TestApp, org: Uuid) {
+    for _ in 0..100 {
+        if outbox(app, org).await[0]["status"] == "sent" {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the notification was not sent within 10 s");
+}
+
+#[tokio::test]
+async fn the_outbox_is_delivered_once_by_smtp() {
+    let smtp = SmtpServer::start(0).await;
+    let app = TestApp::spawn_with_smtp(smtp.url()).await;
+    let org = request_to_an_organization(&app).await;
+    wait_until_sent(&app, org).await;
     // Two more rounds of the worker: nothing is sent twice.
     tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
     let messages = smtp.messages();
@@ -580,16 +556,7 @@ async fn delivery_survives_the_smtp_server_being_down() {
         .unwrap()
         .port();
     let app = TestApp::spawn_with_smtp(format!("smtp://127.0.0.1:{port}")).await;
-    let r = app
-        .post(
-            "/api/v1/organizations",
-            &app.operator(),
-            &json!({"name": "Contoso", "contact_emails": ["it@contoso.example"]}),
-        )
-        .await;
-    let org = tests::id_of(r).await;
-    let partner = app.create_partner("Northwind").await;
-    app.request_permission(org, partner, None, None).await;
+    let org = request_to_an_organization(&app).await;
     tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
     let items = outbox(&app, org).await;
     assert_eq!(items[0]["status"], "pending");
@@ -598,22 +565,6 @@ async fn delivery_survives_the_smtp_server_being_down() {
     // The server comes back; once the back-off has passed the message goes out, once.
     let smtp = SmtpServer::start(port).await;
     app.advance(Duration::minutes(5));
-    let (base, token) = (app.base.clone(), app.operator());
-    wait_for(move || {
-        let (base, token) = (base.clone(), token.clone());
-        Box::pin(async move {
-            let r: Value = reqwest::Client::new()
-                .get(format!("{base}/api/v1/organizations/{org}/notifications"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r["items"][0]["status"] == "sent"
-        })
-    })
-    .await;
+    wait_until_sent(&app, org).await;
     assert_eq!(smtp.messages().len(), 1);
 }

@@ -5,12 +5,8 @@
 use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::{json, Value};
-use tests::{assert_problem, id_of, TestApp};
+use tests::{assert_problem, body, id_of, TestApp};
 use uuid::Uuid;
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("json")
-}
 
 async fn org_with_contacts(app: &TestApp) -> Uuid {
     let r = app

@@ -6,12 +6,8 @@ use chrono::Duration;
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
-use tests::{assert_problem, TestApp};
+use tests::{assert_problem, body, ledger_agrees, TestApp};
 use uuid::Uuid;
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("json")
-}
 
 async fn figures(app: &TestApp, benefit: Uuid) -> (i64, i64, i64) {
     let b = body(
@@ -24,18 +20,6 @@ async fn figures(app: &TestApp, benefit: Uuid) -> (i64, i64, i64) {
         b["used"].as_i64().unwrap(),
         b["remaining"].as_i64().unwrap(),
     )
-}
-
-async fn ledger_agrees(app: &TestApp, benefit: Uuid) {
-    let calc = body(
-        app.get(
-            &format!("/api/v1/benefits/{benefit}/calculation"),
-            &app.operator(),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(calc["ledger_agrees"], true, "{calc}");
 }
 
 fn voucher(days: i64) -> Value {
