@@ -3,6 +3,7 @@
 
 use crate::auth::{KeyError, TokenIssuer};
 use chrono::{DateTime, Duration, Utc};
+use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Actor, Principal, PrincipalKind, Role, Scope};
 use domain::benefit::{CalculationInput, Grant};
 use domain::catalog::Catalog;
@@ -435,6 +436,14 @@ fn seed_training(
                 v
             };
             tx.insert_voucher(&v)?;
+            tx.audit(&crate::audit::event(
+                &admin,
+                Some(DEMO_ORG),
+                AuditAction::VoucherAssigned,
+                (TargetKind::Voucher, v.id),
+                Some(format!("{} days to {}", v.days, v.holder_email)),
+                v.assigned_at,
+            ))?;
         }
         let rule = TRAINING_TO_PLANNING;
         let benefits = tx.account_benefits(DEMO_ACCOUNT)?;
@@ -466,6 +475,14 @@ fn seed_training(
             actor: admin.clone(),
             at,
         })?;
+        tx.audit(&crate::audit::event(
+            &admin,
+            Some(DEMO_ORG),
+            AuditAction::ConversionMade,
+            (TargetKind::Conversion, id),
+            Some("forward: 6 training days -> 2 planning days".into()),
+            at,
+        ))?;
         Ok(())
     })
 }
@@ -520,6 +537,14 @@ fn seed_people(
                         .map_err(|e| refused("user", format!("{e:?}")))?;
                     people::add_user(tx, (benefit_type, &benefit), &user, &domains, &admin, at)
                         .map_err(|e| refused("user", format!("{e:?}")))?;
+                    tx.audit(&crate::audit::event(
+                        &admin,
+                        Some(DEMO_ORG),
+                        AuditAction::UserAdded,
+                        (TargetKind::User, user.id),
+                        Some(format!("{} on {}", user.email, benefit_type.code.as_str())),
+                        at,
+                    ))?;
                 }
             }
         }

@@ -514,6 +514,27 @@ async fn the_demo_has_vouchers_and_a_conversion() {
     )
     .await;
     assert_eq!(vouchers["items"].as_array().unwrap().len(), 3);
+    // The demo's changes are in its audit log.
+    let audit = body(
+        app.get(
+            &format!(
+                "/api/v1/organizations/{}/audit-events?limit=200",
+                api::demo::DEMO_ORG
+            ),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let actions: Vec<&str> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in ["voucher_assigned", "conversion_made", "user_added"] {
+        assert!(actions.contains(&expected), "{expected} in {actions:?}");
+    }
     // A partner with the demo's approved permission converts on the organization's behalf.
     let partner = app.partner(api::demo::DEMO_PARTNER.as_uuid());
     let r = app
