@@ -19,6 +19,7 @@ pub enum Resource {
     Organization,
     Account,
     Benefit,
+    Voucher,
 }
 
 impl Resource {
@@ -36,6 +37,10 @@ impl Resource {
             Resource::Benefit => (
                 "No benefit with this id.",
                 "Aucun avantage avec cet identifiant.",
+            ),
+            Resource::Voucher => (
+                "No voucher with this id.",
+                "Aucun bon avec cet identifiant.",
             ),
         };
         ApiError::not_found(Localized::new(en, fr))

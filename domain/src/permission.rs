@@ -292,8 +292,6 @@ pub struct PermissionEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
     pub permission: Permission,
-    /// The time-made expiry to record first, when the stored status lagged behind.
-    pub expiry: Option<PermissionEvent>,
     pub event: PermissionEvent,
 }
 
@@ -398,20 +396,21 @@ impl Permission {
         to: PermissionStatus,
         now: DateTime<Utc>,
     ) -> Result<Transition, PermissionError> {
-        let mover = match principal.kind {
-            PrincipalKind::CustomerAdmin(_) => Some(Mover::CustomerAdmin),
-            PrincipalKind::Partner(_) => Some(Mover::Partner),
-            PrincipalKind::Operator => None,
+        let not_yours = PermissionError::NotYourMove {
+            role: principal.role(),
+            to,
         };
-        let role_may = mover.is_some_and(|by| MOVES.iter().any(|m| m.to == to && m.by == by));
-        if !role_may {
-            return Err(PermissionError::NotYourMove {
-                role: principal.role(),
-                to,
-            });
+        let by = match principal.kind {
+            PrincipalKind::CustomerAdmin(_) => Mover::CustomerAdmin,
+            PrincipalKind::Partner(_) => Mover::Partner,
+            PrincipalKind::Operator => return Err(not_yours),
+        };
+        if !MOVES.iter().any(|m| m.to == to && m.by == by) {
+            return Err(not_yours);
         }
+        // A lapsed permission reads as expired, from which nobody moves it: an accepted
+        // move always starts from the stored status.
         let current = self.settled(now);
-        let by = mover.unwrap_or(Mover::Time);
         let allowed = moves_from(current.status);
         if !allowed.iter().any(|m| m.to == to && m.by == by) {
             return Err(PermissionError::InvalidTransition {
@@ -438,7 +437,6 @@ impl Permission {
                 version: current.version + 1,
                 ..current
             },
-            expiry: self.pending_expiry(now),
             event,
         })
     }

@@ -500,3 +500,109 @@ async fn concurrent_requests_leave_one_live_permission() {
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn an_unanswered_request_expires_after_90_days() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let partner = app.create_partner("Northwind").await;
+    let id = app.request_permission(org, partner, None, None).await;
+    let listed = |status: &'static str| {
+        let app = &app;
+        async move {
+            body(
+                app.get(
+                    &format!("/api/v1/organizations/{org}/partner-permissions?status={status}"),
+                    &app.admin(org),
+                )
+                .await,
+            )
+            .await["items"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    app.advance(Duration::days(89));
+    assert_eq!((listed("pending").await, listed("expired").await), (1, 0));
+    app.advance(Duration::days(2));
+    // Read as expired at once, in the lists too, before any sweep.
+    assert_eq!((listed("pending").await, listed("expired").await), (0, 1));
+    let p = body(
+        app.get(
+            &format!("/api/v1/partner-permissions/{id}"),
+            &app.admin(org),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(p["status"], "expired");
+    assert!(p["answer_by"].is_null());
+    let r = app.move_permission(id, &app.admin(org), "approved").await;
+    assert_problem(r, 409, "invalid_transition").await;
+    // The sweeper records the move of time, once; the partner may ask again.
+    app.run_maintenance().await;
+    app.run_maintenance().await;
+    let history = body(
+        app.get(
+            &format!("/api/v1/partner-permissions/{id}/history"),
+            &app.partner(partner),
+        )
+        .await,
+    )
+    .await;
+    let moves: Vec<(Value, Value)> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["to"].clone(), e["by"].clone()))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            (json!("pending"), json!("partner")),
+            (json!("expired"), json!("time")),
+        ]
+    );
+    app.request_permission(org, partner, None, None).await;
+}
+
+#[tokio::test]
+async fn a_declined_request_is_mailed_to_the_partner_and_a_withdrawal_to_nobody() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let (declined, withdrawn) = (
+        app.create_partner("Northwind").await,
+        app.create_partner("Litware").await,
+    );
+    let first = app.request_permission(org, declined, None, None).await;
+    let second = app.request_permission(org, withdrawn, None, None).await;
+    assert_eq!(
+        app.move_permission(first, &app.admin(org), "declined")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.move_permission(second, &app.partner(withdrawn), "withdrawn")
+            .await
+            .status(),
+        200
+    );
+    let outbox = body(
+        app.get(
+            &format!("/api/v1/organizations/{org}/notifications"),
+            &app.operator(),
+        )
+        .await,
+    )
+    .await;
+    let templates: Vec<&str> = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["template"].as_str().unwrap())
+        .collect();
+    // The organization created without contacts: only the partner's mail is there.
+    assert_eq!(templates, vec!["permission_declined"]);
+}

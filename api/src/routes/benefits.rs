@@ -475,12 +475,9 @@ pub async fn grant(
         blocking(move || account_for(&state, &caller, id, Action::GrantBenefits)).await?
     };
     let actor = domain::auth::Actor::of(&caller);
-    let domains = {
-        let state = state.clone();
-        blocking(move || Ok(state.db.authorized_domains(id)?)).await?
-    };
     let st = state.clone();
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
+        let domains = tx.domains(id)?;
         let benefit = tx
             .grant(id, benefit_id, &grant, access_code, &actor, now)
             .map_err(|e| match e {

@@ -265,14 +265,19 @@ pub async fn convert(
             let rule = TRAINING_TO_PLANNING;
             // Lock both benefits first, then read what the rule looks at.
             let held = tx.account_benefits(id)?;
-            let locked: Vec<_> = Position::of(&rule, &held, 0, now)
+            let first = Position::of(&rule, &held, 0, now);
+            let ids: Vec<_> = first
                 .source
                 .iter()
-                .chain(Position::of(&rule, &held, 0, now).target.iter())
+                .chain(&first.target)
                 .map(|b| b.id)
                 .collect();
-            tx.lock_benefits(&locked)?;
-            let benefits = tx.account_benefits(id)?;
+            // Where the locks had to wait, the figures may have moved: read them again.
+            let benefits = if tx.lock_benefits(&ids)? {
+                tx.account_benefits(id)?
+            } else {
+                held
+            };
             let converted = tx.converted(id, &rule)?;
             let position = Position::of(&rule, &benefits, converted, now);
             let record_id = Uuid::new_v4();

@@ -120,10 +120,7 @@ pub(crate) fn refused(e: WriteError<VoucherError>) -> ApiError {
 }
 
 fn not_found() -> ApiError {
-    ApiError::not_found(Localized::new(
-        "No voucher with this id.",
-        "Aucun bon avec cet identifiant.",
-    ))
+    Resource::Voucher.not_found()
 }
 
 fn changed_meanwhile() -> ApiError {
@@ -284,15 +281,8 @@ fn voucher_for(
         caller,
         held.account.organization_id,
         action,
-        Resource::Benefit,
+        Resource::Voucher,
     )
-    .map_err(|e| {
-        if e.status == StatusCode::NOT_FOUND {
-            not_found()
-        } else {
-            e
-        }
-    })
 }
 
 /// The move of one voucher inside the transaction: what it became, and what to audit.

@@ -66,8 +66,9 @@ impl BenefitRow {
 /// One ledger entry to append.
 pub(crate) struct NewEntry<'a> {
     pub benefit: BenefitId,
-    /// Its position, when the caller knows it (the benefit's new version); else read.
-    pub seq: Option<i64>,
+    /// Its position in the ledger: the benefit's version after the change (see
+    /// `conditional_update`), 1 for the grant.
+    pub seq: i64,
     pub kind: EntryKind,
     pub amount: i64,
     /// The figures after the entry (`None` for an unmetered benefit).
@@ -87,17 +88,7 @@ pub(crate) fn append_entry(
 ) -> Result<LedgerEntry, StorageError> {
     use benefit_transactions::dsl as t;
     let benefit_id = entry.benefit.to_string();
-    let seq = match entry.seq {
-        Some(seq) => seq,
-        None => {
-            let last: Option<i64> = t::benefit_transactions
-                .filter(t::benefit_id.eq(&benefit_id))
-                .select(diesel::dsl::max(t::seq))
-                .first(conn)
-                .map_err(storage)?;
-            last.unwrap_or(0) + 1
-        }
-    };
+    let seq = entry.seq;
     let (quantity_delta, used_delta) = match entry.kind.figure() {
         Figure::Quantity => (entry.amount, 0),
         Figure::Used => (0, entry.amount),
@@ -191,7 +182,7 @@ impl Tx<'_> {
             conn,
             NewEntry {
                 benefit: id,
-                seq: Some(1),
+                seq: 1,
                 kind: EntryKind::Grant,
                 amount: figures.map_or(0, |f| f.quantity),
                 after: figures,

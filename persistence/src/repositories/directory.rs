@@ -106,6 +106,19 @@ pub(crate) fn load_organization(
         .transpose()
 }
 
+/// The organizations with these ids, in one query.
+pub(crate) fn load_organizations(
+    conn: &mut DbConnection,
+    ids: &[OrganizationId],
+) -> Result<Vec<Organization>, StorageError> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    let rows: Vec<OrganizationRow> = organizations::table
+        .filter(organizations::id.eq_any(ids))
+        .load(conn)
+        .map_err(storage)?;
+    rows.into_iter().map(OrganizationRow::into_domain).collect()
+}
+
 impl Tx<'_> {
     pub fn insert_organization(&mut self, o: &Organization) -> Result<(), StorageError> {
         let emails: Vec<String> = o.contact_emails.iter().map(ToString::to_string).collect();

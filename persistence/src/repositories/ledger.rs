@@ -187,6 +187,63 @@ fn update_and_append_pg(
         .map_err(storage)
 }
 
+/// One attempt at a change: the conditional update and its ledger row, or `None` when the
+/// update was refused (nothing written). PostgreSQL does both in one statement; SQLite, whose
+/// write transaction is exclusive, in two.
+fn try_record(
+    conn: &mut DbConnection,
+    benefit: BenefitId,
+    change: &Change<'_>,
+) -> Result<Option<LedgerEntry>, StorageError> {
+    match conn {
+        DbConnection::Postgresql(pg) => {
+            let entry_id = Uuid::new_v4();
+            Ok(
+                update_and_append_pg(pg, benefit, change, entry_id)?.map(|done| LedgerEntry {
+                    id: TransactionId(entry_id),
+                    benefit_id: benefit,
+                    seq: done.seq,
+                    kind: change.kind,
+                    amount: change.amount,
+                    after: Some(Figures {
+                        quantity: done.quantity_after,
+                        used: done.used_after,
+                    }),
+                    actor_subject: change.actor.subject.clone(),
+                    actor_role: change.actor.role,
+                    partner: change.actor.partner,
+                    reference: change.reference.clone(),
+                    note: change.note.clone(),
+                    created_at: from_db(to_db(change.at)),
+                }),
+            )
+        }
+        DbConnection::Sqlite(_) => {
+            let id = benefit.to_string();
+            let Some((after, seq)) =
+                conditional_update(conn, &id, change.kind.figure(), change.amount)?
+            else {
+                return Ok(None);
+            };
+            append_entry(
+                conn,
+                NewEntry {
+                    benefit,
+                    seq,
+                    kind: change.kind,
+                    amount: change.amount,
+                    after: Some(after),
+                    actor: change.actor,
+                    reference: change.reference.clone(),
+                    note: change.note.clone(),
+                    at: change.at,
+                },
+            )
+            .map(Some)
+        }
+    }
+}
+
 impl LedgerStore for Tx<'_> {
     fn record(
         &mut self,
@@ -194,88 +251,23 @@ impl LedgerStore for Tx<'_> {
         change: Change<'_>,
     ) -> Result<LedgerEntry, WriteError<LedgerError>> {
         let id = benefit.to_string();
-        let conn = &mut *self.conn;
-        if let DbConnection::Postgresql(pg) = conn {
-            let entry_id = Uuid::new_v4();
-            for _ in 0..3 {
-                if let Some(done) = update_and_append_pg(pg, benefit, &change, entry_id)? {
-                    return Ok(LedgerEntry {
-                        id: TransactionId(entry_id),
-                        benefit_id: benefit,
-                        seq: done.seq,
-                        kind: change.kind,
-                        amount: change.amount,
-                        after: Some(Figures {
-                            quantity: done.quantity_after,
-                            used: done.used_after,
-                        }),
-                        actor_subject: change.actor.subject.clone(),
-                        actor_role: change.actor.role,
-                        partner: change.actor.partner,
-                        reference: change.reference,
-                        note: change.note,
-                        created_at: from_db(to_db(change.at)),
-                    });
-                }
-                // Refused: say why, or try again if it changed meanwhile (another
-                // transaction committed between the refusal and this read).
-                let current: Option<(Option<i64>, Option<i64>)> = benefits::table
-                    .find(&id)
-                    .select((benefits::quantity, benefits::used))
-                    .first(pg)
-                    .optional()
-                    .map_err(storage)?;
-                let current = match current {
-                    Some((Some(quantity), Some(used))) => Figures { quantity, used },
-                    _ => return Err(StorageError(format!("benefit {id} is not metered")).into()),
-                };
-                current
-                    .apply(change.kind, change.amount)
-                    .map_err(WriteError::Refused)?;
-            }
-            return Err(StorageError(format!(
-                "benefit {id} changed under three attempts in a row"
-            ))
-            .into());
-        }
-        // On PostgreSQL another transaction may commit between a refused update and the
-        // re-read; a few attempts settle it. On SQLite the transaction is already exclusive.
-        let mut after = None;
+        // A refused update is explained from the figures as they are now. On PostgreSQL
+        // another transaction may have committed between the refusal and the read, so the
+        // change may fit after all: a few attempts settle it. On SQLite the first decides.
         for _ in 0..3 {
-            after = conditional_update(conn, &id, change.kind.figure(), change.amount)?;
-            if after.is_some() {
-                break;
+            if let Some(entry) = try_record(self.conn, benefit, &change)? {
+                return Ok(entry);
             }
-            let current = figures(conn, &id)?
+            let current = figures(self.conn, &id)?
                 .ok_or_else(|| StorageError(format!("benefit {id} is not metered")))?;
             current
                 .apply(change.kind, change.amount)
                 .map_err(WriteError::Refused)?;
         }
-        if after.is_none() {
-            return Err(StorageError(format!(
-                "benefit {id} changed under three attempts in a row"
-            ))
-            .into());
-        }
-        let (after, seq) = match after {
-            Some((figures, version)) => (Some(figures), Some(version)),
-            None => (None, None),
-        };
-        Ok(append_entry(
-            conn,
-            NewEntry {
-                benefit,
-                seq,
-                kind: change.kind,
-                amount: change.amount,
-                after,
-                actor: change.actor,
-                reference: change.reference,
-                note: change.note,
-                at: change.at,
-            },
-        )?)
+        Err(StorageError(format!(
+            "benefit {id} changed under three attempts in a row"
+        ))
+        .into())
     }
 }
 

@@ -233,12 +233,12 @@ impl Tx<'_> {
         transition: &Transition,
         decided_on: i64,
     ) -> Result<bool, StorageError> {
-        let events: Vec<&PermissionEvent> = transition
-            .expiry
-            .iter()
-            .chain(std::iter::once(&transition.event))
-            .collect();
-        store_move(self.conn, &transition.permission, decided_on, &events)
+        store_move(
+            self.conn,
+            &transition.permission,
+            decided_on,
+            &[&transition.event],
+        )
     }
 }
 
@@ -411,15 +411,26 @@ impl PermissionRepository for Database {
         let mut conn = self.conn()?;
         let approved = Some(PermissionStatus::Approved);
         let permissions = list(&mut conn, Holder::Partner(partner), approved, now, page)?;
-        let mut items = Vec::with_capacity(permissions.items.len());
-        for permission in permissions.items {
-            let organization =
-                super::directory::load_organization(&mut conn, permission.organization_id)?
+        let ids: Vec<OrganizationId> = permissions
+            .items
+            .iter()
+            .map(|p| p.organization_id)
+            .collect();
+        let organizations = super::directory::load_organizations(&mut conn, &ids)?;
+        let items = permissions
+            .items
+            .into_iter()
+            .map(|permission| {
+                let organization = organizations
+                    .iter()
+                    .find(|o| o.id == permission.organization_id)
+                    .cloned()
                     .ok_or_else(|| {
                         StorageError(format!("permission {} has no organization", permission.id))
                     })?;
-            items.push((organization, permission));
-        }
+                Ok((organization, permission))
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
         Ok(Page {
             items,
             next: permissions.next,

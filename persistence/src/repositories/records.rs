@@ -210,24 +210,26 @@ impl OutboxRepository for Database {
             .limit(limit)
             .load(&mut self.conn()?)
             .map_err(storage)?;
+        // One transaction for the batch; each row is claimed only if still due, so a
+        // concurrent worker (another server) never gets it too.
         let mut claimed = Vec::with_capacity(rows.len());
-        for row in rows {
-            let id = row.id.clone();
-            let taken = self.write_transaction(|conn| {
-                diesel::update(
+        self.write_transaction(|conn| {
+            for row in rows {
+                let taken = diesel::update(
                     o::notifications
-                        .filter(o::id.eq(&id))
+                        .filter(o::id.eq(&row.id))
                         .filter(o::status.eq(DeliveryStatus::Pending.code()))
                         .filter(o::next_attempt_at.le(to_db(now))),
                 )
                 .set(o::next_attempt_at.eq(to_db(lease_until)))
                 .execute(conn)
-                .map_err(storage)
-            })?;
-            if taken == 1 {
-                claimed.push(row.into_domain()?);
+                .map_err(storage)?;
+                if taken == 1 {
+                    claimed.push(row.into_domain()?);
+                }
             }
-        }
+            Ok::<_, StorageError>(())
+        })?;
         Ok(claimed)
     }
 

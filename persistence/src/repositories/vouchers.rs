@@ -232,19 +232,21 @@ impl Tx<'_> {
 
     /// Takes the row locks of these benefits until the end of the transaction, in id order
     /// (PostgreSQL; SQLite transactions are already exclusive). What is read afterwards
-    /// (figures, converted days) cannot change under the transaction.
-    pub fn lock_benefits(&mut self, ids: &[BenefitId]) -> Result<(), StorageError> {
+    /// (figures, converted days) cannot change under the transaction. `true` when locks were
+    /// taken, so what was read before may be out of date.
+    pub fn lock_benefits(&mut self, ids: &[BenefitId]) -> Result<bool, StorageError> {
+        let DbConnection::Postgresql(conn) = &mut *self.conn else {
+            return Ok(false);
+        };
         let mut ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         ids.sort();
-        if let DbConnection::Postgresql(conn) = &mut *self.conn {
-            for id in ids {
-                diesel::sql_query("SELECT 1 FROM benefits WHERE id = $1 FOR UPDATE")
-                    .bind::<diesel::sql_types::Text, _>(id)
-                    .execute(conn)
-                    .map_err(storage)?;
-            }
+        for id in ids {
+            diesel::sql_query("SELECT 1 FROM benefits WHERE id = $1 FOR UPDATE")
+                .bind::<diesel::sql_types::Text, _>(id)
+                .execute(conn)
+                .map_err(storage)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The account's benefits, read inside the transaction.
