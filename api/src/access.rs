@@ -4,6 +4,7 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use chrono::{DateTime, Utc};
 use domain::auth::{
     authorize, needs_permission_lookup, Action, Actor, Denied, Principal, PrincipalKind,
 };
@@ -55,6 +56,18 @@ pub fn authorize_on(
     action: Action,
     resource: Resource,
 ) -> Result<Actor, ApiError> {
+    decide(state, principal, organization, action, resource).map(|(actor, _)| actor)
+}
+
+/// [`authorize_on`], with when the decision stops holding by time alone (the end of the
+/// partner's permission it rests on; `None` for never).
+fn decide(
+    state: &AppState,
+    principal: &Principal,
+    organization: OrganizationId,
+    action: Action,
+    resource: Resource,
+) -> Result<(Actor, Option<DateTime<Utc>>), ApiError> {
     let permission =
         match principal.kind {
             PrincipalKind::Partner(partner) if needs_permission_lookup(principal, action) => state
@@ -62,10 +75,14 @@ pub fn authorize_on(
                 .active_permission(partner, organization, state.now())?,
             _ => None,
         };
-    authorize(principal, organization, action, permission.as_ref()).map_err(|denied| match denied {
-        Denied::NotFound => resource.not_found(),
-        other => other.into(),
-    })
+    let actor =
+        authorize(principal, organization, action, permission.as_ref()).map_err(|denied| {
+            match denied {
+                Denied::NotFound => resource.not_found(),
+                other => other.into(),
+            }
+        })?;
+    Ok((actor, permission.and_then(|p| p.ends_at)))
 }
 
 /// Loads a purchasing account and checks the caller may do `action` on it. Blocking.
@@ -119,16 +136,26 @@ pub fn portfolio_for(
     id: AccountId,
     action: Action,
 ) -> Result<Portfolio, ApiError> {
+    portfolio_until(state, caller, id, action).map(|(portfolio, _)| portfolio)
+}
+
+/// [`portfolio_for`], with when the caller's access stops holding by time alone. Blocking.
+pub fn portfolio_until(
+    state: &AppState,
+    caller: &Principal,
+    id: AccountId,
+    action: Action,
+) -> Result<(Portfolio, Option<DateTime<Utc>>), ApiError> {
     let portfolio = state
         .db
         .portfolio(id)?
         .ok_or_else(|| Resource::Account.not_found())?;
-    authorize_on(
+    let (_, until) = decide(
         state,
         caller,
         portfolio.account.organization_id,
         action,
         Resource::Account,
     )?;
-    Ok(portfolio)
+    Ok((portfolio, until))
 }

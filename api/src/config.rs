@@ -38,6 +38,8 @@ pub struct Config {
     /// HTTP worker threads (default: the number of cores).
     pub workers: Option<usize>,
     pub database_pool_size: u32,
+    /// How many answers of the benefit lists to keep (0 keeps none; see [`crate::answers`]).
+    pub kept_answers: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -119,6 +121,8 @@ impl Config {
                 .unwrap_or_default(),
             workers: number("WORKERS")?.map(|n| n as usize),
             database_pool_size: number("DATABASE_POOL_SIZE")?.unwrap_or(16),
+            kept_answers: number("KEPT_ANSWERS")?
+                .map_or(crate::answers::Answers::DEFAULT_CAPACITY, |n| n as usize),
         })
     }
 }

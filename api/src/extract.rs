@@ -156,16 +156,21 @@ fn decode_cursor(raw: &str) -> Result<After, ApiError> {
 /// Pages a list that is computed in memory (the catalog, the portal's benefit lists), with
 /// the position as the cursor.
 pub fn page_in_memory<T>(items: Vec<T>, page: &PageRequest) -> (Vec<T>, Option<String>) {
-    let start = match page.after {
-        Some(After::Position(p)) => usize::try_from(p).unwrap_or(0),
-        _ => 0,
-    };
+    let start = page_start(page);
     let limit = page.limit() as usize;
     let total = items.len();
     let items: Vec<T> = items.into_iter().skip(start).take(limit).collect();
     let next =
         (start + limit < total).then(|| encode_cursor(&After::Position((start + limit) as i64)));
     (items, next)
+}
+
+/// Where a page of a list held in memory starts.
+pub fn page_start(page: &PageRequest) -> usize {
+    match page.after {
+        Some(After::Position(p)) => usize::try_from(p).unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// Reads a JSON integer that may be written as a number with no fraction (`3.0`): JSON

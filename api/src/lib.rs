@@ -2,6 +2,7 @@
 //! handlers, one error type rendered as problem+json, and the server itself.
 
 pub mod access;
+pub mod answers;
 pub mod audit;
 pub mod auth;
 pub mod config;

@@ -1,6 +1,7 @@
 //! Building and running the server: one place that wires the routes, the document, the
 //! middleware and the shared state, for the binary and the end-to-end tests alike.
 
+use crate::answers::Answers;
 use crate::auth::{authenticate, JwtVerifier};
 use crate::config::Config;
 use crate::context::request_context;
@@ -73,7 +74,13 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let port = listener.local_addr()?.port();
         let catalog = Arc::new(db.catalog()?);
-        let state = AppState { db, catalog, clock };
+        let answers = Arc::new(Answers::new(config.kept_answers));
+        let state = AppState {
+            db,
+            catalog,
+            clock,
+            answers,
+        };
         let verifier = web::Data::new(JwtVerifier::new(&config.jwt)?);
         let document = openapi_document();
         let routes = web::Data::new(RouteTable::new(&document, SERVICE_ROUTES));

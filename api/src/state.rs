@@ -11,6 +11,8 @@ pub struct AppState {
     pub db: Database,
     pub catalog: Arc<Catalog>,
     pub clock: Arc<dyn Clock>,
+    /// Kept answers of the benefit lists.
+    pub answers: Arc<crate::answers::Answers>,
 }
 
 impl AppState {

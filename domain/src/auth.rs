@@ -2,6 +2,7 @@
 //! to partner permission scopes.
 
 use crate::ids::{OrganizationId, PartnerId};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -36,7 +37,7 @@ pub struct Principal {
     pub kind: PrincipalKind,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PrincipalKind {
     CustomerAdmin(OrganizationId),
     Partner(PartnerId),
@@ -160,6 +161,8 @@ impl Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActivePermission {
     pub scopes: Vec<Scope>,
+    /// When it stops granting anything; `None` when it has no end date.
+    pub ends_at: Option<DateTime<Utc>>,
 }
 
 /// Why access is refused.
@@ -313,9 +316,11 @@ mod tests {
     fn partners_need_an_approved_permission_with_the_scope() {
         let all = ActivePermission {
             scopes: Scope::ALL.to_vec(),
+            ends_at: None,
         };
         let read_only = ActivePermission {
             scopes: vec![Scope::ManageDomains],
+            ends_at: None,
         };
         assert_eq!(
             authorize(&partner(), org(1), Action::ReadOrganization, None),

@@ -5,6 +5,7 @@
 //! answers every job. Jobs still run one after the other, so every rule that holds for a
 //! lone transaction holds here; an answer is never given before its commit.
 
+use crate::changes::Changes;
 use crate::connection::{storage, Manager};
 use crate::tx::Tx;
 use crate::DbConnection;
@@ -41,11 +42,15 @@ pub(crate) struct BatchWriter {
 
 impl BatchWriter {
     /// Starts the writer thread; it ends when the last clone of the queue is dropped.
-    pub(crate) fn start(pool: r2d2::Pool<Manager>, writer: Arc<Mutex<()>>) -> BatchWriter {
+    pub(crate) fn start(
+        pool: r2d2::Pool<Manager>,
+        writer: Arc<Mutex<()>>,
+        changes: Arc<Changes>,
+    ) -> BatchWriter {
         let (queue, jobs) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || run(&pool, &writer, &jobs))
+            .spawn(move || run(&pool, &writer, &changes, &jobs))
             .expect("the SQLite writer thread starts");
         BatchWriter { queue }
     }
@@ -86,7 +91,12 @@ impl BatchWriter {
     }
 }
 
-fn run(pool: &r2d2::Pool<Manager>, writer: &Mutex<()>, jobs: &mpsc::Receiver<Job>) {
+fn run(
+    pool: &r2d2::Pool<Manager>,
+    writer: &Mutex<()>,
+    changes: &Changes,
+    jobs: &mpsc::Receiver<Job>,
+) {
     IN_BATCH.with(|flag| flag.set(true));
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -104,11 +114,12 @@ fn run(pool: &r2d2::Pool<Manager>, writer: &Mutex<()>, jobs: &mpsc::Receiver<Job
                 continue; // dropping the jobs answers them with an error
             }
         };
-        run_batch(&mut conn, batch);
+        run_batch(&mut conn, changes, batch);
     }
 }
 
-fn run_batch(conn: &mut DbConnection, batch: Vec<Job>) {
+fn run_batch(conn: &mut DbConnection, changes: &Changes, batch: Vec<Job>) {
+    let counted = changes.begin();
     if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "cannot begin a batch of writes");
         return;
@@ -138,6 +149,7 @@ fn run_batch(conn: &mut DbConnection, batch: Vec<Job>) {
             tracing::error!(error = %e, "rollback of a failed batch failed");
         }
     }
+    counted.committed();
     for deliver in delivers {
         deliver(commit.clone());
     }

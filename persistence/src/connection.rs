@@ -151,6 +151,8 @@ pub struct Database {
     writer: Option<std::sync::Arc<std::sync::Mutex<()>>>,
     /// SQLite: the group-commit writer thread (see [`crate::batch`]).
     batch: Option<crate::batch::BatchWriter>,
+    /// The writes committed, for caches of answers (see [`crate::changes`]).
+    changes: std::sync::Arc<crate::changes::Changes>,
 }
 
 impl Database {
@@ -186,19 +188,29 @@ impl Database {
         let backend = url.backend();
         let writer: Option<std::sync::Arc<std::sync::Mutex<()>>> =
             (backend == Backend::Sqlite).then(Default::default);
+        let changes = match &url {
+            DatabaseUrl::Postgres(raw) => crate::notify::start(raw.clone()),
+            DatabaseUrl::Sqlite(_) => crate::changes::Changes::local(),
+        };
         let batch = writer
             .clone()
-            .map(|w| crate::batch::BatchWriter::start(pool.clone(), w));
+            .map(|w| crate::batch::BatchWriter::start(pool.clone(), w, changes.clone()));
         Ok(Self {
             pool,
             backend,
             writer,
             batch,
+            changes,
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What has been committed, for caches of answers read from this database.
+    pub fn changes(&self) -> &crate::changes::Changes {
+        &self.changes
     }
 
     /// Runs the pending migrations of the backend.
@@ -251,7 +263,12 @@ impl Database {
             .as_ref()
             .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let mut conn = self.conn()?;
-        write(&mut conn, f)
+        let counted = self.changes.begin();
+        let result = write(&mut conn, f);
+        if result.is_ok() {
+            counted.committed();
+        }
+        result
     }
 
     /// Runs `job` in a write transaction without holding a thread while it waits: on SQLite

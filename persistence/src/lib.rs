@@ -2,12 +2,15 @@
 //! binary. The repositories implement the ports of `domain`.
 
 mod batch;
+mod changes;
 mod connection;
 mod convert;
+mod notify;
 mod repositories;
 mod schema;
 mod tx;
 
+pub use changes::{Changes, Stamp};
 pub use connection::{
     create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError,
 };

@@ -59,6 +59,7 @@ pub fn test_config(database_url: String, key: JwtKey) -> Config {
         cors_allowed_origins: vec![],
         workers: Some(2),
         database_pool_size: 8,
+        kept_answers: api::answers::Answers::DEFAULT_CAPACITY,
     }
 }
 
@@ -124,16 +125,30 @@ impl TestApp {
         Self::spawn_inner(key, demo, None).await
     }
 
+    /// A second server on this server's database (its own process state, its own clock).
+    pub async fn spawn_replica(&self) -> TestApp {
+        Self::start(
+            self.config.clone(),
+            false,
+            tempfile::tempdir().expect("temporary directory"),
+        )
+        .await
+    }
+
     async fn spawn_inner(key: JwtKey, demo: bool, smtp_url: Option<String>) -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = test_config(fresh_database(&dir), key);
+        config.smtp_url = smtp_url;
+        Self::start(config, demo, dir).await
+    }
+
+    async fn start(config: Config, demo: bool, dir: tempfile::TempDir) -> TestApp {
         static LOGS: Once = Once::new();
         LOGS.call_once(|| {
             if std::env::var("TEST_LOG").is_ok() {
                 api::telemetry::init();
             }
         });
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut config = test_config(fresh_database(&dir), key);
-        config.smtp_url = smtp_url;
         let db = api::prepare_database(&config).expect("the database opens");
         let listener = std::net::TcpListener::bind(&config.bind_addr).expect("a free port");
         let clock = Arc::new(ShiftedClock::default());
@@ -175,6 +190,11 @@ impl TestApp {
                 Duration::hours(1),
             )
             .expect("token")
+    }
+
+    /// How many benefit list reads were answered from kept answers, and how many read anew.
+    pub fn kept_answers(&self) -> (u64, u64) {
+        self.state.answers.counts()
     }
 
     pub fn operator(&self) -> String {

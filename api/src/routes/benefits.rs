@@ -1,27 +1,31 @@
 use super::benefit_types::{BenefitTypeView, FeaturesView};
 use super::list_schema;
-use crate::access::{account_for, benefit_for, portfolio_for};
+use crate::access::{account_for, benefit_for, portfolio_until};
+use crate::answers::{AnswerKey, Validity, View};
 use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
-use crate::extract::{blocking, page_in_memory, ListQuery};
+use crate::extract::{blocking, page_in_memory, page_start, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
 use actix_web::http::{header, StatusCode};
+use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
-use domain::auth::Action;
+use domain::auth::{Action, Principal};
 use domain::benefit::{
     split_for_portal, Alert, AlertContext, Benefit, CalculationInput, Grant, GrantError,
     OtherBenefit,
 };
 use domain::catalog::BenefitType;
 use domain::entities::PurchasingAccount;
+use domain::horizon::{earliest, time_horizon};
 use domain::ids::{AccountId, BenefitId};
-use domain::ports::{BenefitRepository, VoucherRepository, WriteError};
+use domain::page::PageRequest;
+use domain::ports::{BenefitRepository, Portfolio, VoucherRepository, WriteError};
 use domain::values::{DomainName, Quantity};
 use domain::voucher::{days_expiring_soon, VoucherExpiry};
 use domain::Language;
@@ -285,29 +289,33 @@ pub async fn list_active(
     context: RequestContext,
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
-) -> Result<web::Json<BenefitList>, ApiError> {
-    let id = AccountId(path.into_inner());
-    let page = query.page()?;
-    let items = blocking(move || {
-        let portfolio = portfolio_for(&state, &caller, id, Action::ReadOrganization)?;
-        let now = state.now();
-        let presenter = Presenter {
-            state: &state,
-            account: &portfolio.account,
-            language: context.language,
-            now,
-            domains: portfolio.domains.len(),
-            vouchers: &portfolio.voucher_expiries,
-        };
-        let (active, _) = split_for_portal(state.catalog.types(), &portfolio.benefits, now);
-        active
-            .into_iter()
-            .map(|b| presenter.summary(b))
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await?;
-    let (items, next_cursor) = page_in_memory(items, &page);
-    Ok(web::Json(BenefitList { items, next_cursor }))
+) -> Result<HttpResponse, ApiError> {
+    let read = PortfolioRead::new(caller, &context, path.into_inner(), &query)?;
+    read.answer(
+        state,
+        View::ActiveBenefits,
+        active_items,
+        |items, next_cursor| BenefitList { items, next_cursor },
+    )
+    .await
+}
+
+fn active_items(
+    state: &AppState,
+    portfolio: &Portfolio,
+    language: Language,
+    now: DateTime<Utc>,
+) -> Result<Vec<BenefitSummary>, ApiError> {
+    let presenter = Presenter {
+        state,
+        account: &portfolio.account,
+        language,
+        now,
+        domains: portfolio.domains.len(),
+        vouchers: &portfolio.voucher_expiries,
+    };
+    let (active, _) = split_for_portal(state.catalog.types(), &portfolio.benefits, now);
+    active.into_iter().map(|b| presenter.summary(b)).collect()
 }
 
 /// Other benefits you may be eligible for
@@ -329,36 +337,130 @@ pub async fn list_other(
     context: RequestContext,
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
-) -> Result<web::Json<OtherBenefitList>, ApiError> {
-    let id = AccountId(path.into_inner());
-    let page = query.page()?;
-    let language = context.language;
-    let items = blocking(move || {
-        let portfolio = portfolio_for(&state, &caller, id, Action::ReadOrganization)?;
-        let (_, other) = split_for_portal(state.catalog.types(), &portfolio.benefits, state.now());
-        Ok(other
-            .into_iter()
-            .map(|o| match o {
-                OtherBenefit::NotHeld(t) => OtherBenefitView {
-                    benefit_type: BenefitTypeView::new(t, language),
-                    expired: false,
-                    benefit_id: None,
-                    expired_at: None,
-                    message: None,
-                },
-                OtherBenefit::Expired(t, b) => OtherBenefitView {
-                    benefit_type: BenefitTypeView::new(t, language),
-                    expired: true,
-                    benefit_id: Some(b.id.as_uuid()),
-                    expired_at: Some(b.expires_at),
-                    message: Some(Alert::expired().message.get(language).to_owned()),
-                },
-            })
-            .collect::<Vec<_>>())
-    })
-    .await?;
-    let (items, next_cursor) = page_in_memory(items, &page);
-    Ok(web::Json(OtherBenefitList { items, next_cursor }))
+) -> Result<HttpResponse, ApiError> {
+    let read = PortfolioRead::new(caller, &context, path.into_inner(), &query)?;
+    read.answer(
+        state,
+        View::OtherBenefits,
+        other_items,
+        |items, next_cursor| OtherBenefitList { items, next_cursor },
+    )
+    .await
+}
+
+fn other_items(
+    state: &AppState,
+    portfolio: &Portfolio,
+    language: Language,
+    now: DateTime<Utc>,
+) -> Result<Vec<OtherBenefitView>, ApiError> {
+    let (_, other) = split_for_portal(state.catalog.types(), &portfolio.benefits, now);
+    Ok(other
+        .into_iter()
+        .map(|o| match o {
+            OtherBenefit::NotHeld(t) => OtherBenefitView {
+                benefit_type: BenefitTypeView::new(t, language),
+                expired: false,
+                benefit_id: None,
+                expired_at: None,
+                message: None,
+            },
+            OtherBenefit::Expired(t, b) => OtherBenefitView {
+                benefit_type: BenefitTypeView::new(t, language),
+                expired: true,
+                benefit_id: Some(b.id.as_uuid()),
+                expired_at: Some(b.expires_at),
+                message: Some(Alert::expired().message.get(language).to_owned()),
+            },
+        })
+        .collect())
+}
+
+/// A list read from an account's portfolio, served from the kept answers while they are
+/// exactly current (see [`crate::answers`]).
+struct PortfolioRead {
+    caller: Principal,
+    key: AnswerKey,
+    page: PageRequest,
+}
+
+/// Renders a portfolio's items at an instant.
+type Render<T> = fn(&AppState, &Portfolio, Language, DateTime<Utc>) -> Result<Vec<T>, ApiError>;
+
+impl PortfolioRead {
+    fn new(
+        caller: Principal,
+        context: &RequestContext,
+        account: Uuid,
+        query: &ListQuery,
+    ) -> Result<Self, ApiError> {
+        let page = query.page()?;
+        let key = AnswerKey {
+            view: View::ActiveBenefits,
+            account: AccountId(account),
+            viewer: caller.kind,
+            language: context.language,
+            limit: page.limit(),
+            start: page_start(&page),
+        };
+        Ok(Self { caller, key, page })
+    }
+
+    async fn answer<T, L>(
+        self,
+        state: web::Data<AppState>,
+        view: View,
+        render: Render<T>,
+        wrap: fn(Vec<T>, Option<String>) -> L,
+    ) -> Result<HttpResponse, ApiError>
+    where
+        T: Send + 'static,
+        L: Serialize,
+    {
+        let Self {
+            caller,
+            mut key,
+            page,
+        } = self;
+        key.view = view;
+        if let Some(body) = state.answers.get(&key, state.db.changes(), state.now()) {
+            return Ok(json_answer(body));
+        }
+        let (id, language) = (key.account, key.language);
+        let reader = state.clone();
+        let (items, validity) = blocking(move || {
+            // Before the reads: a write that starts after this makes the answer stale.
+            let stamp = reader.db.changes().stamp();
+            let now = reader.now();
+            let (portfolio, access_until) =
+                portfolio_until(&reader, &caller, id, Action::ReadOrganization)?;
+            let items = render(&reader, &portfolio, language, now)?;
+            let shown_until = time_horizon(&portfolio.benefits, &portfolio.voucher_expiries, now);
+            let validity = Validity {
+                stamp,
+                read_at: now,
+                until: earliest(shown_until, access_until),
+            };
+            Ok((items, validity))
+        })
+        .await?;
+        let (items, next_cursor) = page_in_memory(items, &page);
+        let body = serde_json::to_vec(&wrap(items, next_cursor)).map_err(|e| {
+            tracing::error!(error = %e, "a list could not be serialized");
+            ApiError::internal()
+        })?;
+        let body = Bytes::from(body);
+        state
+            .answers
+            .keep(key, validity, state.db.changes(), body.clone());
+        Ok(json_answer(body))
+    }
+}
+
+fn json_answer(body: Bytes) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(body)
 }
 
 fn grant_refused(e: &GrantError) -> ApiError {

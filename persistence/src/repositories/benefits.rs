@@ -239,22 +239,25 @@ impl BenefitRepository for Database {
         load_benefits(&mut conn, account)
     }
 
+    /// Read on one snapshot: the figures, domains and vouchers shown together never straddle
+    /// a write.
     fn portfolio(&self, account: AccountId) -> Result<Option<Portfolio>, StorageError> {
-        let mut conn = self.conn()?;
-        let Some(row) = purchasing_accounts::table
-            .find(account.to_string())
-            .first::<AccountRow>(&mut conn)
-            .optional()
-            .map_err(storage)?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Portfolio {
-            account: row.into_domain()?,
-            benefits: load_benefits(&mut conn, account)?,
-            domains: load_domains(&mut conn, account)?,
-            voucher_expiries: super::vouchers::account_voucher_expiries(&mut conn, account)?,
-        }))
+        self.read_snapshot(|conn| {
+            let Some(row) = purchasing_accounts::table
+                .find(account.to_string())
+                .first::<AccountRow>(conn)
+                .optional()
+                .map_err(storage)?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(Portfolio {
+                account: row.into_domain()?,
+                benefits: load_benefits(conn, account)?,
+                domains: load_domains(conn, account)?,
+                voucher_expiries: super::vouchers::account_voucher_expiries(conn, account)?,
+            }))
+        })
     }
 
     fn benefit(&self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {

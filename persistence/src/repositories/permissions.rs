@@ -338,19 +338,20 @@ impl PermissionRepository for Database {
     ) -> Result<Option<ActivePermission>, StorageError> {
         use partner_permissions::dsl as p;
         let mut conn = self.conn()?;
-        let found: Option<String> = p::partner_permissions
+        let found: Option<(String, Option<NaiveDateTime>)> = p::partner_permissions
             .filter(p::partner_id.eq(partner.to_string()))
             .filter(p::organization_id.eq(organization.to_string()))
             .filter(p::status.eq(PermissionStatus::Approved.code()))
             .filter(p::expires_at.is_null().or(p::expires_at.gt(to_db(now))))
-            .select(p::scopes)
+            .select((p::scopes, p::expires_at))
             .first(&mut conn)
             .optional()
             .map_err(storage)?;
         found
-            .map(|raw| {
+            .map(|(raw, ends_at)| {
                 Ok(ActivePermission {
                     scopes: scopes(&raw)?,
+                    ends_at: ends_at.map(from_db),
                 })
             })
             .transpose()

@@ -1,0 +1,189 @@
+//! PostgreSQL: servers that share a database tell each other of their commits. Each server
+//! keeps one extra connection (its own thread, its own small runtime) that `LISTEN`s on
+//! [`CHANNEL`] and counts every other server's notification as a change, and that sends this
+//! server's own notifications: a writer that committed asks for one and waits for it to be
+//! sent; the requests that arrive together share one `NOTIFY`. The notification goes in a
+//! transaction of its own with `synchronous_commit = off`, so it never waits for a disk
+//! flush and never holds the lock PostgreSQL takes for notifying transactions across a
+//! writer's commit.
+//!
+//! When the connection drops, [`Changes`] stops being complete (nothing may be kept) and the
+//! thread reconnects with back-off; waiting writers are answered once it can notify again,
+//! or after [`ANNOUNCE_WAIT`].
+
+use crate::changes::Changes;
+use futures_util::stream::poll_fn;
+use futures_util::StreamExt;
+use std::sync::{mpsc as std_mpsc, Arc, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_postgres::AsyncMessage;
+
+/// The notification channel of SA Benefits servers.
+pub(crate) const CHANNEL: &str = "sa_benefits_commits";
+/// How the listening connections show in `pg_stat_activity`.
+pub(crate) const APPLICATION_NAME: &str = "sa-benefits-listener";
+/// How long a writer waits for its commit to be announced before answering anyway.
+const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
+const RETRY_FIRST: Duration = Duration::from_millis(50);
+const RETRY_MAX: Duration = Duration::from_secs(2);
+
+type Done = std_mpsc::SyncSender<()>;
+
+/// Asks the listener thread to announce a commit.
+#[derive(Debug)]
+pub(crate) struct Announcer {
+    requests: mpsc::UnboundedSender<Done>,
+}
+
+impl Announcer {
+    /// Announces a commit to the other servers and waits until it is sent. Blocking.
+    pub(crate) fn announce(&self) {
+        let (done, sent) = std_mpsc::sync_channel(1);
+        if self.requests.send(done).is_err() {
+            return; // the listener has stopped: the database is being dropped
+        }
+        if sent.recv_timeout(ANNOUNCE_WAIT).is_err() {
+            tracing::error!(
+                "a commit could not be announced to the other servers in time; their cached \
+                 answers may lag until their next notification"
+            );
+        }
+    }
+}
+
+/// Starts the listener thread for `url` and returns the change counts it keeps complete.
+pub(crate) fn start(url: String) -> Arc<Changes> {
+    let (requests, pending) = mpsc::unbounded_channel();
+    let changes = Arc::new(Changes::shared(Announcer { requests }));
+    let weak = Arc::downgrade(&changes);
+    let spawned = std::thread::Builder::new()
+        .name("pg-listener".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(listen(url, weak, pending)),
+                Err(e) => tracing::error!(error = %e, "no runtime for the PostgreSQL listener"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "the PostgreSQL listener thread did not start");
+    }
+    changes
+}
+
+/// Connects, listens and announces until the database is dropped, reconnecting as needed.
+async fn listen(url: String, changes: Weak<Changes>, mut pending: mpsc::UnboundedReceiver<Done>) {
+    let mut retry = RETRY_FIRST;
+    let mut waiting: Vec<Done> = Vec::new();
+    loop {
+        let mut listened = false;
+        match session(&url, &changes, &mut pending, &mut waiting, &mut listened).await {
+            Ended::Dropped => return,
+            Ended::Lost(e) => {
+                if let Some(c) = changes.upgrade() {
+                    c.set_complete(false);
+                }
+                if listened {
+                    retry = RETRY_FIRST;
+                }
+                tracing::warn!(error = %e, "PostgreSQL listener disconnected; cached answers are off until it listens again");
+                tokio::time::sleep(retry).await;
+                retry = (retry * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
+enum Ended {
+    /// The database was dropped: stop.
+    Dropped,
+    /// The connection failed or dropped.
+    Lost(String),
+}
+
+async fn session(
+    url: &str,
+    changes: &Weak<Changes>,
+    pending: &mut mpsc::UnboundedReceiver<Done>,
+    waiting: &mut Vec<Done>,
+    listened: &mut bool,
+) -> Ended {
+    let mut config: tokio_postgres::Config = match url.parse() {
+        Ok(config) => config,
+        Err(e) => return Ended::Lost(e.to_string()),
+    };
+    config.application_name(APPLICATION_NAME);
+    let (client, mut connection) = match config.connect(tokio_postgres::NoTls).await {
+        Ok(pair) => pair,
+        Err(e) => return Ended::Lost(e.to_string()),
+    };
+    // Drive the connection; count the other servers' notifications as they arrive.
+    let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<String>();
+    let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<i32>();
+    let counted = changes.clone();
+    tokio::spawn(async move {
+        let mut own_pid: Option<i32> = None;
+        let mut pid_rx = Some(pid_rx);
+        let mut messages = poll_fn(move |cx| connection.poll_message(cx));
+        let reason = loop {
+            match messages.next().await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    if own_pid.is_none() {
+                        own_pid = pid_rx.take().and_then(|mut rx| rx.try_recv().ok());
+                    }
+                    if Some(n.process_id()) != own_pid {
+                        match counted.upgrade() {
+                            Some(c) => c.external(),
+                            None => break "dropped".to_owned(),
+                        }
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break e.to_string(),
+                None => break "connection closed".to_owned(),
+            }
+        };
+        let _ = closed_tx.send(reason);
+    });
+    let setup = format!("SET synchronous_commit = off; LISTEN {CHANNEL}");
+    if let Err(e) = client.batch_execute(&setup).await {
+        return Ended::Lost(e.to_string());
+    }
+    let pid: i32 = match client.query_one("SELECT pg_backend_pid()", &[]).await {
+        Ok(row) => row.get(0),
+        Err(e) => return Ended::Lost(e.to_string()),
+    };
+    let _ = pid_tx.send(pid);
+    match changes.upgrade() {
+        Some(c) => c.set_complete(true),
+        None => return Ended::Dropped,
+    }
+    *listened = true;
+    let notify = format!("NOTIFY {CHANNEL}");
+    loop {
+        if waiting.is_empty() {
+            tokio::select! {
+                request = pending.recv() => match request {
+                    Some(done) => waiting.push(done),
+                    None => return Ended::Dropped,
+                },
+                reason = &mut closed => {
+                    return Ended::Lost(reason.unwrap_or_else(|_| "connection task ended".into()));
+                }
+            }
+        }
+        while let Ok(done) = pending.try_recv() {
+            waiting.push(done);
+        }
+        if let Err(e) = client.batch_execute(&notify).await {
+            // Keep the waiting writers: they are answered after the reconnection.
+            return Ended::Lost(e.to_string());
+        }
+        for done in waiting.drain(..) {
+            let _ = done.try_send(());
+        }
+    }
+}
