@@ -15,7 +15,9 @@ use domain::Localized;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::future::{ready, Ready};
+use std::sync::{Arc, PoisonError, RwLock};
 use uuid::Uuid;
 
 /// The claims of an SA Benefits token.
@@ -124,7 +126,21 @@ impl From<AuthError> for ApiError {
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature and claims were verified, with their validity period: a
+    /// portal sends the same token with every request. Times are checked on every use.
+    verified: Arc<RwLock<HashMap<String, Verified>>>,
 }
+
+/// A verified token: who it names and when it is valid (`exp`, `nbf`, in seconds).
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    expires: i64,
+    not_before: Option<i64>,
+}
+
+/// Most verified tokens kept; the set starts again when full.
+const VERIFIED_TOKENS: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -158,10 +174,50 @@ impl JwtVerifier {
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        Ok(Self { key, validation })
+        Ok(Self {
+            key,
+            validation,
+            verified: Arc::default(),
+        })
     }
 
+    /// The principal a token names, if its signature and claims are valid now.
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let leeway = self.validation.leeway as i64;
+        let still_valid = |v: &Verified| {
+            v.expires >= now - leeway && v.not_before.is_none_or(|nbf| nbf <= now + leeway)
+        };
+        if let Some(known) = self
+            .verified
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token)
+            .filter(|v| still_valid(v))
+        {
+            return Ok(known.principal.clone());
+        }
+        let (principal, expires, not_before) = self.verify_signed(token)?;
+        let mut verified = self
+            .verified
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= VERIFIED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(
+            token.to_owned(),
+            Verified {
+                principal: principal.clone(),
+                expires,
+                not_before,
+            },
+        );
+        Ok(principal)
+    }
+
+    /// Checks the signature and every claim; the principal with the token's `exp` and `nbf`.
+    fn verify_signed(&self, token: &str) -> Result<(Principal, i64, Option<i64>), AuthError> {
         let data = jsonwebtoken::decode::<serde_json::Value>(token, &self.key, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => AuthError::BadSignature,
@@ -176,6 +232,18 @@ impl JwtVerifier {
                 _ => AuthError::Malformed,
             })?;
         let claims = data.claims;
+        let seconds = |name: &'static str| -> Result<Option<i64>, AuthError> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .as_i64()
+                    .or_else(|| v.as_f64().map(|f| f as i64))
+                    .map(Some)
+                    .ok_or(AuthError::InvalidClaim(name)),
+            }
+        };
+        let expires = seconds("exp")?.ok_or_else(|| AuthError::MissingClaim("exp".to_owned()))?;
+        let not_before = seconds("nbf")?;
         let text = |name: &'static str| -> Result<String, AuthError> {
             match claims.get(name) {
                 None | Some(serde_json::Value::Null) => {
@@ -202,7 +270,7 @@ impl JwtVerifier {
             Role::Partner => PrincipalKind::Partner(PartnerId(uuid("partner_id")?)),
             Role::Operator => PrincipalKind::Operator,
         };
-        Ok(Principal { subject, kind })
+        Ok((Principal { subject, kind }, expires, not_before))
     }
 }
 
@@ -302,5 +370,67 @@ impl FromRequest for Caller {
                 .map(Caller)
                 .ok_or_else(|| AuthError::Missing.into()),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DEFAULT_AUDIENCE, DEFAULT_ISSUER};
+
+    fn config() -> JwtConfig {
+        JwtConfig {
+            key: JwtKey::Secret(b"unit-test-secret-of-at-least-32-bytes!!".to_vec()),
+            issuer: DEFAULT_ISSUER.to_owned(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            leeway_seconds: 0,
+        }
+    }
+
+    fn principal() -> Principal {
+        Principal {
+            subject: "someone".to_owned(),
+            kind: PrincipalKind::Operator,
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_checked_against_the_clock() {
+        let verifier = JwtVerifier::new(&config()).expect("verifier");
+        let token = TokenIssuer::new(&config())
+            .expect("issuer")
+            .mint(&principal(), chrono::Utc::now(), chrono::Duration::hours(1))
+            .expect("token");
+        assert_eq!(verifier.verify(&token), Ok(principal()));
+        assert_eq!(verifier.verify(&token), Ok(principal()), "remembered");
+        // Its remembered period has passed: it is verified again, not trusted.
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        for (expires, not_before) in [(now - 5, None), (now + 3600, Some(now + 5))] {
+            verifier.verified.write().unwrap().insert(
+                "not-a-token".to_owned(),
+                Verified {
+                    principal: principal(),
+                    expires,
+                    not_before,
+                },
+            );
+            assert_eq!(verifier.verify("not-a-token"), Err(AuthError::Malformed));
+        }
+    }
+
+    #[test]
+    fn a_token_signed_with_another_key_is_never_remembered_as_valid() {
+        let verifier = JwtVerifier::new(&config()).expect("verifier");
+        let other = JwtConfig {
+            key: JwtKey::Secret(b"another-secret-of-at-least-32-bytes!!!!".to_vec()),
+            ..config()
+        };
+        let token = TokenIssuer::new(&other)
+            .expect("issuer")
+            .mint(&principal(), chrono::Utc::now(), chrono::Duration::hours(1))
+            .expect("token");
+        for _ in 0..2 {
+            assert_eq!(verifier.verify(&token), Err(AuthError::BadSignature));
+        }
     }
 }

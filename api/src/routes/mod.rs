@@ -21,14 +21,16 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Every `/api/v1` operation.
 pub fn api_v1(cfg: &mut ServiceConfig<'_>) {
-    cfg.service(benefit_types::list)
+    // The router tries routes in this order, one pattern match each: the lists portals
+    // read on every page view come first.
+    cfg.service(benefits::list_active)
+        .service(benefits::list_other)
+        .service(benefit_types::list)
         .service(organizations::create)
         .service(organizations::get)
         .service(accounts::list)
         .service(accounts::create)
         .service(partners::create)
-        .service(benefits::list_active)
-        .service(benefits::list_other)
         .service(benefits::grant)
         .service(benefits::get)
         .service(ledger::consume)
