@@ -14,6 +14,7 @@
 use crate::changes::Changes;
 use futures_util::stream::poll_fn;
 use futures_util::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -34,6 +35,9 @@ type Done = std_mpsc::SyncSender<()>;
 #[derive(Debug)]
 pub(crate) struct Announcer {
     requests: mpsc::UnboundedSender<Done>,
+    /// Whether the connection is up: while it is down, writers do not wait (their commits
+    /// are announced, in one notification, once it is up again).
+    listening: Arc<AtomicBool>,
 }
 
 impl Announcer {
@@ -43,7 +47,10 @@ impl Announcer {
         if self.requests.send(done).is_err() {
             return; // the listener has stopped: the database is being dropped
         }
-        if sent.recv_timeout(ANNOUNCE_WAIT).is_err() {
+        if !self.listening.load(SeqCst) {
+            return;
+        }
+        if let Err(std_mpsc::RecvTimeoutError::Timeout) = sent.recv_timeout(ANNOUNCE_WAIT) {
             tracing::error!(
                 "a commit could not be announced to the other servers in time; their cached \
                  answers may lag until their next notification"
@@ -55,7 +62,11 @@ impl Announcer {
 /// Starts the listener thread for `url` and returns the change counts it keeps complete.
 pub(crate) fn start(url: String) -> Arc<Changes> {
     let (requests, pending) = mpsc::unbounded_channel();
-    let changes = Arc::new(Changes::shared(Announcer { requests }));
+    let listening = Arc::new(AtomicBool::new(false));
+    let changes = Arc::new(Changes::shared(Announcer {
+        requests,
+        listening: listening.clone(),
+    }));
     let weak = Arc::downgrade(&changes);
     let spawned = std::thread::Builder::new()
         .name("pg-listener".into())
@@ -64,7 +75,7 @@ pub(crate) fn start(url: String) -> Arc<Changes> {
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(listen(url, weak, pending)),
+                Ok(runtime) => runtime.block_on(listen(url, weak, pending, listening)),
                 Err(e) => tracing::error!(error = %e, "no runtime for the PostgreSQL listener"),
             }
         });
@@ -75,24 +86,64 @@ pub(crate) fn start(url: String) -> Arc<Changes> {
 }
 
 /// Connects, listens and announces until the database is dropped, reconnecting as needed.
-async fn listen(url: String, changes: Weak<Changes>, mut pending: mpsc::UnboundedReceiver<Done>) {
+async fn listen(
+    url: String,
+    changes: Weak<Changes>,
+    mut pending: mpsc::UnboundedReceiver<Done>,
+    listening: Arc<AtomicBool>,
+) {
     let mut retry = RETRY_FIRST;
     let mut waiting: Vec<Done> = Vec::new();
     loop {
         let mut listened = false;
-        match session(&url, &changes, &mut pending, &mut waiting, &mut listened).await {
-            Ended::Dropped => return,
-            Ended::Lost(e) => {
-                if let Some(c) = changes.upgrade() {
-                    c.set_complete(false);
-                }
-                if listened {
-                    retry = RETRY_FIRST;
-                }
-                tracing::warn!(error = %e, "PostgreSQL listener disconnected; cached answers are off until it listens again");
-                tokio::time::sleep(retry).await;
-                retry = (retry * 2).min(RETRY_MAX);
-            }
+        let ended = session(
+            &url,
+            &changes,
+            &mut pending,
+            &mut waiting,
+            &mut listened,
+            &listening,
+        )
+        .await;
+        let Ended::Lost(e) = ended else {
+            return;
+        };
+        listening.store(false, SeqCst);
+        if let Some(c) = changes.upgrade() {
+            c.set_complete(false);
+        }
+        if listened {
+            retry = RETRY_FIRST;
+        }
+        tracing::warn!(error = %e, "PostgreSQL listener disconnected; cached answers are off until it listens again");
+        // Writers stop waiting; what they asked for is owed, as one notification, for when
+        // the connection is up again.
+        let owed = !waiting.is_empty();
+        waiting.clear();
+        let Some(before) = drain(&mut pending) else {
+            return;
+        };
+        tokio::time::sleep(retry).await;
+        let Some(during) = drain(&mut pending) else {
+            return;
+        };
+        if owed || before || during {
+            let (placeholder, _) = std_mpsc::sync_channel(1);
+            waiting.push(placeholder);
+        }
+        retry = (retry * 2).min(RETRY_MAX);
+    }
+}
+
+/// Takes the requests waiting in the queue (their writers no longer wait): whether there were
+/// any, or `None` when the database has been dropped.
+fn drain(pending: &mut mpsc::UnboundedReceiver<Done>) -> Option<bool> {
+    let mut any = false;
+    loop {
+        match pending.try_recv() {
+            Ok(_) => any = true,
+            Err(mpsc::error::TryRecvError::Empty) => return Some(any),
+            Err(mpsc::error::TryRecvError::Disconnected) => return None,
         }
     }
 }
@@ -110,6 +161,7 @@ async fn session(
     pending: &mut mpsc::UnboundedReceiver<Done>,
     waiting: &mut Vec<Done>,
     listened: &mut bool,
+    listening: &AtomicBool,
 ) -> Ended {
     let mut config: tokio_postgres::Config = match url.parse() {
         Ok(config) => config,
@@ -162,6 +214,7 @@ async fn session(
         None => return Ended::Dropped,
     }
     *listened = true;
+    listening.store(true, SeqCst);
     let notify = format!("NOTIFY {CHANNEL}");
     loop {
         if waiting.is_empty() {
