@@ -14,7 +14,7 @@
 use crate::changes::Changes;
 use futures_util::stream::poll_fn;
 use futures_util::StreamExt;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -174,19 +174,17 @@ async fn session(
     };
     // Drive the connection; count the other servers' notifications as they arrive.
     let (closed_tx, mut closed) = tokio::sync::oneshot::channel::<String>();
-    let (pid_tx, pid_rx) = tokio::sync::oneshot::channel::<i32>();
+    // This connection's backend, whose own notifications are not another server's commits
+    // (0 until known: PostgreSQL's process ids are positive).
+    let own_pid = Arc::new(AtomicI32::new(0));
     let counted = changes.clone();
+    let own = own_pid.clone();
     tokio::spawn(async move {
-        let mut own_pid: Option<i32> = None;
-        let mut pid_rx = Some(pid_rx);
         let mut messages = poll_fn(move |cx| connection.poll_message(cx));
         let reason = loop {
             match messages.next().await {
                 Some(Ok(AsyncMessage::Notification(n))) => {
-                    if own_pid.is_none() {
-                        own_pid = pid_rx.take().and_then(|mut rx| rx.try_recv().ok());
-                    }
-                    if Some(n.process_id()) != own_pid {
+                    if n.process_id() != own.load(SeqCst) {
                         match counted.upgrade() {
                             Some(c) => c.external(),
                             None => break "dropped".to_owned(),
@@ -208,7 +206,7 @@ async fn session(
         Ok(row) => row.get(0),
         Err(e) => return Ended::Lost(e.to_string()),
     };
-    let _ = pid_tx.send(pid);
+    own_pid.store(pid, SeqCst);
     match changes.upgrade() {
         Some(c) => c.set_complete(true),
         None => return Ended::Dropped,

@@ -290,13 +290,17 @@ pub async fn list_active(
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let read = PortfolioRead::new(caller, &context, path.into_inner(), &query)?;
-    read.answer(
-        state,
+    let read = PortfolioRead::new(
         View::ActiveBenefits,
-        active_items,
-        |items, next_cursor| BenefitList { items, next_cursor },
-    )
+        caller,
+        &context,
+        path.into_inner(),
+        &query,
+    )?;
+    read.answer(state, active_items, |items, next_cursor| BenefitList {
+        items,
+        next_cursor,
+    })
     .await
 }
 
@@ -338,13 +342,17 @@ pub async fn list_other(
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let read = PortfolioRead::new(caller, &context, path.into_inner(), &query)?;
-    read.answer(
-        state,
+    let read = PortfolioRead::new(
         View::OtherBenefits,
-        other_items,
-        |items, next_cursor| OtherBenefitList { items, next_cursor },
-    )
+        caller,
+        &context,
+        path.into_inner(),
+        &query,
+    )?;
+    read.answer(state, other_items, |items, next_cursor| OtherBenefitList {
+        items,
+        next_cursor,
+    })
     .await
 }
 
@@ -389,6 +397,7 @@ type Render<T> = fn(&AppState, &Portfolio, Language, DateTime<Utc>) -> Result<Ve
 
 impl PortfolioRead {
     fn new(
+        view: View,
         caller: Principal,
         context: &RequestContext,
         account: Uuid,
@@ -396,7 +405,7 @@ impl PortfolioRead {
     ) -> Result<Self, ApiError> {
         let page = query.page()?;
         let key = AnswerKey {
-            view: View::ActiveBenefits,
+            view,
             account: AccountId(account),
             viewer: caller.kind,
             language: context.language,
@@ -409,7 +418,6 @@ impl PortfolioRead {
     async fn answer<T, L>(
         self,
         state: web::Data<AppState>,
-        view: View,
         render: Render<T>,
         wrap: fn(Vec<T>, Option<String>) -> L,
     ) -> Result<HttpResponse, ApiError>
@@ -417,12 +425,7 @@ impl PortfolioRead {
         T: Send + 'static,
         L: Serialize,
     {
-        let Self {
-            caller,
-            mut key,
-            page,
-        } = self;
-        key.view = view;
+        let Self { caller, key, page } = self;
         if let Some(body) = state.answers.get(&key, state.db.changes(), state.now()) {
             return Ok(json_answer(body));
         }
