@@ -11,9 +11,10 @@ use crate::tx::Tx;
 use crate::DbConnection;
 use diesel::connection::SimpleConnection;
 use domain::error::StorageError;
+use parking_lot::{Mutex, MutexGuard};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// What a job leaves to do once the batch's commit is known: answer its caller.
 type Deliver = Box<dyn FnOnce(Result<(), StorageError>) + Send>;
@@ -106,7 +107,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        let _turn = writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let turn = writer.lock();
         let mut conn = match pool.get() {
             Ok(conn) => conn,
             Err(e) => {
@@ -115,6 +116,10 @@ fn run(
             }
         };
         run_batch(&mut conn, changes, batch);
+        drop(conn);
+        // Handed straight to a waiting writer (a write transaction, the checkpointer): this
+        // thread would otherwise take the turn again at once, batch after batch.
+        MutexGuard::unlock_fair(turn);
     }
 }
 

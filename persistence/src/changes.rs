@@ -74,6 +74,12 @@ impl Changes {
         self.started.load(SeqCst) == stamp.0 && self.complete.load(SeqCst)
     }
 
+    /// How many writes have started (for the SQLite checkpointer: whether there is anything
+    /// new to copy back).
+    pub(crate) fn writes_started(&self) -> u64 {
+        self.started.load(SeqCst)
+    }
+
     /// A commit made elsewhere (another server) has become visible.
     pub(crate) fn external(&self) {
         self.begin();

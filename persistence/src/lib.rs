@@ -3,8 +3,10 @@
 
 mod batch;
 mod changes;
+mod checkpoint;
 mod connection;
 mod convert;
+mod fixed;
 mod notify;
 mod repositories;
 mod schema;

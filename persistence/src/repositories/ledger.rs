@@ -88,47 +88,68 @@ fn figures(conn: &mut DbConnection, id: &str) -> Result<Option<Figures>, Storage
 /// Applies `amount` to one figure only if the invariant still holds at that instant, and
 /// returns the figures after it with the benefit's new version (`None`: nothing changed).
 /// Every ledger entry bumps the version once, starting from the grant (version 1, entry 1),
-/// so the new version is the entry's position in the ledger. Exact under concurrency on both
-/// backends: the check and the write are one statement.
+/// so the new version is the entry's position in the ledger. Exact: the check and the write
+/// are one statement (and SQLite's write transaction is exclusive besides). SQLite only;
+/// PostgreSQL does this and the ledger row in one statement ([`update_and_append_pg`]).
 fn conditional_update(
-    conn: &mut DbConnection,
+    conn: &mut diesel::SqliteConnection,
     id: &str,
     figure: Figure,
     amount: i64,
 ) -> Result<Option<(Figures, i64)>, StorageError> {
-    use benefits::dsl as b;
-    let target = b::benefits
-        .filter(b::id.eq(id))
-        .filter(b::quantity.is_not_null());
-    let quantity = b::quantity.assume_not_null();
-    let used = b::used.assume_not_null();
-    let returned = (
-        b::quantity.assume_not_null(),
-        b::used.assume_not_null(),
-        b::version,
-    );
-    let changed: Option<(i64, i64, i64)> = match figure {
-        Figure::Used if amount >= 0 => diesel::update(target.filter((used + amount).le(quantity)))
-            .set((b::used.eq(b::used + amount), b::version.eq(b::version + 1)))
-            .returning(returned)
-            .get_result(conn)
-            .optional(),
-        Figure::Used => diesel::update(target.filter((used + amount).ge(0)))
-            .set((b::used.eq(b::used + amount), b::version.eq(b::version + 1)))
-            .returning(returned)
-            .get_result(conn)
-            .optional(),
-        Figure::Quantity => diesel::update(target.filter((quantity + amount).ge(used)))
-            .set((
-                b::quantity.eq(b::quantity + amount),
-                b::version.eq(b::version + 1),
-            ))
-            .returning(returned)
-            .get_result(conn)
-            .optional(),
+    use crate::fixed::{fixed, Statement};
+    use diesel::sql_types::Text;
+    struct Use;
+    impl Statement for Use {
+        const SQL: &'static str = "UPDATE benefits SET used = used + ?1, version = version + 1 \
+            WHERE id = ?2 AND quantity IS NOT NULL AND used + ?1 <= quantity \
+            RETURNING quantity, used, version";
     }
+    struct GiveBack;
+    impl Statement for GiveBack {
+        const SQL: &'static str = "UPDATE benefits SET used = used + ?1, version = version + 1 \
+            WHERE id = ?2 AND quantity IS NOT NULL AND used + ?1 >= 0 \
+            RETURNING quantity, used, version";
+    }
+    struct Entitle;
+    impl Statement for Entitle {
+        const SQL: &'static str =
+            "UPDATE benefits SET quantity = quantity + ?1, version = version + 1 \
+            WHERE id = ?2 AND quantity IS NOT NULL AND quantity + ?1 >= used \
+            RETURNING quantity, used, version";
+    }
+    #[derive(QueryableByName)]
+    struct Changed {
+        #[diesel(sql_type = BigInt)]
+        quantity: i64,
+        #[diesel(sql_type = BigInt)]
+        used: i64,
+        #[diesel(sql_type = BigInt)]
+        version: i64,
+    }
+    fn run<M: Statement>(
+        conn: &mut diesel::SqliteConnection,
+        id: &str,
+        amount: i64,
+    ) -> QueryResult<Changed> {
+        fixed::<M, _>(|q| q.bind::<BigInt, _>(amount).bind::<Text, _>(id)).get_result(conn)
+    }
+    let changed = match figure {
+        Figure::Used if amount >= 0 => run::<Use>(conn, id, amount),
+        Figure::Used => run::<GiveBack>(conn, id, amount),
+        Figure::Quantity => run::<Entitle>(conn, id, amount),
+    }
+    .optional()
     .map_err(storage)?;
-    Ok(changed.map(|(quantity, used, version)| (Figures { quantity, used }, version)))
+    Ok(changed.map(|c| {
+        (
+            Figures {
+                quantity: c.quantity,
+                used: c.used,
+            },
+            c.version,
+        )
+    }))
 }
 
 #[derive(QueryableByName)]
@@ -218,10 +239,10 @@ fn try_record(
                 }),
             )
         }
-        DbConnection::Sqlite(_) => {
+        DbConnection::Sqlite(sqlite) => {
             let id = benefit.to_string();
             let Some((after, seq)) =
-                conditional_update(conn, &id, change.kind.figure(), change.amount)?
+                conditional_update(sqlite, &id, change.kind.figure(), change.amount)?
             else {
                 return Ok(None);
             };

@@ -1,0 +1,189 @@
+//! WAL checkpoints of SQLite, off the writer's path. By default SQLite copies the WAL back
+//! into the database file inside the commit that crosses 1,000 pages, on the thread that
+//! commits: the group-commit writer, which every write waits for (7 % of its time under a
+//! load of consumptions, fsyncs included). Here the pool's connections never checkpoint on
+//! their own (`wal_autocheckpoint = 0`); a thread of its own, with a connection of its own,
+//! checkpoints a short while after writes were committed:
+//! 1. every [`INTERVAL`], a passive checkpoint while writers go on: it copies what has been
+//!    committed and blocks nobody;
+//! 2. once the WAL is longer than [`RESTART_FRAMES`], another passive checkpoint while it
+//!    holds this process's writer turn (so no transaction is under way): it copies the few
+//!    frames the first one could not see, the WAL is then fully copied, and the next write
+//!    starts it again from its beginning. Without this the WAL grows without end under
+//!    steady writes: a transaction is always under way, so it is never fully copied at the
+//!    moment a new one begins.
+//!
+//! Checkpointing every [`INTERVAL`] also copies each hot page once instead of once per
+//! thousand frames. The last connection to close checkpoints as usual.
+
+use crate::changes::Changes;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use parking_lot::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// How often the thread looks for commits to checkpoint.
+const INTERVAL: Duration = Duration::from_millis(100);
+
+/// How long the WAL may grow (in frames of a 4 KiB page, so about 32 MiB) before the writer
+/// is held for a moment so that it can start again from its beginning.
+const RESTART_FRAMES: i32 = 8192;
+
+/// Starts the checkpointer of the SQLite file at `path`; it ends once `changes` (held by the
+/// database and its clones) is dropped. `writer` is the turn every writer of this process
+/// takes before its transaction.
+pub(crate) fn start(path: PathBuf, changes: &Arc<Changes>, writer: Arc<Mutex<()>>) {
+    let changes = Arc::downgrade(changes);
+    let spawned = std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || run(&path, &changes, &writer));
+    if let Err(e) = spawned {
+        // Without the thread the WAL still gets checkpointed when the last connection closes;
+        // say so loudly, it would grow until then.
+        tracing::error!(error = %e, "cannot start the SQLite checkpointer");
+    }
+}
+
+/// What `PRAGMA wal_checkpoint` answers.
+#[derive(QueryableByName)]
+struct Progress {
+    /// Frames in the WAL.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+}
+
+fn checkpoint(conn: &mut SqliteConnection) -> Result<Progress, diesel::result::Error> {
+    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)
+}
+
+fn run(path: &Path, changes: &Weak<Changes>, writer: &Mutex<()>) {
+    let mut conn: Option<SqliteConnection> = None;
+    let mut checkpointed = 0;
+    loop {
+        std::thread::sleep(INTERVAL);
+        let Some(count) = changes.upgrade().map(|c| c.writes_started()) else {
+            return;
+        };
+        if count == checkpointed {
+            continue;
+        }
+        if conn.is_none() {
+            conn = open(path);
+        }
+        let Some(c) = conn.as_mut() else { continue };
+        // The first pass may see everything copied and still leave the WAL unable to start
+        // again: a transaction under way appends its frames when it commits. Under the
+        // writer's turn no transaction is under way.
+        // The second pass only when the WAL is long: it waits for two fsyncs (about 20 ms
+        // here) while the writer waits for it.
+        let done = checkpoint(c).and_then(|bulk| {
+            if bulk.log < RESTART_FRAMES {
+                return Ok(());
+            }
+            let _turn = writer.lock();
+            checkpoint(c).map(|_| ())
+        });
+        match done {
+            Ok(()) => checkpointed = count,
+            Err(e) => {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                conn = None;
+            }
+        }
+    }
+}
+
+fn open(path: &Path) -> Option<SqliteConnection> {
+    let opened = SqliteConnection::establish(&path.to_string_lossy()).and_then(|mut c| {
+        c.batch_execute("PRAGMA busy_timeout = 10000;")
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+        Ok(c)
+    });
+    match opened {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "the SQLite checkpointer cannot connect");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Database;
+    use diesel::connection::SimpleConnection;
+    use diesel::{QueryableByName, RunQueryDsl};
+
+    #[derive(QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        wal_autocheckpoint: i32,
+    }
+
+    /// Commits reach the database file through the checkpointer: the pool's connections
+    /// never checkpoint (and 50 small commits stay far below SQLite's own 1,000-page
+    /// threshold), yet the file grows shortly after them.
+    #[test]
+    fn commits_are_checkpointed_in_the_background() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let db = Database::open(&path.to_string_lossy(), 2).unwrap();
+        db.migrate().unwrap();
+        let setting: Vec<Setting> = diesel::sql_query("PRAGMA wal_autocheckpoint")
+            .load(&mut *db.conn().unwrap())
+            .unwrap();
+        assert_eq!(setting[0].wal_autocheckpoint, 0);
+        std::thread::sleep(2 * super::INTERVAL);
+        let before = std::fs::metadata(&path).unwrap().len();
+        for _ in 0..50 {
+            db.write_transaction(|c| {
+                c.batch_execute(
+                    "CREATE TABLE IF NOT EXISTS filler(x BLOB); \
+                     INSERT INTO filler VALUES (randomblob(16000));",
+                )
+                .map_err(crate::connection::storage)
+            })
+            .unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::fs::metadata(&path).unwrap().len() < before + 50 * 16000 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the commits were not checkpointed into the database file"
+            );
+            std::thread::sleep(super::INTERVAL);
+        }
+    }
+
+    /// Under writes that never pause, the WAL still starts again from its beginning: after
+    /// 128 MB of commits it is far shorter (a checkpoint that never catches up with the
+    /// writer would leave it at 128 MB and growing).
+    #[test]
+    fn the_wal_stays_small_under_steady_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let db = Database::open(&path.to_string_lossy(), 2).unwrap();
+        db.migrate().unwrap();
+        let started = std::time::Instant::now();
+        for _ in 0..4000 {
+            db.write_transaction(|c| {
+                c.batch_execute(
+                    "CREATE TABLE IF NOT EXISTS filler(x BLOB); DELETE FROM filler; \
+                     INSERT INTO filler VALUES (randomblob(32000));",
+                )
+                .map_err(crate::connection::storage)
+            })
+            .unwrap();
+        }
+        assert!(
+            started.elapsed() > 3 * super::INTERVAL,
+            "the writes ended before the checkpointer could run: the test proves nothing"
+        );
+        let wal = std::fs::metadata(dir.path().join("db.sqlite-wal"))
+            .unwrap()
+            .len();
+        assert!(wal < 60_000_000, "the WAL grew to {wal} bytes");
+    }
+}
