@@ -109,25 +109,42 @@ pub async fn export(
         .streaming(body))
 }
 
-/// Calls `each` with every entry of the ledger, oldest first, one chunk at a time.
+/// Calls `each` with every entry of the ledger, oldest first, one chunk at a time. The next
+/// chunk is read on a thread of its own while `each` writes the current one, so the
+/// database and the file format each have a core; at most two chunks are held.
 fn for_each_entry(
-    db: &Database,
+    db: &(impl LedgerHistory + Sync),
     id: BenefitId,
+    rows: i64,
     mut each: impl FnMut(&LedgerEntry) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut after = 0;
-    loop {
-        let entries = db
-            .entries_after(id, after, CHUNK_ROWS)
-            .map_err(io::Error::other)?;
-        for entry in &entries {
-            each(entry)?;
+    let (chunks, received) = std::sync::mpsc::sync_channel::<io::Result<Vec<LedgerEntry>>>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let mut after = 0;
+            loop {
+                let read = db.entries_after(id, after, rows).map_err(io::Error::other);
+                let next = match &read {
+                    Ok(entries) if entries.len() as i64 == rows => entries.last().map(|e| e.seq),
+                    _ => None,
+                };
+                // A closed channel: the writer stopped (the client went away).
+                if chunks.send(read).is_err() {
+                    return;
+                }
+                match next {
+                    Some(seq) => after = seq,
+                    None => return,
+                }
+            }
+        });
+        for chunk in received {
+            for entry in &chunk? {
+                each(entry)?;
+            }
         }
-        match entries.last() {
-            Some(last) if entries.len() as i64 == CHUNK_ROWS => after = last.seq,
-            _ => return Ok(()),
-        }
-    }
+        Ok(())
+    })
 }
 
 fn send(sender: &mpsc::Sender<Chunk>, bytes: Vec<u8>) -> io::Result<()> {
@@ -192,7 +209,7 @@ fn write_csv(
     let mut buffer = String::with_capacity(CHUNK_BYTES + 1024);
     buffer.push_str(&export_columns(language).join(","));
     buffer.push_str("\r\n");
-    for_each_entry(db, id, |entry| {
+    for_each_entry(db, id, CHUNK_ROWS, |entry| {
         csv_row(&mut buffer, entry);
         if buffer.len() >= CHUNK_BYTES {
             send(sender, std::mem::take(&mut buffer).into_bytes())?;
@@ -220,12 +237,15 @@ fn write_xlsx(
     let directory = tempfile::tempdir()?;
     let mut workbook = Workbook::new();
     workbook.set_tempdir(directory.path()).map_err(xlsx)?;
+    // Level 2 instead of 6: the compression took half the time of a big export; the file
+    // is about a tenth larger (73 MB instead of 66 MB for a million rows).
+    workbook.set_zip_compression_level(2);
     let bold = Format::new().set_bold();
     let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
     let columns = export_columns(language);
     let mut sheets = 0;
     let mut row = SHEET_ROWS;
-    for_each_entry(db, id, |e| {
+    for_each_entry(db, id, CHUNK_ROWS, |e| {
         if row >= SHEET_ROWS {
             sheets += 1;
             let new = workbook
@@ -304,6 +324,133 @@ fn write_xlsx(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use domain::auth::Role;
+    use domain::error::StorageError;
+    use domain::ids::TransactionId;
+    use domain::ledger::EntryKind;
+    use domain::metering::LedgerFilter;
+    use domain::page::{Page, PageRequest};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A ledger of `len` consumptions; the read after `fail_after` entries fails.
+    struct Ledger {
+        len: i64,
+        fail_after: Option<i64>,
+        reads: AtomicUsize,
+    }
+
+    impl Ledger {
+        fn new(len: i64) -> Self {
+            Self {
+                len,
+                fail_after: None,
+                reads: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    fn entry(seq: i64) -> LedgerEntry {
+        LedgerEntry {
+            id: TransactionId(Uuid::new_v4()),
+            benefit_id: BenefitId(Uuid::nil()),
+            seq,
+            kind: EntryKind::Consumption,
+            amount: 1,
+            after: None,
+            actor_subject: "test".into(),
+            actor_role: Role::CustomerAdmin,
+            partner: None,
+            reference: None,
+            note: None,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    impl LedgerHistory for Ledger {
+        fn entries(
+            &self,
+            _: BenefitId,
+            _: &LedgerFilter,
+            _: &PageRequest,
+        ) -> Result<Page<LedgerEntry>, StorageError> {
+            Err(StorageError("not used by exports".into()))
+        }
+        fn entries_after(
+            &self,
+            _: BenefitId,
+            after: i64,
+            limit: i64,
+        ) -> Result<Vec<LedgerEntry>, StorageError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            if self.fail_after.is_some_and(|f| after >= f) {
+                return Err(StorageError("the database went away".into()));
+            }
+            Ok((after + 1..=self.len.min(after + limit))
+                .map(entry)
+                .collect())
+        }
+        fn totals(&self, _: BenefitId) -> Result<Vec<(EntryKind, i64)>, StorageError> {
+            Err(StorageError("not used by exports".into()))
+        }
+        fn figures_with_totals(
+            &self,
+            _: BenefitId,
+        ) -> Result<Option<domain::ports::LedgerSnapshot>, StorageError> {
+            Err(StorageError("not used by exports".into()))
+        }
+    }
+
+    fn seen(ledger: &Ledger, rows: i64) -> (Vec<i64>, io::Result<()>) {
+        let mut seqs = Vec::new();
+        let result = for_each_entry(ledger, BenefitId(Uuid::nil()), rows, |e| {
+            seqs.push(e.seq);
+            Ok(())
+        });
+        (seqs, result)
+    }
+
+    #[test]
+    fn every_entry_is_written_once_in_order_across_chunks() {
+        for (len, rows) in [(23, 5), (10, 5), (0, 5), (4, 5), (1, 1)] {
+            let (seqs, result) = seen(&Ledger::new(len), rows);
+            assert!(result.is_ok());
+            assert_eq!(
+                seqs,
+                (1..=len).collect::<Vec<_>>(),
+                "{len} entries in chunks of {rows}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_read_ends_the_export_with_its_error() {
+        let ledger = Ledger {
+            fail_after: Some(10),
+            ..Ledger::new(100)
+        };
+        let (seqs, result) = seen(&ledger, 5);
+        assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+        assert!(result.unwrap_err().to_string().contains("went away"));
+    }
+
+    /// A client that goes away stops the reading too: of 20 chunks, the reader gets at
+    /// most two ahead of the writer before it notices.
+    #[test]
+    fn a_failed_write_stops_the_reader() {
+        let ledger = Ledger::new(100);
+        let result = for_each_entry(&ledger, BenefitId(Uuid::nil()), 5, |e| {
+            if e.seq == 7 {
+                return Err(io::Error::new(io::ErrorKind::BrokenPipe, "gone"));
+            }
+            Ok(())
+        });
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::BrokenPipe);
+        assert!(
+            ledger.reads.load(Ordering::SeqCst) <= 4,
+            "{:?}",
+            ledger.reads
+        );
+    }
 
     #[test]
     fn csv_text_is_quoted_and_guarded_against_formulas() {
