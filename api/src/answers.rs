@@ -49,16 +49,18 @@ pub struct Validity {
     pub until: Option<DateTime<Utc>>,
 }
 
-impl Validity {
+/// A kept answer: a [`Validity`] that had a stamp, and the body.
+struct Kept {
+    stamp: Stamp,
+    read_at: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    body: Bytes,
+}
+
+impl Kept {
     fn covers(&self, now: DateTime<Utc>) -> bool {
         self.read_at <= now && self.until.is_none_or(|until| now < until)
     }
-}
-
-struct Kept {
-    stamp: Stamp,
-    validity: Validity,
-    body: Bytes,
 }
 
 /// The kept answers, at most `capacity` of them (0 keeps none).
@@ -115,8 +117,7 @@ impl Answers {
         }
         let kept = self.kept.read().unwrap_or_else(PoisonError::into_inner);
         let entry = kept.get(key)?;
-        (changes.unchanged_since(entry.stamp) && entry.validity.covers(now))
-            .then(|| entry.body.clone())
+        (changes.unchanged_since(entry.stamp) && entry.covers(now)).then(|| entry.body.clone())
     }
 
     /// Keeps `body` as the answer for `key`, if it was read with nothing written under way
@@ -139,7 +140,8 @@ impl Answers {
             key,
             Kept {
                 stamp,
-                validity,
+                read_at: validity.read_at,
+                until: validity.until,
                 body,
             },
         );

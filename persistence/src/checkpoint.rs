@@ -17,10 +17,10 @@
 //! thousand frames. The last connection to close checkpoints as usual.
 
 use crate::changes::Changes;
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
+use crate::connection::Manager;
+use crate::DbConnection;
+use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 use parking_lot::Mutex;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -35,14 +35,14 @@ const INTERVAL: Duration = Duration::from_millis(100);
 /// turn (holds of 10–30 ms, but a quarter less throughput) and a WAL of 256 MiB.
 const RESTART_FRAMES: i32 = 8192;
 
-/// Starts the checkpointer of the SQLite file at `path`; it ends once `changes` (held by the
-/// database and its clones) is dropped. `writer` is the turn every writer of this process
-/// takes before its transaction.
-pub(crate) fn start(path: PathBuf, changes: &Arc<Changes>, writer: Arc<Mutex<()>>) {
+/// Starts the checkpointer of the SQLite file `manager` opens (a connection set up like the
+/// pool's); it ends once `changes` (held by the database and its clones) is dropped.
+/// `writer` is the turn every writer of this process takes before its transaction.
+pub(crate) fn start(manager: Manager, changes: &Arc<Changes>, writer: Arc<Mutex<()>>) {
     let changes = Arc::downgrade(changes);
     let spawned = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
-        .spawn(move || run(&path, &changes, &writer));
+        .spawn(move || run(&manager, &changes, &writer));
     if let Err(e) = spawned {
         // Without the thread the WAL still gets checkpointed when the last connection closes;
         // say so loudly, it would grow until then.
@@ -62,7 +62,7 @@ fn checkpoint(conn: &mut SqliteConnection) -> Result<Progress, diesel::result::E
     diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").get_result(conn)
 }
 
-fn run(path: &Path, changes: &Weak<Changes>, writer: &Mutex<()>) {
+fn run(manager: &Manager, changes: &Weak<Changes>, writer: &Mutex<()>) {
     let mut conn: Option<SqliteConnection> = None;
     let mut checkpointed = 0;
     loop {
@@ -74,14 +74,13 @@ fn run(path: &Path, changes: &Weak<Changes>, writer: &Mutex<()>) {
             continue;
         }
         if conn.is_none() {
-            conn = open(path);
+            conn = open(manager);
         }
         let Some(c) = conn.as_mut() else { continue };
         // The first pass may see everything copied and still leave the WAL unable to start
         // again: a transaction under way appends its frames when it commits. Under the
-        // writer's turn no transaction is under way.
-        // The second pass only when the WAL is long: it waits for two fsyncs (about 20 ms
-        // here) while the writer waits for it.
+        // writer's turn no transaction is under way; the writer waits for that pass, so it
+        // runs only past RESTART_FRAMES.
         let done = checkpoint(c).and_then(|bulk| {
             if bulk.log < RESTART_FRAMES {
                 return Ok(());
@@ -99,14 +98,13 @@ fn run(path: &Path, changes: &Weak<Changes>, writer: &Mutex<()>) {
     }
 }
 
-fn open(path: &Path) -> Option<SqliteConnection> {
-    let opened = SqliteConnection::establish(&path.to_string_lossy()).and_then(|mut c| {
-        c.batch_execute("PRAGMA busy_timeout = 10000;")
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-        Ok(c)
-    });
-    match opened {
-        Ok(c) => Some(c),
+fn open(manager: &Manager) -> Option<SqliteConnection> {
+    match manager.connect() {
+        Ok(DbConnection::Sqlite(c)) => Some(c),
+        Ok(DbConnection::Postgresql(_)) => {
+            tracing::error!("the SQLite checkpointer was given a PostgreSQL database");
+            None
+        }
         Err(e) => {
             tracing::warn!(error = %e, "the SQLite checkpointer cannot connect");
             None

@@ -100,7 +100,7 @@ pub(crate) struct Manager {
 }
 
 impl Manager {
-    fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+    pub(crate) fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
                 PgConnection::establish(url).map(DbConnection::Postgresql)
@@ -178,6 +178,7 @@ impl Database {
             url: url.redacted(),
             source,
         })?;
+        let checkpointer = manager.clone();
         let pool = r2d2::Pool::builder()
             .max_size(max_connections.max(1))
             .min_idle(Some(1))
@@ -191,20 +192,19 @@ impl Database {
                 source,
             })?;
         let backend = url.backend();
-        let writer: Option<std::sync::Arc<parking_lot::Mutex<()>>> =
-            (backend == Backend::Sqlite).then(Default::default);
-        let changes = match &url {
-            DatabaseUrl::Postgres(raw) => crate::notify::start(raw.clone()),
-            DatabaseUrl::Sqlite(path) => {
+        // SQLite: one writer turn for the process, the group-commit writer and the
+        // checkpointer; PostgreSQL: a listener for the other servers' commits.
+        let (writer, batch, changes) = match &url {
+            DatabaseUrl::Postgres(raw) => (None, None, crate::notify::start(raw.clone())),
+            DatabaseUrl::Sqlite(_) => {
+                let writer = std::sync::Arc::new(parking_lot::Mutex::new(()));
                 let changes = crate::changes::Changes::local();
-                let turn = writer.clone().expect("SQLite has a writer turn");
-                crate::checkpoint::start(path.clone(), &changes, turn);
-                changes
+                crate::checkpoint::start(checkpointer, &changes, writer.clone());
+                let batch =
+                    crate::batch::BatchWriter::start(pool.clone(), writer.clone(), changes.clone());
+                (Some(writer), Some(batch), changes)
             }
         };
-        let batch = writer
-            .clone()
-            .map(|w| crate::batch::BatchWriter::start(pool.clone(), w, changes.clone()));
         Ok(Self {
             pool,
             backend,

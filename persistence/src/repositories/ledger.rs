@@ -402,3 +402,39 @@ fn totals(
         Ok(totals)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::conditional_update;
+    use diesel::connection::SimpleConnection;
+    use diesel::{Connection, SqliteConnection};
+    use domain::ledger::{Figure, Figures};
+
+    /// The three fixed statements of SQLite keep PRODUCT.md's figures: used never above the
+    /// quantity, never below zero, the quantity never below what is used; a refused change
+    /// writes nothing, and an unmetered benefit changes never.
+    #[test]
+    fn the_conditional_updates_keep_the_figures_exact() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        conn.batch_execute(
+            "CREATE TABLE benefits (id TEXT PRIMARY KEY, quantity BIGINT, used BIGINT, version BIGINT NOT NULL); \
+             INSERT INTO benefits VALUES ('b', 10, 0, 1), ('u', NULL, NULL, 1);",
+        )
+        .unwrap();
+        let mut change =
+            |figure, amount| conditional_update(&mut conn, "b", figure, amount).unwrap();
+        let figures = |quantity, used, version| Some((Figures { quantity, used }, version));
+        assert_eq!(change(Figure::Used, 10), figures(10, 10, 2));
+        assert_eq!(change(Figure::Used, 1), None, "used above the quantity");
+        assert_eq!(change(Figure::Used, -11), None, "used below zero");
+        assert_eq!(change(Figure::Used, -4), figures(10, 6, 3));
+        assert_eq!(change(Figure::Quantity, -5), None, "quantity below used");
+        assert_eq!(change(Figure::Quantity, -4), figures(6, 6, 4));
+        assert_eq!(change(Figure::Quantity, 3), figures(9, 6, 5));
+        assert_eq!(
+            conditional_update(&mut conn, "u", Figure::Used, 1).unwrap(),
+            None,
+            "unmetered"
+        );
+    }
+}
