@@ -9,6 +9,19 @@ pub enum JwtKey {
     Secret(Vec<u8>),
     /// RS256 or ES256 with a public key (PEM); tokens cannot be minted here.
     PublicKeyPem(Vec<u8>),
+    /// RS256 or ES256 with the keys of a JWK set in a file, chosen by the token's `kid`;
+    /// the file is read again when an unknown `kid` arrives.
+    JwksFile(PathBuf),
+    /// The same with a JWK set served by an identity provider (`https://…`).
+    JwksUrl(String),
+}
+
+impl JwtKey {
+    /// Whether tokens are minted elsewhere (a public key or a JWK set): then this service
+    /// can neither mint nor print tokens.
+    pub fn minted_elsewhere(&self) -> bool {
+        !matches!(self, JwtKey::Secret(_))
+    }
 }
 
 impl std::fmt::Debug for JwtKey {
@@ -16,6 +29,8 @@ impl std::fmt::Debug for JwtKey {
         match self {
             JwtKey::Secret(_) => f.write_str("Secret(***)"),
             JwtKey::PublicKeyPem(_) => f.write_str("PublicKeyPem"),
+            JwtKey::JwksFile(path) => write!(f, "JwksFile({})", path.display()),
+            JwtKey::JwksUrl(url) => write!(f, "JwksUrl({url})"),
         }
     }
 }
@@ -26,6 +41,24 @@ pub struct JwtConfig {
     pub issuer: String,
     pub audience: String,
     pub leeway_seconds: u64,
+    /// The longest accepted lifetime of a token, `exp − iat` (`JWT_MAX_TTL`).
+    pub max_ttl_seconds: u64,
+    /// The shortest time between two readings of a JWK set for an unknown `kid`.
+    pub jwks_refresh_seconds: u64,
+}
+
+impl JwtConfig {
+    /// A configuration with the defaults of API.md around `key`.
+    pub fn with_key(key: JwtKey) -> Self {
+        JwtConfig {
+            key,
+            issuer: DEFAULT_ISSUER.to_owned(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            leeway_seconds: 60,
+            max_ttl_seconds: DEFAULT_MAX_TTL_SECONDS,
+            jwks_refresh_seconds: 60,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +73,10 @@ pub struct Config {
     pub database_pool_size: u32,
     /// How many answers of the benefit lists to keep (0 keeps none; see [`crate::answers`]).
     pub kept_answers: usize,
+    /// Requests a minute per principal, or per client address without a token (0: no limit).
+    pub rate_limit_per_minute: u32,
+    /// An extra certificate authority (PEM) trusted for the SMTP server's certificate.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,8 +88,16 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("set JWT_SECRET or JWT_PUBLIC_KEY_FILE, not both")]
-    BothKeys,
+    #[error("set one of JWT_SECRET, JWT_PUBLIC_KEY_FILE, JWT_JWKS_FILE, JWT_JWKS_URL, not {0}")]
+    SeveralKeys(String),
+    #[error("JWT_PUBLIC_KEY_FILE {0} holds a private key: give the public key only (openssl pkey -in KEY -pubout)")]
+    PrivateKeyGiven(String),
+    #[error("JWT_PUBLIC_KEY_FILE {0} is not a PEM public key (-----BEGIN PUBLIC KEY-----, RSA or EC P-256)")]
+    NotAPublicKey(String),
+    #[error("JWT_JWKS_URL must be an https:// URL (http:// only on a loopback host): {0}")]
+    JwksUrl(String),
+    #[error("{name} is not a duration (seconds, or 30m, 12h, 7d): {value}")]
+    NotADuration { name: &'static str, value: String },
     #[error("JWT_SECRET must be at least 32 bytes")]
     ShortSecret,
     #[error("cannot create the JWT secret under {path}: {source}")]
@@ -68,6 +113,62 @@ pub const DEFAULT_DATABASE_URL: &str = "data/sa-benefits.db";
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 pub const DEFAULT_ISSUER: &str = "sa-benefits";
 pub const DEFAULT_AUDIENCE: &str = "sa-benefits-api";
+/// `JWT_MAX_TTL` by default: 24 hours.
+pub const DEFAULT_MAX_TTL_SECONDS: u64 = 24 * 3600;
+/// `RATE_LIMIT_PER_MINUTE` by default: 1,200 requests a minute (20 a second on average),
+/// each principal may also spend its whole minute at once.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 1200;
+
+/// A duration: seconds, or a number with a unit (`30m`, `12h`, `7d`).
+pub fn parse_duration_seconds(raw: &str) -> Option<u64> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: u64 = number.parse().ok()?;
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(factor).filter(|s| *s > 0)
+}
+
+/// The labels of a PEM file (`-----BEGIN <label>-----`).
+fn pem_labels(pem: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(pem)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("-----BEGIN "))
+        .filter_map(|l| l.strip_suffix("-----"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Refuses what cannot be a public key, saying what it is instead.
+fn check_public_key(path: &str, pem: &[u8]) -> Result<(), ConfigError> {
+    let labels = pem_labels(pem);
+    if labels.iter().any(|l| l.contains("PRIVATE KEY")) {
+        return Err(ConfigError::PrivateKeyGiven(path.to_owned()));
+    }
+    if !labels
+        .iter()
+        .any(|l| l == "PUBLIC KEY" || l == "RSA PUBLIC KEY")
+    {
+        return Err(ConfigError::NotAPublicKey(path.to_owned()));
+    }
+    Ok(())
+}
+
+/// A JWK set URL: `https://`, or `http://` to a loopback host (a local identity provider).
+fn check_jwks_url(url: &str) -> Result<(), ConfigError> {
+    let loopback = ["http://127.", "http://localhost:", "http://localhost/", "http://[::1]"];
+    if url.starts_with("https://") || loopback.iter().any(|p| url.starts_with(p)) {
+        Ok(())
+    } else {
+        Err(ConfigError::JwksUrl(url.to_owned()))
+    }
+}
 
 fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
     match std::env::var(name) {
@@ -79,13 +180,35 @@ fn var(name: &'static str) -> Result<Option<String>, ConfigError> {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let key = match (var("JWT_SECRET")?, var("JWT_PUBLIC_KEY_FILE")?) {
-            (Some(_), Some(_)) => return Err(ConfigError::BothKeys),
-            (Some(secret), None) => JwtKey::Secret(secret.into_bytes()),
-            (None, Some(path)) => JwtKey::PublicKeyPem(
-                std::fs::read(&path).map_err(|source| ConfigError::PublicKey { path, source })?,
-            ),
-            (None, None) => JwtKey::Secret(local_secret(&data_dir()?.join("jwt-secret"))?),
+        let given: Vec<(&'static str, String)> = [
+            "JWT_SECRET",
+            "JWT_PUBLIC_KEY_FILE",
+            "JWT_JWKS_FILE",
+            "JWT_JWKS_URL",
+        ]
+        .into_iter()
+        .filter_map(|name| var(name).transpose().map(|v| v.map(|v| (name, v))))
+        .collect::<Result<_, _>>()?;
+        let key = match given.as_slice() {
+            [] => JwtKey::Secret(local_secret(&data_dir()?.join("jwt-secret"))?),
+            [("JWT_SECRET", secret)] => JwtKey::Secret(secret.clone().into_bytes()),
+            [("JWT_PUBLIC_KEY_FILE", path)] => {
+                let pem = std::fs::read(path).map_err(|source| ConfigError::PublicKey {
+                    path: path.clone(),
+                    source,
+                })?;
+                check_public_key(path, &pem)?;
+                JwtKey::PublicKeyPem(pem)
+            }
+            [("JWT_JWKS_FILE", path)] => JwtKey::JwksFile(PathBuf::from(path)),
+            [("JWT_JWKS_URL", url)] => {
+                check_jwks_url(url)?;
+                JwtKey::JwksUrl(url.clone())
+            }
+            several => {
+                let names: Vec<&str> = several.iter().map(|(n, _)| *n).collect();
+                return Err(ConfigError::SeveralKeys(names.join(" and ")));
+            }
         };
         if let JwtKey::Secret(s) = &key {
             if s.len() < 32 {
@@ -105,10 +228,16 @@ impl Config {
             database_url: var("DATABASE_URL")?.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
             bind_addr: var("BIND_ADDR")?.unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned()),
             jwt: JwtConfig {
-                key,
                 issuer: var("JWT_ISSUER")?.unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
                 audience: var("JWT_AUDIENCE")?.unwrap_or_else(|| DEFAULT_AUDIENCE.to_owned()),
-                leeway_seconds: 60,
+                max_ttl_seconds: match var("JWT_MAX_TTL")? {
+                    None => DEFAULT_MAX_TTL_SECONDS,
+                    Some(v) => parse_duration_seconds(&v).ok_or(ConfigError::NotADuration {
+                        name: "JWT_MAX_TTL",
+                        value: v,
+                    })?,
+                },
+                ..JwtConfig::with_key(key)
             },
             smtp_url: var("SMTP_URL")?,
             cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")?
@@ -123,6 +252,9 @@ impl Config {
             database_pool_size: number("DATABASE_POOL_SIZE")?.unwrap_or(16),
             kept_answers: number("KEPT_ANSWERS")?
                 .map_or(crate::answers::Answers::DEFAULT_CAPACITY, |n| n as usize),
+            rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE")?
+                .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            smtp_ca_file: var("SMTP_CA_FILE")?.map(PathBuf::from),
         })
     }
 }
@@ -175,5 +307,50 @@ fn local_secret(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
                 .to_vec())
         }
         Err(e) => Err(err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_seconds("3600"), Some(3600));
+        assert_eq!(parse_duration_seconds("30m"), Some(1800));
+        assert_eq!(parse_duration_seconds("12h"), Some(43_200));
+        assert_eq!(parse_duration_seconds("7d"), Some(604_800));
+        for bad in ["", "0", "h", "12x", "-5", "99999999999999999999"] {
+            assert_eq!(parse_duration_seconds(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_private_key_is_not_taken_for_a_public_one() {
+        let private = b"-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+        assert!(matches!(
+            check_public_key("k.pem", private),
+            Err(ConfigError::PrivateKeyGiven(_))
+        ));
+        let rsa = b"-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n";
+        assert!(matches!(
+            check_public_key("k.pem", rsa),
+            Err(ConfigError::PrivateKeyGiven(_))
+        ));
+        assert!(matches!(
+            check_public_key("k.pem", b"not a key"),
+            Err(ConfigError::NotAPublicKey(_))
+        ));
+        let public = b"-----BEGIN PUBLIC KEY-----\nMIIB\n-----END PUBLIC KEY-----\n";
+        assert!(check_public_key("k.pem", public).is_ok());
+    }
+
+    #[test]
+    fn jwks_urls_are_https_or_loopback() {
+        assert!(check_jwks_url("https://login.example/keys").is_ok());
+        assert!(check_jwks_url("http://127.0.0.1:9000/jwks").is_ok());
+        assert!(check_jwks_url("http://localhost:9000/jwks").is_ok());
+        assert!(check_jwks_url("http://idp.example/keys").is_err());
+        assert!(check_jwks_url("http://localhost.evil.example/keys").is_err());
     }
 }

@@ -142,6 +142,7 @@ impl ApiError {
                 "Type de contenu non pris en charge",
             ),
             422 => ("Request refused", "Requête refusée"),
+            429 => ("Too many requests", "Trop de requêtes"),
             503 => ("Service unavailable", "Service indisponible"),
             _ => ("Internal error", "Erreur interne"),
         };

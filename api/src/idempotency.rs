@@ -2,8 +2,11 @@
 //! within 24 h replays the first answer with `Idempotent-Replayed: true`; with another body
 //! 422; while the first is still running 409. The key is looked up, and the answer stored,
 //! in the very transaction of the work: an answered request and its effect are never
-//! separated, a crash loses both, and a retry never does the work twice. A refusal changes
-//! nothing and is kept too, so its retry is answered the same.
+//! separated, a crash loses both, and a retry never does the work twice. A replay is given
+//! only after the caller's access was checked again (a partner whose permission ended gets
+//! 404, not its stored answer). A business refusal (409, 422) of an authorized caller is kept
+//! too, so its retry is answered the same; refusals that say nothing about the work (400,
+//! 401, 403, 404, 429) are never stored, so no one can fill the store with them.
 
 use crate::context::RequestContext;
 use crate::error::ApiError;
@@ -186,7 +189,9 @@ fn refusal(error: &ApiError, context: &RequestContext) -> StoredResponse {
 
 /// Runs a quantity-changing request with its `Idempotency-Key` (if it has one): in one write
 /// transaction, the key is looked up (a replay or a refusal ends there), `work` runs with
-/// the transaction and the time of the request, and its answer is kept with the key.
+/// the transaction and the time of the request, and its answer is kept with the key. The
+/// caller must have been authorized before; see [`run_authorized`] to do it in the
+/// transaction.
 pub async fn run<F>(
     state: &actix_web::web::Data<AppState>,
     req: &HttpRequest,
@@ -198,6 +203,44 @@ pub async fn run<F>(
 where
     F: FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<StoredResponse, ApiError> + Send + 'static,
 {
+    run_authorized(
+        state,
+        req,
+        caller,
+        context,
+        body,
+        |_, _| Ok(()),
+        move |tx, now, ()| work(tx, now),
+    )
+    .await
+}
+
+/// Whether a refusal is kept under the request's key: only a business refusal of the work
+/// itself (the caller was authorized and the input valid).
+fn kept_refusal(error: &ApiError) -> bool {
+    matches!(error.status.as_u16(), 409 | 422)
+        && !matches!(
+            error.code,
+            "idempotency_key_in_flight" | "idempotency_key_reused"
+        )
+}
+
+/// As [`run`], with `authorize` run first in the same transaction, before the key is even
+/// looked up: a replay goes to a caller who may still act, and what `authorize` finds (the
+/// resource, the actor) is handed to `work`.
+pub async fn run_authorized<T, A, F>(
+    state: &actix_web::web::Data<AppState>,
+    req: &HttpRequest,
+    caller: &Principal,
+    context: &RequestContext,
+    body: &impl Serialize,
+    authorize: A,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    A: FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut Tx<'_>, DateTime<Utc>, T) -> Result<StoredResponse, ApiError> + Send + 'static,
+{
     let keyed = keyed(req, caller, body)?.map(std::sync::Arc::new);
     let result: Result<Outcome, ApiError> = {
         let (clock, keyed) = (state.clock.clone(), keyed.clone());
@@ -205,12 +248,13 @@ where
             .db
             .write_async(move |tx| {
                 let now = clock.now();
+                let authorized = authorize(tx, now)?;
                 if let Some(keyed) = &keyed {
                     if let Some(outcome) = settle_key(tx, keyed, now)? {
                         return Ok(outcome);
                     }
                 }
-                let answer = work(tx, now)?;
+                let answer = work(tx, now, authorized)?;
                 if let Some(k) = &keyed {
                     tx.keep_answer(&k.scope, &k.key, &k.fingerprint, &answer, now)?;
                 }
@@ -221,13 +265,7 @@ where
     match (result, keyed) {
         (Ok(Outcome::Done(answer)), _) => Ok(respond(&answer, false)),
         (Ok(Outcome::Replay(answer)), _) => Ok(respond(&answer, true)),
-        (Err(error), Some(keyed))
-            if error.status.is_client_error()
-                && !matches!(
-                    error.code,
-                    "idempotency_key_in_flight" | "idempotency_key_reused"
-                ) =>
-        {
+        (Err(error), Some(keyed)) if kept_refusal(&error) => {
             // The refusal changed nothing: keep it so a retry gets the same answer.
             let kept = refusal(&error, context);
             let state = state.clone();

@@ -16,6 +16,7 @@ pub mod mailer;
 pub mod maintenance;
 pub mod metrics;
 pub mod preconditions;
+pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;

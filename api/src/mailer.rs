@@ -1,4 +1,5 @@
-//! Delivery of the outbox by SMTP (`SMTP_URL`, e.g. `smtp://mail.example:25`). A worker
+//! Delivery of the outbox by SMTP (`SMTP_URL`: `smtp://relay:25` in plain text,
+//! `smtp://mail.example?tls=required` with STARTTLS, `smtps://mail.example` with TLS). A worker
 //! claims due notifications (so two servers never send one twice), sends them, and marks
 //! them sent, or retries with back-off (30 s doubling to 1 h) and gives up after
 //! `MAX_ATTEMPTS`. With the SMTP server down nothing is lost: the rows wait in the outbox.
@@ -26,19 +27,80 @@ pub struct Mailer {
     from: Mailbox,
 }
 
+/// How the connection to the SMTP server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// `smtp://host[:25]`: plain text, for a local relay or mail catcher.
+    None,
+    /// `smtp://host[:587]?tls=required`: STARTTLS, refused if the server does not offer it.
+    Required,
+    /// `smtps://host[:465]`: TLS from the first byte.
+    Wrapper,
+}
+
+/// What `SMTP_URL` says: the protection, the host and whether credentials are given.
+fn smtp_target(url: &str) -> anyhow::Result<(SmtpTls, String, bool)> {
+    let bad = || {
+        anyhow::anyhow!(
+            "SMTP_URL must look like smtp://[user:password@]host[:port], smtp://…?tls=required (STARTTLS) or smtps://… (TLS)"
+        )
+    };
+    let parsed = url::Url::parse(url).map_err(|_| bad())?;
+    let host = parsed
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(bad)?
+        .to_owned();
+    let tls_query = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    let tls = match (parsed.scheme(), tls_query.as_deref()) {
+        ("smtp", None) => SmtpTls::None,
+        ("smtp", Some("required")) => SmtpTls::Required,
+        ("smtps", None) => SmtpTls::Wrapper,
+        _ => return Err(bad()),
+    };
+    Ok((tls, host, !parsed.username().is_empty()))
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Mailer {
-    /// From `SMTP_URL`: `smtp://[user:password@]host[:port]` (port 25 by default). The
-    /// connection is plain SMTP, as to a local relay or mail catcher; put a TLS-speaking
-    /// relay in front for anything else.
-    pub fn from_url(url: &str) -> anyhow::Result<Mailer> {
-        let (credentials, host, port) = parse_smtp_url(url)?;
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .timeout(Some(Duration::from_secs(10)));
-        if let Some((user, password)) = credentials {
-            builder = builder.credentials(
-                lettre::transport::smtp::authentication::Credentials::new(user, password),
+    /// From `SMTP_URL` (see [`SmtpTls`]); the server's certificate is checked against the
+    /// system's authorities and `ca_file` (PEM, `SMTP_CA_FILE`) when given. Credentials are
+    /// refused over plain text except to a loopback host.
+    pub fn from_url(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<Mailer> {
+        use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+        let (tls, host, credentials) = smtp_target(url)?;
+        if credentials && tls == SmtpTls::None && !is_loopback(&host) {
+            anyhow::bail!(
+                "SMTP_URL sends credentials in plain text to {host}: use smtps:// or smtp://…?tls=required"
             );
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
+            .timeout(Some(Duration::from_secs(10)));
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("SMTP_CA_FILE {}: {e}", path.display()))?;
+            let certificate = Certificate::from_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("SMTP_CA_FILE {}: {e}", path.display()))?;
+            let parameters = TlsParameters::builder(host)
+                .add_root_certificate(certificate)
+                .build_rustls()
+                .map_err(|e| anyhow::anyhow!("SMTP TLS: {e}"))?;
+            builder = match tls {
+                SmtpTls::None => anyhow::bail!("SMTP_CA_FILE is set but SMTP_URL does not use TLS"),
+                SmtpTls::Required => builder.tls(Tls::Required(parameters)),
+                SmtpTls::Wrapper => builder.tls(Tls::Wrapper(parameters)),
+            };
         }
         Ok(Mailer {
             transport: builder.build(),
@@ -65,29 +127,6 @@ impl Mailer {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
-}
-
-type Credentials = Option<(String, String)>;
-
-fn parse_smtp_url(url: &str) -> anyhow::Result<(Credentials, String, u16)> {
-    let bad = || anyhow::anyhow!("SMTP_URL must look like smtp://[user:password@]host[:port]");
-    let rest = url.strip_prefix("smtp://").ok_or_else(bad)?;
-    let rest = rest.trim_end_matches('/');
-    let (credentials, address) = match rest.rsplit_once('@') {
-        Some((userinfo, address)) => {
-            let (user, password) = userinfo.split_once(':').ok_or_else(bad)?;
-            (Some((user.to_owned(), password.to_owned())), address)
-        }
-        None => (None, rest),
-    };
-    let (host, port) = match address.rsplit_once(':') {
-        Some((host, port)) => (host, port.parse::<u16>().map_err(|_| bad())?),
-        None => (address, 25),
-    };
-    if host.is_empty() {
-        return Err(bad());
-    }
-    Ok((credentials, host.to_owned(), port))
 }
 
 /// One round: sends what is due. Returns how many were sent.
@@ -145,14 +184,34 @@ mod tests {
 
     #[test]
     fn smtp_urls_parse() {
-        let (c, h, p) = parse_smtp_url("smtp://mail.example").unwrap();
-        assert_eq!((c, h.as_str(), p), (None, "mail.example", 25));
-        let (c, h, p) = parse_smtp_url("smtp://u:p@127.0.0.1:2525/").unwrap();
+        let target = |url| smtp_target(url).map(|(tls, host, creds)| (tls, host, creds)).ok();
         assert_eq!(
-            (c, h.as_str(), p),
-            (Some(("u".into(), "p".into())), "127.0.0.1", 2525)
+            target("smtp://mail.example"),
+            Some((SmtpTls::None, "mail.example".to_owned(), false))
         );
-        assert!(parse_smtp_url("http://x").is_err());
-        assert!(parse_smtp_url("smtp://:25").is_err());
+        assert_eq!(
+            target("smtp://u:p@127.0.0.1:2525/"),
+            Some((SmtpTls::None, "127.0.0.1".to_owned(), true))
+        );
+        assert_eq!(
+            target("smtp://u:p@mail.example?tls=required"),
+            Some((SmtpTls::Required, "mail.example".to_owned(), true))
+        );
+        assert_eq!(
+            target("smtps://mail.example:465"),
+            Some((SmtpTls::Wrapper, "mail.example".to_owned(), false))
+        );
+        for bad in ["http://x", "smtp://:25", "smtp://x?tls=maybe", "smtps://x?tls=required"] {
+            assert_eq!(target(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_never_travel_in_plain_text_off_the_machine() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        assert!(Mailer::from_url("smtp://u:p@mail.example:25", None).is_err());
+        assert!(Mailer::from_url("smtp://u:p@127.0.0.1:2525", None).is_ok());
+        assert!(Mailer::from_url("smtp://u:p@mail.example?tls=required", None).is_ok());
+        assert!(Mailer::from_url("smtps://u:p@mail.example", None).is_ok());
     }
 }

@@ -25,7 +25,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run migrations, fill an empty database with demo data, and serve (the default).
-    Serve,
+    Serve {
+        /// Print ready-to-paste demo tokens even when the demo was filled in an earlier run
+        /// (never when tokens are minted elsewhere: a public key or a JWK set).
+        #[arg(long)]
+        print_tokens: bool,
+    },
     /// Run the database migrations and exit.
     Migrate,
     /// Fill an empty database with the demo data.
@@ -80,7 +85,9 @@ fn out(text: &str) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     api::telemetry::init();
-    match cli.command.unwrap_or(Command::Serve) {
+    match cli.command.unwrap_or(Command::Serve {
+        print_tokens: false,
+    }) {
         Command::Openapi => {
             let document = api::openapi_document();
             out(&document.to_pretty_json()?)?;
@@ -126,17 +133,18 @@ async fn main() -> anyhow::Result<()> {
             )?;
             out(&token)?;
         }
-        Command::Serve => serve().await?,
+        Command::Serve { print_tokens } => serve(print_tokens).await?,
     }
     Ok(())
 }
 
-async fn serve() -> anyhow::Result<()> {
+async fn serve(print_tokens: bool) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let app = Application::build(&config)?;
     let state = app.state().clone();
     let now = state.now();
-    if demo::seed(&state.db, &state.catalog, now)? {
+    let filled = demo::seed(&state.db, &state.catalog, now)?;
+    if filled {
         tracing::info!("empty database: demo data added");
     }
     let base = format!(
@@ -144,7 +152,12 @@ async fn serve() -> anyhow::Result<()> {
         config.bind_addr.replace("0.0.0.0", "127.0.0.1")
     );
     let mut banner = format!("\nSA Benefits is serving on {base}\n  Swagger UI: {base}/swagger-ui/\n  OpenAPI:    {base}/api-docs/openapi.json\n");
+    // Tokens are live credentials: printed only for a demo made just now (or when asked),
+    // never for a database that may hold real customers, never when minted elsewhere.
     match TokenIssuer::new(&config.jwt) {
+        Ok(_) if !(filled || print_tokens) => banner.push_str(
+            "\nDemo tokens are printed only when the demo is filled in this run: use `sa-benefits serve --print-tokens` or `sa-benefits token --role …`.\n",
+        ),
         Ok(issuer) => {
             let tokens = demo::tokens(&issuer, now, chrono::Duration::hours(12))?;
             banner.push_str(&format!(
@@ -157,7 +170,9 @@ async fn serve() -> anyhow::Result<()> {
                 demo::DEMO_ACCOUNT,
             ));
         }
-        Err(e) => banner.push_str(&format!("\nNo demo tokens: {e}\n")),
+        Err(_) => banner.push_str(
+            "\nTokens are minted by your identity provider (public key or JWK set): none printed.\n",
+        ),
     }
     out(&banner)?;
     app.run_until_stopped().await?;

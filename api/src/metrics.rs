@@ -1,4 +1,9 @@
-//! Prometheus metrics: request counts and latency by route and status.
+//! Prometheus metrics: request counts and latency by method, route and status class.
+//!
+//! Every label comes from a closed set, so no request can add a series: the method is one of
+//! the known methods or `other`, the route is the matched route template (or `unmatched`),
+//! and the status is its class (`2xx` … `5xx`). The number of series is bounded by
+//! methods × routes × classes whatever clients send.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -19,10 +24,39 @@ struct Series {
 /// Counters shared by every worker.
 #[derive(Default)]
 pub struct Metrics {
-    series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    series: Mutex<BTreeMap<(&'static str, String, &'static str), Series>>,
+}
+
+/// The method as a label: one of the methods HTTP defines, or `other`.
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => "other",
+    }
+}
+
+/// The status as a label: its class.
+pub fn status_label(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
 }
 
 impl Metrics {
+    /// Counts one answer. `route` must be a route template of the server or `unmatched`,
+    /// never a raw path.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let seconds = elapsed.as_secs_f64();
         let mut series = self
@@ -30,7 +64,7 @@ impl Metrics {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let s = series
-            .entry((method.to_owned(), route.to_owned(), status))
+            .entry((method_label(method), route.to_owned(), status_label(status)))
             .or_default();
         s.count += 1;
         s.sum_seconds += seconds;
@@ -90,5 +124,22 @@ impl Metrics {
         let _ = writeln!(out, "db_pool_connections{{state=\"open\"}} {}", pool.0);
         let _ = writeln!(out, "db_pool_connections{{state=\"idle\"}} {}", pool.1);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_closed_sets() {
+        let metrics = Metrics::default();
+        for i in 0..1000 {
+            let method = format!("M{i}{}", "X".repeat(i % 50));
+            metrics.observe(&method, "unmatched", 400 + (i % 200) as u16, Duration::ZERO);
+        }
+        let series = metrics.series.lock().unwrap();
+        assert_eq!(series.len(), 2, "other × unmatched × {{4xx, 5xx}}");
+        assert!(series.keys().all(|(m, _, _)| *m == "other"));
     }
 }

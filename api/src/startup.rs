@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::context::request_context;
 use crate::extract::{json_config, path_config, query_config, MAX_BODY_BYTES};
 use crate::metrics::Metrics;
+use crate::rate_limit::RateLimiter;
 use crate::routes::{self, fallback::RouteTable};
 use crate::state::{AppState, SystemClock};
 use actix_web::dev::Server;
@@ -53,6 +54,7 @@ pub struct Application {
     server: Server,
     state: AppState,
     mailer: Option<crate::mailer::Mailer>,
+    limiter: Arc<RateLimiter>,
 }
 
 impl Application {
@@ -72,6 +74,9 @@ impl Application {
         listener: TcpListener,
         clock: Arc<dyn domain::ports::Clock>,
     ) -> anyhow::Result<Self> {
+        // One TLS stack for every client this process opens (JWK sets, SMTP): rustls over
+        // aws-lc-rs, the crypto the token verification already uses. A second call is a no-op.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let port = listener.local_addr()?.port();
         let catalog = Arc::new(db.catalog()?);
         let answers = Arc::new(Answers::new(config.kept_answers));
@@ -85,8 +90,10 @@ impl Application {
         let document = openapi_document();
         let routes = web::Data::new(RouteTable::new(&document, SERVICE_ROUTES));
         let metrics = web::Data::new(Metrics::default());
+        let limiter = web::Data::new(RateLimiter::new(config.rate_limit_per_minute));
         let data = web::Data::new(state.clone());
         let origins = config.cors_allowed_origins.clone();
+        let limiter_handle = limiter.clone().into_inner();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .into_utoipa_app()
@@ -99,6 +106,7 @@ impl Application {
             app.app_data(data.clone())
                 .app_data(verifier.clone())
                 .app_data(metrics.clone())
+                .app_data(limiter.clone())
                 .app_data(routes.clone())
                 .app_data(json_config())
                 .app_data(query_config())
@@ -120,13 +128,14 @@ impl Application {
         let mailer = config
             .smtp_url
             .as_deref()
-            .map(crate::mailer::Mailer::from_url)
+            .map(|url| crate::mailer::Mailer::from_url(url, config.smtp_ca_file.as_deref()))
             .transpose()?;
         Ok(Self {
             port,
             server: server.run(),
             mailer,
             state,
+            limiter: limiter_handle,
         })
     }
 
@@ -147,6 +156,14 @@ impl Application {
     /// running beside it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         crate::maintenance::spawn(self.state.clone());
+        let limiter = self.limiter.clone();
+        actix_web::rt::spawn(async move {
+            let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limiter.forget_idle();
+            }
+        });
         match self.mailer {
             Some(mailer) => crate::mailer::spawn(self.state.clone(), mailer),
             None => tracing::info!("SMTP_URL is not set: notifications stay in the outbox"),

@@ -91,6 +91,20 @@ problem_response!(
     })
 )]
 pub struct Unauthorized(#[allow(dead_code)] Problem);
+#[derive(ToResponse)]
+#[response(
+    description = "Over `RATE_LIMIT_PER_MINUTE` requests a minute for this principal (or this client address without a valid token; 1,200 by default). Retry after `Retry-After` seconds.",
+    content_type = "application/problem+json",
+    headers(("Retry-After" = u32, description = "Seconds to wait before the next request is accepted")),
+    example = json!({
+        "type": "urn:sa-benefits:problem:rate_limited",
+        "title": "Too many requests",
+        "status": 429,
+        "detail": "Too many requests: retry in 3 s.",
+        "code": "rate_limited"
+    })
+)]
+pub struct TooManyRequests(#[allow(dead_code)] Problem);
 problem_response!(
     Forbidden,
     "The caller's role may never do this, or the partner permission lacks the scope.",
@@ -176,7 +190,7 @@ problem_response!(
             text::TypeCode, text::Cursor, text::EntityTag, text::IdempotencyKey, text::EntryKinds, text::Direction,
             text::PermissionMove, text::PermissionStatus, text::Scope
         ),
-        responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, Unprocessable)
+        responses(BadRequest, Unauthorized, TooManyRequests, Forbidden, NotFound, Conflict, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, Unprocessable)
     ),
     modifiers(&BearerSecurity),
     security(("bearer" = []))
@@ -237,8 +251,8 @@ problem_response!(
     "Something went wrong on our side. Retry later; quote the request id to support."
 );
 
-/// Adds the error responses every operation can give, so no operation forgets one: 401 and
-/// 500 everywhere, 400 where there are parameters or a body, 413 and 415 where there is a body.
+/// Adds the error responses every operation can give, so no operation forgets one: 401, 429
+/// and 500 everywhere, 400 where there are parameters or a body, 413 and 415 where there is a body.
 pub fn complete(document: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{Ref, RefOr};
     if let Some(components) = document.components.as_mut() {
@@ -271,6 +285,7 @@ pub fn complete(document: &mut utoipa::openapi::OpenApi) {
                 add("400", "BadRequest");
             }
             add("401", "Unauthorized");
+            add("429", "TooManyRequests");
             if has_body {
                 add("413", "PayloadTooLarge");
                 add("415", "UnsupportedMediaType");

@@ -93,6 +93,24 @@ pub enum OpenError {
     },
 }
 
+/// Creates the SQLite file readable and writable by its owner only (0600) if it does not
+/// exist yet. SQLite gives its `-wal` and `-shm` files the mode of the database file, so
+/// they are private too. An existing file keeps the mode its owner chose.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Opens connections for one URL, on the backend the URL names.
 #[derive(Debug, Clone)]
 pub(crate) struct Manager {
@@ -171,6 +189,10 @@ impl Database {
                     source,
                 })?;
             }
+            create_private(path).map_err(|source| OpenError::Directory {
+                path: path.display().to_string(),
+                source,
+            })?;
         }
         let manager = Manager { url: url.clone() };
         // One direct attempt first: r2d2 would only report a time-out.
@@ -435,6 +457,23 @@ mod tests {
         );
         assert!(DatabaseUrl::parse(":memory:").is_err());
         assert!(DatabaseUrl::parse("mysql://h/db").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_sqlite_database_and_its_journal_are_private_to_their_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.db");
+        let db = Database::open(&path.to_string_lossy(), 2).unwrap();
+        db.migrate().unwrap();
+        for file in ["private.db", "private.db-wal", "private.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}: {mode:o}");
+        }
     }
 
     #[test]

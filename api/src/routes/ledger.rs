@@ -177,7 +177,7 @@ where
     // The benefit is read and the caller authorized inside the write transaction: one trip
     // to the database thread pool per request.
     let (st, who) = (state.clone(), caller.clone());
-    idempotency::run(&state, req, &caller, context, body, move |tx, now| {
+    let authorize = move |tx: &mut persistence::Tx<'_>, _| {
         let held = tx
             .benefit(id)?
             .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
@@ -188,6 +188,9 @@ where
             action,
             crate::access::Resource::Benefit,
         )?;
+        Ok((held, actor))
+    };
+    idempotency::run_authorized(&state, req, &caller, context, body, authorize, move |tx, now, (held, actor)| {
         // The audit line first: the change then holds the benefit's row lock for as short a
         // time as possible. A refused change rolls both back.
         let (action, kind, amount) = audited;
