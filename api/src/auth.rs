@@ -128,7 +128,7 @@ impl AuthError {
                 "Le iat du jeton est dans le futur.",
             ),
             AuthError::LifetimeTooLong(max) => Localized::new(
-                format!("The token lives longer than {max} seconds (exp − iat)."),
+                format!("The token lives longer than {max} seconds (exp - iat)."),
                 format!("Le jeton vit plus de {max} secondes (exp − iat)."),
             ),
             AuthError::UnknownKey => Localized::new(
@@ -145,7 +145,16 @@ impl From<AuthError> for ApiError {
             AuthError::Missing | AuthError::NotBearer => r#"Bearer realm="sa-benefits""#.to_owned(),
             _ => format!(
                 r#"Bearer realm="sa-benefits", error="invalid_token", error_description="{}""#,
-                e.message().en.replace('"', "'")
+                // A header value is visible ASCII: anything else becomes '?'.
+                e.message()
+                    .en
+                    .chars()
+                    .map(|c| match c {
+                        '"' => '\'',
+                        ' '..='~' => c,
+                        _ => '?',
+                    })
+                    .collect::<String>()
             ),
         };
         let code = if e == AuthError::Missing {
@@ -326,7 +335,9 @@ fn keys_of(set: &jsonwebtoken::jwk::JwkSet) -> HashMap<String, VerifyingKey> {
                 let kid = jwk.common.key_id.clone().unwrap_or_else(|| format!("#{i}"));
                 keys.insert(kid, VerifyingKey { key, algorithm });
             }
-            Err(e) => tracing::warn!(kid = ?jwk.common.key_id, error = %e, "a key of the JWK set is unusable: left out"),
+            Err(e) => {
+                tracing::warn!(kid = ?jwk.common.key_id, error = %e, "a key of the JWK set is unusable: left out")
+            }
         }
     }
     keys
@@ -382,8 +393,8 @@ impl JwksSource {
         if bytes.len() > MAX_JWKS_BYTES {
             return Err(failed(format!("larger than {MAX_JWKS_BYTES} bytes")));
         }
-        let set: jsonwebtoken::jwk::JwkSet = serde_json::from_slice(&bytes)
-            .map_err(|e| failed(format!("not a JWK set: {e}")))?;
+        let set: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_slice(&bytes).map_err(|e| failed(format!("not a JWK set: {e}")))?;
         let keys = keys_of(&set);
         if keys.is_empty() {
             return Err(failed("no RS256 or ES256 key in it".to_owned()));
@@ -423,19 +434,21 @@ impl JwtVerifier {
                 key: DecodingKey::from_secret(secret),
                 algorithm: Algorithm::HS256,
             }),
-            JwtKey::PublicKeyPem(pem) => Keys::Fixed(if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
-                VerifyingKey {
-                    key,
-                    algorithm: Algorithm::RS256,
-                }
-            } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
-                VerifyingKey {
-                    key,
-                    algorithm: Algorithm::ES256,
-                }
-            } else {
-                return Err(KeyError::UnknownPublicKey);
-            }),
+            JwtKey::PublicKeyPem(pem) => {
+                Keys::Fixed(if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+                    VerifyingKey {
+                        key,
+                        algorithm: Algorithm::RS256,
+                    }
+                } else if let Ok(key) = DecodingKey::from_ec_pem(pem) {
+                    VerifyingKey {
+                        key,
+                        algorithm: Algorithm::ES256,
+                    }
+                } else {
+                    return Err(KeyError::UnknownPublicKey);
+                })
+            }
             JwtKey::JwksFile(_) | JwtKey::JwksUrl(_) => {
                 let source = match &config.key {
                     JwtKey::JwksFile(path) => JwksSource::File(path.clone()),

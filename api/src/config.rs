@@ -162,7 +162,12 @@ fn check_public_key(path: &str, pem: &[u8]) -> Result<(), ConfigError> {
 
 /// A JWK set URL: `https://`, or `http://` to a loopback host (a local identity provider).
 fn check_jwks_url(url: &str) -> Result<(), ConfigError> {
-    let loopback = ["http://127.", "http://localhost:", "http://localhost/", "http://[::1]"];
+    let loopback = [
+        "http://127.",
+        "http://localhost:",
+        "http://localhost/",
+        "http://[::1]",
+    ];
     if url.starts_with("https://") || loopback.iter().any(|p| url.starts_with(p)) {
         Ok(())
     } else {

@@ -184,7 +184,11 @@ mod tests {
 
     #[test]
     fn smtp_urls_parse() {
-        let target = |url| smtp_target(url).map(|(tls, host, creds)| (tls, host, creds)).ok();
+        let target = |url| {
+            smtp_target(url)
+                .map(|(tls, host, creds)| (tls, host, creds))
+                .ok()
+        };
         assert_eq!(
             target("smtp://mail.example"),
             Some((SmtpTls::None, "mail.example".to_owned(), false))
@@ -201,7 +205,12 @@ mod tests {
             target("smtps://mail.example:465"),
             Some((SmtpTls::Wrapper, "mail.example".to_owned(), false))
         );
-        for bad in ["http://x", "smtp://:25", "smtp://x?tls=maybe", "smtps://x?tls=required"] {
+        for bad in [
+            "http://x",
+            "smtp://:25",
+            "smtp://x?tls=maybe",
+            "smtps://x?tls=required",
+        ] {
             assert_eq!(target(bad), None, "{bad}");
         }
     }

@@ -157,8 +157,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         crate::maintenance::spawn(self.state.clone());
         let limiter = self.limiter.clone();
-        actix_web::rt::spawn(async move {
-            let mut every = actix_web::rt::time::interval(std::time::Duration::from_secs(60));
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 every.tick().await;
                 limiter.forget_idle();

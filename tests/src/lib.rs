@@ -15,6 +15,7 @@ use std::sync::{Arc, Once};
 use uuid::Uuid;
 
 pub mod smtp;
+pub mod tls;
 
 pub const SECRET: &str = "end-to-end-test-secret-of-at-least-32-bytes";
 
@@ -121,6 +122,17 @@ impl TestApp {
 
     pub async fn spawn_with(key: JwtKey, demo: bool) -> TestApp {
         Self::spawn_inner(key, demo, None).await
+    }
+
+    /// The server on an empty database with [`test_config`] changed by `change`.
+    pub async fn spawn_configured(change: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = test_config(
+            fresh_database(&dir),
+            JwtKey::Secret(SECRET.as_bytes().to_vec()),
+        );
+        change(&mut config);
+        Self::start(config, false, dir).await
     }
 
     /// A second server on this server's database (its own process state, its own clock).

@@ -179,7 +179,8 @@ async fn every_jwt_defect_is_a_401() {
 async fn the_leeway_is_sixty_seconds() {
     let app = TestApp::spawn().await;
     let now = Utc::now().timestamp();
-    let token = hs256(&with(claims(), "exp", json!(now - 30)));
+    let issued_ten_minutes_ago = with(claims(), "iat", json!(now - 600));
+    let token = hs256(&with(issued_ten_minutes_ago, "exp", json!(now - 30)));
     assert_eq!(
         status_with(&app, &token).await.status(),
         200,

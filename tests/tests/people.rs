@@ -568,3 +568,63 @@ async fn delivery_survives_the_smtp_server_being_down() {
     wait_until_sent(&app, org).await;
     assert_eq!(smtp.messages().len(), 1);
 }
+
+/// The outbox goes out over TLS: `smtps://` (TLS from the first byte) and
+/// `smtp://…?tls=required` (STARTTLS), the server's certificate checked against the
+/// authority in `SMTP_CA_FILE`, credentials only inside the TLS session.
+#[tokio::test]
+async fn the_outbox_is_delivered_over_tls_with_the_certificate_checked() {
+    let pki = tests::tls::TestPki::new("SA Benefits test mail CA");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki.write_ca(dir.path());
+    for starttls in [false, true] {
+        let smtp = if starttls {
+            SmtpServer::start_starttls(&pki).await
+        } else {
+            SmtpServer::start_implicit_tls(&pki).await
+        };
+        let url = if starttls {
+            format!("smtp://mailer:s3cret@localhost:{}?tls=required", smtp.port)
+        } else {
+            format!("smtps://mailer:s3cret@localhost:{}", smtp.port)
+        };
+        let ca = ca.clone();
+        let app = TestApp::spawn_configured(move |c| {
+            c.smtp_url = Some(url);
+            c.smtp_ca_file = Some(ca);
+        })
+        .await;
+        let org = request_to_an_organization(&app).await;
+        wait_until_sent(&app, org).await;
+        let messages = smtp.messages();
+        assert_eq!(messages.len(), 1, "starttls {starttls}: {messages:?}");
+        assert!(messages[0].tls, "starttls {starttls}: sent over TLS");
+        assert!(
+            messages[0].auth.is_some(),
+            "starttls {starttls}: credentials given inside TLS"
+        );
+    }
+}
+
+/// A server whose certificate comes from another authority is not trusted: nothing is sent,
+/// the notification waits with the reason.
+#[tokio::test]
+async fn a_mail_server_with_an_untrusted_certificate_gets_nothing() {
+    let trusted = tests::tls::TestPki::new("the CA we trust");
+    let other = tests::tls::TestPki::new("somebody else's CA");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = trusted.write_ca(dir.path());
+    let smtp = SmtpServer::start_implicit_tls(&other).await;
+    let url = format!("smtps://localhost:{}", smtp.port);
+    let app = TestApp::spawn_configured(move |c| {
+        c.smtp_url = Some(url);
+        c.smtp_ca_file = Some(ca);
+    })
+    .await;
+    let org = request_to_an_organization(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3000)).await;
+    let items = outbox(&app, org).await;
+    assert_eq!(items[0]["status"], "pending");
+    assert!(items[0]["last_error"].is_string(), "{items:?}");
+    assert!(smtp.messages().is_empty());
+}

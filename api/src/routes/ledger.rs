@@ -190,26 +190,34 @@ where
         )?;
         Ok((held, actor))
     };
-    idempotency::run_authorized(&state, req, &caller, context, body, authorize, move |tx, now, (held, actor)| {
-        // The audit line first: the change then holds the benefit's row lock for as short a
-        // time as possible. A refused change rolls both back.
-        let (action, kind, amount) = audited;
-        tx.audit(&audit::event(
-            &actor,
-            Some(held.account.organization_id),
-            action,
-            (TargetKind::Benefit, id.as_uuid()),
-            Some(format!(
-                "{} {:+} {}",
-                kind.code(),
-                amount,
-                held.benefit.unit.code()
-            )),
-            now,
-        ))?;
-        let entry = change(tx, &held.benefit, &actor, now)?;
-        idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))
-    })
+    idempotency::run_authorized(
+        &state,
+        req,
+        &caller,
+        context,
+        body,
+        authorize,
+        move |tx, now, (held, actor)| {
+            // The audit line first: the change then holds the benefit's row lock for as short a
+            // time as possible. A refused change rolls both back.
+            let (action, kind, amount) = audited;
+            tx.audit(&audit::event(
+                &actor,
+                Some(held.account.organization_id),
+                action,
+                (TargetKind::Benefit, id.as_uuid()),
+                Some(format!(
+                    "{} {:+} {}",
+                    kind.code(),
+                    amount,
+                    held.benefit.unit.code()
+                )),
+                now,
+            ))?;
+            let entry = change(tx, &held.benefit, &actor, now)?;
+            idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))
+        },
+    )
     .await
 }
 
