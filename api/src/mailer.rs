@@ -184,11 +184,7 @@ mod tests {
 
     #[test]
     fn smtp_urls_parse() {
-        let target = |url| {
-            smtp_target(url)
-                .map(|(tls, host, creds)| (tls, host, creds))
-                .ok()
-        };
+        let target = |url| smtp_target(url).ok();
         assert_eq!(
             target("smtp://mail.example"),
             Some((SmtpTls::None, "mail.example".to_owned(), false))
