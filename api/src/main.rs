@@ -57,21 +57,16 @@ enum Command {
     },
 }
 
-fn parse_ttl(raw: &str) -> anyhow::Result<chrono::Duration> {
-    let raw = raw.trim();
-    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: i64 = number
-        .parse()
+/// `--ttl`: seconds, or with a unit (30m, 12h, 7d), at most `JWT_MAX_TTL` (the server would
+/// refuse a longer-lived token).
+fn parse_ttl(raw: &str, max_seconds: u64) -> anyhow::Result<chrono::Duration> {
+    let seconds = api::config::parse_duration_seconds(raw)
         .with_context(|| format!("--ttl {raw:?}: expected e.g. 3600, 30m, 12h, 7d"))?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        other => anyhow::bail!("--ttl unit {other:?}: use s, m, h or d"),
-    };
-    anyhow::ensure!(seconds > 0, "--ttl must be positive");
-    Ok(chrono::Duration::seconds(seconds))
+    anyhow::ensure!(
+        seconds <= max_seconds,
+        "--ttl {raw} is longer than JWT_MAX_TTL ({max_seconds} s): the server would refuse the token"
+    );
+    Ok(chrono::Duration::seconds(seconds as i64))
 }
 
 fn out(text: &str) -> anyhow::Result<()> {
@@ -129,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
             let token = issuer.mint(
                 &Principal { subject: sub, kind },
                 SystemClock.now(),
-                parse_ttl(&ttl)?,
+                parse_ttl(&ttl, config.jwt.max_ttl_seconds)?,
             )?;
             out(&token)?;
         }
