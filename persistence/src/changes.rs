@@ -74,6 +74,14 @@ impl Changes {
         self.started.load(SeqCst) == stamp.0 && self.complete.load(SeqCst)
     }
 
+    /// Whether this server hears the other servers' commits: `None` on SQLite, where one
+    /// server owns the file.
+    pub fn coordination(&self) -> Option<crate::notify::Coordination> {
+        self.announcer
+            .as_ref()
+            .map(crate::notify::Announcer::coordination)
+    }
+
     /// How many writes have started (for the SQLite checkpointer: whether there is anything
     /// new to copy back).
     pub(crate) fn writes_started(&self) -> u64 {

@@ -86,6 +86,8 @@ pub enum OpenError {
     Pool { url: String, source: r2d2::Error },
     #[error("migrations failed on {url}: {message}")]
     Migrate { url: String, message: String },
+    #[error(transparent)]
+    Tls(#[from] crate::postgres::tls::TlsError),
     #[error("cannot create the directory for {path}: {source}")]
     Directory {
         path: String,
@@ -194,6 +196,12 @@ impl Database {
                 source,
             })?;
         }
+        // The TLS settings are read first: a bad sslmode or sslrootcert stops the start with a
+        // message that names it (libpq alone would report it less clearly, or not at all).
+        let listener_tls = match &url {
+            DatabaseUrl::Postgres(raw) => Some(crate::postgres::tls::listener_tls(raw)?),
+            DatabaseUrl::Sqlite(_) => None,
+        };
         let manager = Manager { url: url.clone() };
         // One direct attempt first: r2d2 would only report a time-out.
         manager.connect().map_err(|source| OpenError::Connect {
@@ -216,9 +224,9 @@ impl Database {
         let backend = url.backend();
         // SQLite: one writer turn for the process, the group-commit writer and the
         // checkpointer; PostgreSQL: a listener for the other servers' commits.
-        let (writer, batch, changes) = match &url {
-            DatabaseUrl::Postgres(raw) => (None, None, crate::notify::start(raw.clone())),
-            DatabaseUrl::Sqlite(_) => {
+        let (writer, batch, changes) = match (&url, listener_tls) {
+            (DatabaseUrl::Postgres(_), Some(tls)) => (None, None, crate::notify::start(tls)),
+            _ => {
                 let writer = std::sync::Arc::new(parking_lot::Mutex::new(()));
                 let changes = crate::changes::Changes::local();
                 crate::checkpoint::start(checkpointer, &changes, writer.clone());

@@ -8,11 +8,13 @@ mod connection;
 mod convert;
 mod fixed;
 mod notify;
+mod postgres;
 mod repositories;
 mod schema;
 mod tx;
 
 pub use changes::{Changes, Stamp};
+pub use notify::Coordination;
 pub use connection::{
     create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError,
 };

@@ -8,13 +8,15 @@
 //! writer's commit.
 //!
 //! When the connection drops, [`Changes`] stops being complete (nothing may be kept) and the
-//! thread reconnects with back-off; waiting writers are answered once it can notify again,
-//! or after [`ANNOUNCE_WAIT`].
+//! thread reconnects with capped, jittered back-off, logging once per change of state;
+//! waiting writers are answered once it can notify again, or after [`ANNOUNCE_WAIT`]. The
+//! connection uses TLS as `DATABASE_URL` asks ([`crate::postgres::tls`]).
 
 use crate::changes::Changes;
+use crate::postgres::tls::ListenerTls;
 use futures_util::stream::poll_fn;
 use futures_util::StreamExt;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::SeqCst};
 use std::sync::{mpsc as std_mpsc, Arc, Weak};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -26,8 +28,8 @@ pub(crate) const CHANNEL: &str = "sa_benefits_commits";
 pub(crate) const APPLICATION_NAME: &str = "sa-benefits-listener";
 /// How long a writer waits for its commit to be announced before answering anyway.
 const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
-const RETRY_FIRST: Duration = Duration::from_millis(50);
-const RETRY_MAX: Duration = Duration::from_secs(2);
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(10);
 
 type Done = std_mpsc::SyncSender<()>;
 
@@ -38,10 +40,28 @@ pub(crate) struct Announcer {
     /// Whether the connection is up: while it is down, writers do not wait (their commits
     /// are announced, in one notification, once it is up again).
     listening: Arc<AtomicBool>,
+    /// Connections made after the first (for `/metrics`).
+    reconnections: Arc<AtomicU64>,
+}
+
+/// Whether this server hears the other servers' commits (PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Coordination {
+    /// The listener is connected: caches are exact across servers.
+    pub listening: bool,
+    /// How many times it connected again after losing its connection.
+    pub reconnections: u64,
 }
 
 impl Announcer {
     /// Announces a commit to the other servers and waits until it is sent. Blocking.
+    pub(crate) fn coordination(&self) -> Coordination {
+        Coordination {
+            listening: self.listening.load(SeqCst),
+            reconnections: self.reconnections.load(SeqCst),
+        }
+    }
+
     pub(crate) fn announce(&self) {
         let (done, sent) = std_mpsc::sync_channel(1);
         if self.requests.send(done).is_err() {
@@ -59,13 +79,15 @@ impl Announcer {
     }
 }
 
-/// Starts the listener thread for `url` and returns the change counts it keeps complete.
-pub(crate) fn start(url: String) -> Arc<Changes> {
+/// Starts the listener thread and returns the change counts it keeps complete.
+pub(crate) fn start(tls: ListenerTls) -> Arc<Changes> {
     let (requests, pending) = mpsc::unbounded_channel();
     let listening = Arc::new(AtomicBool::new(false));
+    let reconnections = Arc::new(AtomicU64::new(0));
     let changes = Arc::new(Changes::shared(Announcer {
         requests,
         listening: listening.clone(),
+        reconnections: reconnections.clone(),
     }));
     let weak = Arc::downgrade(&changes);
     let spawned = std::thread::Builder::new()
@@ -75,7 +97,9 @@ pub(crate) fn start(url: String) -> Arc<Changes> {
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(listen(url, weak, pending, listening)),
+                Ok(runtime) => {
+                    runtime.block_on(listen(tls, weak, pending, listening, reconnections))
+                }
                 Err(e) => tracing::error!(error = %e, "no runtime for the PostgreSQL listener"),
             }
         });
@@ -85,24 +109,39 @@ pub(crate) fn start(url: String) -> Arc<Changes> {
     changes
 }
 
+/// A pause of about `retry`: between a half and the whole of it, so that servers cut off
+/// together do not all come back in the same instant.
+fn jittered(retry: Duration) -> Duration {
+    use rand::Rng;
+    let half = retry / 2;
+    half + rand::thread_rng().gen_range(Duration::ZERO..=half)
+}
+
 /// Connects, listens and announces until the database is dropped, reconnecting as needed.
 async fn listen(
-    url: String,
+    tls: ListenerTls,
     changes: Weak<Changes>,
     mut pending: mpsc::UnboundedReceiver<Done>,
     listening: Arc<AtomicBool>,
+    reconnections: Arc<AtomicU64>,
 ) {
     let mut retry = RETRY_FIRST;
     let mut waiting: Vec<Done> = Vec::new();
+    // Logged once per change of state, not at every attempt.
+    let mut ever_listened = false;
+    let mut failures: u64 = 0;
     loop {
         let mut listened = false;
+        // A connection made after one was lost is a reconnection.
+        let counter = ever_listened.then_some(reconnections.as_ref());
         let ended = session(
-            &url,
+            &tls,
             &changes,
             &mut pending,
             &mut waiting,
             &mut listened,
             &listening,
+            counter,
         )
         .await;
         let Ended::Lost(e) = ended else {
@@ -113,9 +152,19 @@ async fn listen(
             c.set_complete(false);
         }
         if listened {
+            // It was up: this is a change of state.
             retry = RETRY_FIRST;
+            failures = 0;
+            tracing::warn!(error = %e, "PostgreSQL listener disconnected: degraded (cached answers off, other servers' commits unheard) until it listens again");
+        } else {
+            failures += 1;
+            if failures == 1 {
+                tracing::warn!(error = %e, sslmode = ?tls.mode, first = !ever_listened, "PostgreSQL listener cannot connect: degraded; retrying with back-off");
+            } else {
+                tracing::debug!(error = %e, failures, "PostgreSQL listener still cannot connect");
+            }
         }
-        tracing::warn!(error = %e, "PostgreSQL listener disconnected; cached answers are off until it listens again");
+        ever_listened |= listened;
         // Writers stop waiting; what they asked for is owed, as one notification, for when
         // the connection is up again.
         let owed = !waiting.is_empty();
@@ -123,7 +172,7 @@ async fn listen(
         let Some(before) = drain(&mut pending) else {
             return;
         };
-        tokio::time::sleep(retry).await;
+        tokio::time::sleep(jittered(retry)).await;
         let Some(during) = drain(&mut pending) else {
             return;
         };
@@ -156,19 +205,20 @@ enum Ended {
 }
 
 async fn session(
-    url: &str,
+    tls: &ListenerTls,
     changes: &Weak<Changes>,
     pending: &mut mpsc::UnboundedReceiver<Done>,
     waiting: &mut Vec<Done>,
     listened: &mut bool,
     listening: &AtomicBool,
+    reconnection: Option<&AtomicU64>,
 ) -> Ended {
-    let mut config: tokio_postgres::Config = match url.parse() {
+    let mut config: tokio_postgres::Config = match tls.url.parse() {
         Ok(config) => config,
         Err(e) => return Ended::Lost(e.to_string()),
     };
     config.application_name(APPLICATION_NAME);
-    let (client, mut connection) = match config.connect(tokio_postgres::NoTls).await {
+    let (client, mut connection) = match config.connect(tls.connector.clone()).await {
         Ok(pair) => pair,
         Err(e) => return Ended::Lost(e.to_string()),
     };
@@ -213,6 +263,10 @@ async fn session(
     }
     *listened = true;
     listening.store(true, SeqCst);
+    if let Some(count) = reconnection {
+        count.fetch_add(1, SeqCst);
+    }
+    tracing::info!(sslmode = ?tls.mode, "PostgreSQL listener listening: coordinated with the other servers");
     let notify = format!("NOTIFY {CHANNEL}");
     loop {
         if waiting.is_empty() {

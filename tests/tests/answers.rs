@@ -349,7 +349,12 @@ async fn servers_sharing_a_database_see_each_others_commits() {
     }
 
     // B's listener is cut off: B keeps nothing until it listens again, and misses nothing.
+    // The test's own side channel to the server (not the server under test): plain text.
     let admin_url = std::env::var("TEST_DATABASE_URL").expect("PostgreSQL");
+    let admin_url = match admin_url.split_once('?') {
+        Some((base, _)) => format!("{base}?sslmode=disable"),
+        None => admin_url,
+    };
     let (client, connection) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
         .await
         .expect("admin connection");

@@ -12,7 +12,9 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "live" }))
 }
 
-/// The process can serve: the database answers.
+/// The process can serve: the database answers. On PostgreSQL, `coordination` says whether
+/// this server hears the other servers' commits (`coordinated`) or not (`degraded`: it still
+/// answers correctly, reading every list from the database, while its listener reconnects).
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     let backend = match db.backend() {
@@ -26,12 +28,42 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "database": backend })))
+    let coordination = match state.db.changes().coordination() {
+        None => "single_server",
+        Some(c) if c.listening => "coordinated",
+        Some(_) => "degraded",
+    };
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "status": "ready",
+        "database": backend,
+        "coordination": coordination,
+    })))
 }
 
 /// Prometheus metrics.
 pub async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(state.db.pool_state()) + &state.answers.render())
+        .body(
+            metrics.render(state.db.pool_state())
+                + &state.answers.render()
+                + &listener_metrics(state.db.changes().coordination()),
+        )
+}
+
+/// The PostgreSQL listener's state, for `/metrics` (nothing on SQLite).
+fn listener_metrics(coordination: Option<persistence::Coordination>) -> String {
+    let Some(c) = coordination else {
+        return String::new();
+    };
+    format!(
+        "# HELP pg_listener_up Whether this server hears the other servers' commits.\n\
+         # TYPE pg_listener_up gauge\n\
+         pg_listener_up {}\n\
+         # HELP pg_listener_reconnections_total Connections of the listener made again after one was lost.\n\
+         # TYPE pg_listener_reconnections_total counter\n\
+         pg_listener_reconnections_total {}\n",
+        u8::from(c.listening),
+        c.reconnections
+    )
 }

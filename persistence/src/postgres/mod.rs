@@ -1,0 +1,3 @@
+//! What only PostgreSQL needs.
+
+pub(crate) mod tls;
