@@ -167,15 +167,24 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> usize {
     sent
 }
 
-/// Runs the worker for as long as the server runs.
-pub fn spawn(state: AppState, mailer: Mailer) {
+/// Runs the worker until `stop` turns true; a round under way is finished (a message being
+/// sent is sent and recorded).
+pub fn spawn(
+    state: AppState,
+    mailer: Mailer,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(POLL);
         loop {
-            interval.tick().await;
-            deliver_due(&state, &mailer).await;
+            tokio::select! {
+                _ = interval.tick() => {
+                    deliver_due(&state, &mailer).await;
+                }
+                _ = stop.changed() => return,
+            }
         }
-    });
+    })
 }
 
 #[cfg(test)]

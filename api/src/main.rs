@@ -170,6 +170,8 @@ async fn serve(print_tokens: bool) -> anyhow::Result<()> {
         ),
     }
     out(&banner)?;
+    // The server's own handles are the last ones: the stop closes the database.
+    drop(state);
     app.run_until_stopped().await?;
     Ok(())
 }

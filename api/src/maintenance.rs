@@ -58,12 +58,18 @@ async fn expire_vouchers(state: &AppState) {
 }
 
 /// Runs the upkeep now and every [`PERIOD`] for as long as the server runs.
-pub fn spawn(state: AppState) {
+/// Runs the upkeep every [`PERIOD`] until `stop` turns true; a round under way is finished.
+pub fn spawn(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(PERIOD);
         loop {
-            interval.tick().await;
-            run_once(&state).await;
+            tokio::select! {
+                _ = interval.tick() => run_once(&state).await,
+                _ = stop.changed() => return,
+            }
         }
-    });
+    })
 }

@@ -21,6 +21,27 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
+/// The first of SIGTERM and SIGINT (Ctrl-C).
+async fn stop_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        },
+        _ => {
+            tracing::error!("cannot listen for stop signals: only the server handle stops it");
+            std::future::pending().await
+        }
+    }
+}
+
+/// How long a stop waits for requests in flight to be answered.
+pub const SHUTDOWN_SECONDS: u64 = 30;
+
 /// Routes outside `/api/v1` (for the 405 table).
 const SERVICE_ROUTES: &[&str] = &[
     "/health/live",
@@ -85,6 +106,7 @@ impl Application {
             catalog,
             clock,
             answers,
+            stopping: Arc::default(),
         };
         let verifier = web::Data::new(JwtVerifier::new(&config.jwt)?);
         let document = openapi_document();
@@ -125,6 +147,8 @@ impl Application {
         if let Some(workers) = config.workers {
             server = server.workers(workers);
         }
+        // Signals are handled in `run_until_stopped`, which stops in steps (see there).
+        server = server.shutdown_timeout(SHUTDOWN_SECONDS).disable_signals();
         let mailer = config
             .smtp_url
             .as_deref()
@@ -153,21 +177,63 @@ impl Application {
     }
 
     /// Serves, with the background upkeep (and the outbox delivery when `SMTP_URL` is set)
-    /// running beside it.
+    /// running beside it, until the server is stopped (SIGTERM, SIGINT, or its handle). Then
+    /// the stop is clean: the listener no longer accepts, requests in flight are answered
+    /// (for up to [`SHUTDOWN_SECONDS`]), the background work finishes its round, and the
+    /// database is closed (the SQLite writer drained, every connection closed) before this
+    /// returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        crate::maintenance::spawn(self.state.clone());
-        let limiter = self.limiter.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                limiter.forget_idle();
-            }
-        });
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut background = vec![crate::maintenance::spawn(
+            self.state.clone(),
+            stopped.clone(),
+        )];
         match self.mailer {
-            Some(mailer) => crate::mailer::spawn(self.state.clone(), mailer),
+            Some(mailer) => background.push(crate::mailer::spawn(
+                self.state.clone(),
+                mailer,
+                stopped.clone(),
+            )),
             None => tracing::info!("SMTP_URL is not set: notifications stay in the outbox"),
         }
-        self.server.await
+        let limiter = self.limiter.clone();
+        let mut limiter_stopped = stopped;
+        background.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    _ = every.tick() => limiter.forget_idle(),
+                    _ = limiter_stopped.changed() => return,
+                }
+            }
+        }));
+        let handle = self.server.handle();
+        let stopping = self.state.stopping.clone();
+        let signals = tokio::spawn(async move {
+            let signal = stop_signal().await;
+            tracing::info!(signal, "stopping: readiness turns 503, no new connections accepted, requests in flight answered");
+            stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+            // actix drops the connections queued for a worker when a graceful stop begins:
+            // stop accepting first and give the workers a moment to take up what is queued.
+            handle.pause().await;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            handle.stop(true).await;
+        });
+        let served = self.server.await;
+        signals.abort();
+        tracing::info!("stopping: no new requests; finishing the background work");
+        let _ = stop.send(true);
+        for task in background {
+            if let Err(e) = task.await {
+                tracing::error!(error = %e, "a background task failed while stopping");
+            }
+        }
+        let db = self.state.db.clone();
+        drop(self.state);
+        tokio::task::spawn_blocking(move || db.close())
+            .await
+            .map_err(std::io::Error::other)?;
+        tracing::info!("stopped");
+        served
     }
 }

@@ -13,6 +13,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Kept answers of the benefit lists.
     pub answers: Arc<crate::answers::Answers>,
+    /// Set when the server begins to stop: `/health/ready` answers 503 so that load
+    /// balancers send nothing new.
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {

@@ -35,10 +35,18 @@ pub(crate) fn in_batch() -> bool {
     IN_BATCH.with(std::cell::Cell::get)
 }
 
+/// What the writer thread is given: a job, or the order to stop once the jobs queued before
+/// it are done.
+enum Message {
+    Job(Job),
+    Stop,
+}
+
 /// The queue of the writer thread.
 #[derive(Clone)]
 pub(crate) struct BatchWriter {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Message>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl BatchWriter {
@@ -48,12 +56,26 @@ impl BatchWriter {
         writer: Arc<Mutex<()>>,
         changes: Arc<Changes>,
     ) -> BatchWriter {
-        let (queue, jobs) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let (queue, jobs) = mpsc::channel::<Message>();
+        let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || run(&pool, &writer, &changes, &jobs))
             .expect("the SQLite writer thread starts");
-        BatchWriter { queue }
+        BatchWriter {
+            queue,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        }
+    }
+
+    /// Drains the queue and stops the writer thread: every job queued before is run and
+    /// answered; later ones are answered "stopped". Returns once the thread has ended.
+    pub(crate) fn stop(&self) {
+        let _ = self.queue.send(Message::Stop);
+        if let Some(thread) = self.thread.lock().take() {
+            if thread.join().is_err() {
+                tracing::error!("the SQLite writer thread panicked");
+            }
+        }
     }
 
     /// Queues `job` and waits (asynchronously) for its answer after the commit.
@@ -79,7 +101,7 @@ impl BatchWriter {
             });
             (ok, deliver)
         });
-        if self.queue.send(boxed).is_err() {
+        if self.queue.send(Message::Job(boxed)).is_err() {
             return Err(E::from(StorageError(
                 "the SQLite writer has stopped".into(),
             )));
@@ -96,14 +118,23 @@ fn run(
     pool: &r2d2::Pool<Manager>,
     writer: &Mutex<()>,
     changes: &Changes,
-    jobs: &mpsc::Receiver<Job>,
+    jobs: &mpsc::Receiver<Message>,
 ) {
     IN_BATCH.with(|flag| flag.set(true));
-    while let Ok(first) = jobs.recv() {
+    let mut stopping = false;
+    while !stopping {
+        let first = match jobs.recv() {
+            Ok(Message::Job(job)) => job,
+            Ok(Message::Stop) | Err(_) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(Message::Job(job)) => batch.push(job),
+                Ok(Message::Stop) => {
+                    stopping = true;
+                    break;
+                }
                 Err(_) => break,
             }
         }

@@ -82,6 +82,10 @@ impl Changes {
             .map(crate::notify::Announcer::coordination)
     }
 
+    pub(crate) fn announcer(&self) -> Option<&crate::notify::Announcer> {
+        self.announcer.as_ref()
+    }
+
     /// How many writes have started (for the SQLite checkpointer: whether there is anything
     /// new to copy back).
     pub(crate) fn writes_started(&self) -> u64 {

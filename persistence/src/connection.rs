@@ -248,6 +248,29 @@ impl Database {
         self.backend
     }
 
+    /// The end of the process's use of the database, once nothing serves requests any more:
+    /// the SQLite writer runs what is queued and stops, the PostgreSQL listener closes its
+    /// connection, and the pool's connections are closed as this handle (the last one) goes.
+    /// Everything is closed by the calling thread, before the process exits, never by a
+    /// thread still running while the process's exit handlers run.
+    pub fn close(self) {
+        if let Some(batch) = &self.batch {
+            batch.stop();
+        }
+        if let Some(announcer) = self.changes.announcer() {
+            announcer.stop();
+        }
+        let Database { pool, .. } = self;
+        let state = pool.state();
+        if state.connections > state.idle_connections {
+            tracing::warn!(
+                in_use = state.connections - state.idle_connections,
+                "database connections still in use at close"
+            );
+        }
+        drop(pool);
+    }
+
     /// What has been committed, for caches of answers read from this database.
     pub fn changes(&self) -> &crate::changes::Changes {
         &self.changes

@@ -14,9 +14,9 @@ mod schema;
 mod tx;
 
 pub use changes::{Changes, Stamp};
-pub use notify::Coordination;
 pub use connection::{
     create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError,
 };
+pub use notify::Coordination;
 pub use repositories::idempotency::KeyState;
 pub use tx::Tx;

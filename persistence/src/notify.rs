@@ -42,6 +42,9 @@ pub(crate) struct Announcer {
     listening: Arc<AtomicBool>,
     /// Connections made after the first (for `/metrics`).
     reconnections: Arc<AtomicU64>,
+    /// Tells the listener thread to close its connection and end.
+    shutdown: tokio::sync::watch::Sender<bool>,
+    thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 /// Whether this server hears the other servers' commits (PostgreSQL).
@@ -59,6 +62,16 @@ impl Announcer {
         Coordination {
             listening: self.listening.load(SeqCst),
             reconnections: self.reconnections.load(SeqCst),
+        }
+    }
+
+    /// Closes the listening connection and waits for the thread to end.
+    pub(crate) fn stop(&self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.lock().take() {
+            if thread.join().is_err() {
+                tracing::error!("the PostgreSQL listener thread panicked");
+            }
         }
     }
 
@@ -84,10 +97,13 @@ pub(crate) fn start(tls: ListenerTls) -> Arc<Changes> {
     let (requests, pending) = mpsc::unbounded_channel();
     let listening = Arc::new(AtomicBool::new(false));
     let reconnections = Arc::new(AtomicU64::new(0));
+    let (shutdown, stopped) = tokio::sync::watch::channel(false);
     let changes = Arc::new(Changes::shared(Announcer {
         requests,
         listening: listening.clone(),
         reconnections: reconnections.clone(),
+        shutdown,
+        thread: parking_lot::Mutex::new(None),
     }));
     let weak = Arc::downgrade(&changes);
     let spawned = std::thread::Builder::new()
@@ -97,14 +113,23 @@ pub(crate) fn start(tls: ListenerTls) -> Arc<Changes> {
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => {
-                    runtime.block_on(listen(tls, weak, pending, listening, reconnections))
-                }
+                Ok(runtime) => runtime.block_on(async move {
+                    let mut stopped = stopped;
+                    tokio::select! {
+                        () = listen(tls, weak, pending, listening, reconnections) => {}
+                        _ = stopped.wait_for(|stop| *stop) => {}
+                    }
+                }),
                 Err(e) => tracing::error!(error = %e, "no runtime for the PostgreSQL listener"),
             }
         });
-    if let Err(e) = spawned {
-        tracing::error!(error = %e, "the PostgreSQL listener thread did not start");
+    match spawned {
+        Ok(thread) => {
+            if let Some(announcer) = &changes.announcer() {
+                *announcer.thread.lock() = Some(thread);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "the PostgreSQL listener thread did not start"),
     }
     changes
 }

@@ -16,6 +16,11 @@ pub async fn live() -> HttpResponse {
 /// this server hears the other servers' commits (`coordinated`) or not (`degraded`: it still
 /// answers correctly, reading every list from the database, while its listener reconnects).
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "stopping" }))
+        );
+    }
     let db = state.db.clone();
     let backend = match db.backend() {
         Backend::Sqlite => "sqlite",
