@@ -31,6 +31,32 @@ pub const DEMO_PARTNER: PartnerId =
 pub const PENDING_PARTNER: PartnerId =
     PartnerId(Uuid::from_u128(0x9a8b_7c6d_5e4f_4a3b_8c1d_0e9f_8a7b_6c02));
 
+/// The ids of what the demo creates are fixed, so the OpenAPI document's examples name real
+/// demo resources and Swagger UI's "Try it out" works at once.
+const fn demo_id(kind: u128, n: u128) -> Uuid {
+    Uuid::from_u128(0x5a00_0000_0000_4000_8000_0000_0000_0000 | (kind << 96) | n)
+}
+const BENEFITS: u128 = 0xb;
+const VOUCHERS: u128 = 0xc;
+const USERS: u128 = 0xd;
+const PERMISSIONS: u128 = 0xe;
+/// Problem Resolution Services (phone) of the demo account: metered, 20 incidents.
+pub const DEMO_BENEFIT: BenefitId = BenefitId(demo_id(BENEFITS, 0));
+/// Training Vouchers of the demo account (its vouchers and conversions).
+pub const DEMO_TRAINING_BENEFIT: BenefitId = BenefitId(demo_id(BENEFITS, 7));
+/// The Multi-Language Pack of the demo account: software to download.
+pub const DEMO_SOFTWARE_BENEFIT: BenefitId = BenefitId(demo_id(BENEFITS, 5));
+/// An assigned (not yet redeemed) training voucher of the demo account.
+pub const DEMO_VOUCHER: Uuid = demo_id(VOUCHERS, 1);
+/// A user of a demo benefit.
+pub const DEMO_USER: Uuid = demo_id(USERS, 0);
+/// Fabrikam's approved permission on the demo organization.
+pub const DEMO_PERMISSION: Uuid = demo_id(PERMISSIONS, 0);
+/// Northwind's pending request.
+pub const PENDING_PERMISSION: Uuid = demo_id(PERMISSIONS, 1);
+/// An authorized e-mail domain of the demo account.
+pub const DEMO_DOMAIN: &str = "contoso.com";
+
 pub const ADMIN_SUBJECT: &str = "ana.lopez@contoso.com";
 pub const PARTNER_SUBJECT: &str = "integration@fabrikam.com";
 pub const OPERATOR_SUBJECT: &str = "operator@licensing.example";
@@ -223,7 +249,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         role: Role::Operator,
         partner: None,
     };
-    for g in grants {
+    for (n, g) in grants.into_iter().enumerate() {
         let benefit_type = catalog.find(g.code).ok_or_else(|| SeedError::Grant {
             code: g.code.to_owned(),
             reason: "not in the catalog".to_owned(),
@@ -257,7 +283,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             .then(|| "CTSO7K2M9Q".to_owned());
         db.grant(
             g.account,
-            BenefitId(Uuid::new_v4()),
+            BenefitId(demo_id(BENEFITS, n as u128)),
             &grant,
             access_code,
             &operator,
@@ -302,7 +328,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
     };
     // Fabrikam asked 100 days ago and was approved two days later.
     let asked = Permission::request(
-        Uuid::new_v4(),
+        DEMO_PERMISSION,
         DEMO_PARTNER,
         DEMO_ORG,
         None,
@@ -319,7 +345,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
     )?;
     // Northwind asked three days ago; the request waits for an answer.
     let pending = Permission::request(
-        Uuid::new_v4(),
+        PENDING_PERMISSION,
         PENDING_PARTNER,
         DEMO_ORG,
         Some(vec![
@@ -426,9 +452,15 @@ fn seed_training(
                 course: name(course),
                 days: VoucherDays::new(days).map_err(|_| refused("voucher", "days"))?,
             };
-            let (v, entry) =
-                voucher::assign(tx, &current, Uuid::new_v4(), new, &admin, ago(days_ago))
-                    .map_err(|e| refused("voucher", format!("{e:?}")))?;
+            let (v, entry) = voucher::assign(
+                tx,
+                &current,
+                demo_id(VOUCHERS, i as u128),
+                new,
+                &admin,
+                ago(days_ago),
+            )
+            .map_err(|e| refused("voucher", format!("{e:?}")))?;
             current.figures = entry.after;
             let v = if i == 0 {
                 voucher::redeem(&v, ago(5)).map_err(|e| refused("voucher", e))?
@@ -507,6 +539,7 @@ fn seed_people(
         ("marie.dubois@contoso.fr", "Marie Dubois"),
     ];
     db.write(|tx| {
+        let mut users: u128 = 0;
         for account in [DEMO_ACCOUNT, SECOND_ACCOUNT] {
             for d in ["contoso.com", "contoso.fr"] {
                 let domain = DomainName::parse(d).map_err(|_| refused("domain", d))?;
@@ -526,13 +559,14 @@ fn seed_people(
                 for (i, (mail, display)) in people.iter().enumerate() {
                     let at = ago(60 - i as i64);
                     let user = BenefitUser {
-                        id: Uuid::new_v4(),
+                        id: demo_id(USERS, users),
                         benefit_id: benefit.id,
                         email: email(mail),
                         display_name: name(display),
                         created_at: at,
                         updated_at: at,
                     };
+                    users += 1;
                     tx.insert_user(&user)
                         .map_err(|e| refused("user", format!("{e:?}")))?;
                     people::add_user(tx, (benefit_type, &benefit), &user, &domains, &admin, at)

@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 mod cors;
 pub mod demo;
+pub mod document;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

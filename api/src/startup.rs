@@ -59,6 +59,13 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .service(utoipa_actix_web::scope("/api/v1").configure(routes::api_v1))
         .split_for_parts();
     openapi::complete(&mut document);
+    if let Err(e) = openapi::refine(
+        &mut document,
+        &crate::document::examples(),
+        &crate::document::closed_sets(),
+    ) {
+        tracing::error!(error = %e, "the OpenAPI document could not be refined");
+    }
     document
 }
 

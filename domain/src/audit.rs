@@ -68,6 +68,17 @@ pub enum TargetKind {
 }
 
 impl TargetKind {
+    pub const ALL: [TargetKind; 8] = [
+        TargetKind::Organization,
+        TargetKind::Account,
+        TargetKind::Partner,
+        TargetKind::Benefit,
+        TargetKind::Permission,
+        TargetKind::Voucher,
+        TargetKind::Conversion,
+        TargetKind::User,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             TargetKind::Organization => "organization",

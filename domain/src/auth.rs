@@ -14,6 +14,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 3] = [Role::CustomerAdmin, Role::Partner, Role::Operator];
+
     pub fn code(self) -> &'static str {
         match self {
             Role::CustomerAdmin => "customer_admin",
@@ -23,9 +25,7 @@ impl Role {
     }
 
     pub fn parse(code: &str) -> Option<Role> {
-        [Role::CustomerAdmin, Role::Partner, Role::Operator]
-            .into_iter()
-            .find(|r| r.code() == code)
+        Role::ALL.into_iter().find(|r| r.code() == code)
     }
 }
 

@@ -23,6 +23,8 @@ pub enum Status {
 }
 
 impl Status {
+    pub const ALL: [Status; 2] = [Status::Active, Status::Expired];
+
     pub fn code(self) -> &'static str {
         match self {
             Status::Active => "active",
@@ -191,6 +193,40 @@ pub enum Severity {
     Warning,
     /// The administrator must do something before the benefit can be used.
     Action,
+}
+
+impl AlertCode {
+    pub const ALL: [AlertCode; 6] = [
+        AlertCode::Expired,
+        AlertCode::ExpiringSoon,
+        AlertCode::NotYetValid,
+        AlertCode::DomainRequired,
+        AlertCode::LowRemaining,
+        AlertCode::TrainingDaysExpiring,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            AlertCode::Expired => "expired",
+            AlertCode::ExpiringSoon => "expiring_soon",
+            AlertCode::NotYetValid => "not_yet_valid",
+            AlertCode::DomainRequired => "domain_required",
+            AlertCode::LowRemaining => "low_remaining",
+            AlertCode::TrainingDaysExpiring => "training_days_expiring",
+        }
+    }
+}
+
+impl Severity {
+    pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Action];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Action => "action",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -535,5 +571,24 @@ mod tests {
         assert!(!other.iter().any(
             |o| matches!(o, OtherBenefit::NotHeld(t) if t.code.as_str() == "home_use_program")
         ));
+    }
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    /// The codes are the serde names clients already read.
+    #[test]
+    fn alert_codes_and_severities_are_their_serde_names() {
+        for code in AlertCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.code());
+        }
+        for severity in Severity::ALL {
+            assert_eq!(serde_json::to_value(severity).unwrap(), severity.code());
+        }
+        for status in Status::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.code());
+        }
     }
 }

@@ -37,6 +37,8 @@ pub enum Direction {
 }
 
 impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::Forward, Direction::Reverse];
+
     pub fn code(self) -> &'static str {
         match self {
             Direction::Forward => "forward",
@@ -45,9 +47,7 @@ impl Direction {
     }
 
     pub fn parse(code: &str) -> Option<Direction> {
-        [Direction::Forward, Direction::Reverse]
-            .into_iter()
-            .find(|d| d.code() == code)
+        Direction::ALL.into_iter().find(|d| d.code() == code)
     }
 }
 

@@ -25,6 +25,12 @@ pub enum DeliveryStatus {
 }
 
 impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 3] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Failed,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             DeliveryStatus::Pending => "pending",
@@ -34,13 +40,7 @@ impl DeliveryStatus {
     }
 
     pub fn parse(code: &str) -> Option<DeliveryStatus> {
-        [
-            DeliveryStatus::Pending,
-            DeliveryStatus::Sent,
-            DeliveryStatus::Failed,
-        ]
-        .into_iter()
-        .find(|s| s.code() == code)
+        DeliveryStatus::ALL.into_iter().find(|s| s.code() == code)
     }
 }
 
@@ -93,6 +93,18 @@ pub enum Decision {
 
 impl Message<'_> {
     /// The template's stable name, shown in the outbox.
+    /// Every template a notification can have.
+    pub const TEMPLATES: [&'static str; 8] = [
+        "permission_requested",
+        "permission_approved",
+        "permission_declined",
+        "permission_removed",
+        "voucher_assigned",
+        "voucher_revoked",
+        "end_user_instructions",
+        "access_code",
+    ];
+
     pub fn template(&self) -> &'static str {
         match self {
             Message::PermissionRequested { .. } => "permission_requested",

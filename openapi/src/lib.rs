@@ -218,7 +218,7 @@ impl Modify for BearerSecurity {
 pub fn swagger_ui(document: utoipa::openapi::OpenApi) -> SwaggerUi {
     let config = utoipa_swagger_ui::Config::new([DOCUMENT_PATH])
         .persist_authorization(true)
-        .try_it_out_enabled(true)
+        .try_it_out_enabled(false)
         .display_request_duration(true);
     SwaggerUi::new("/swagger-ui/{_:.*}")
         .url(DOCUMENT_PATH, document)
@@ -293,4 +293,328 @@ pub fn complete(document: &mut utoipa::openapi::OpenApi) {
             add("500", "InternalError");
         }
     }
+}
+
+/// The name of every operation, for the clients generated from the document
+/// (`openapi-typescript`, `openapi-python-client`…): unique and descriptive. A test checks
+/// that every operation of the served document is named here and no name is used twice.
+pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
+    ("get", "/api/v1/benefit-types", "listBenefitTypes"),
+    ("post", "/api/v1/organizations", "createOrganization"),
+    ("get", "/api/v1/organizations/{org_id}", "getOrganization"),
+    (
+        "get",
+        "/api/v1/organizations/{org_id}/accounts",
+        "listAccounts",
+    ),
+    (
+        "post",
+        "/api/v1/organizations/{org_id}/accounts",
+        "createAccount",
+    ),
+    (
+        "get",
+        "/api/v1/organizations/{org_id}/audit-events",
+        "listAuditEvents",
+    ),
+    (
+        "get",
+        "/api/v1/organizations/{org_id}/notifications",
+        "listNotifications",
+    ),
+    (
+        "get",
+        "/api/v1/organizations/{org_id}/partner-permissions",
+        "listOrganizationPermissions",
+    ),
+    ("post", "/api/v1/partners", "createPartner"),
+    (
+        "get",
+        "/api/v1/partners/me/organizations",
+        "listMyOrganizations",
+    ),
+    (
+        "get",
+        "/api/v1/partners/me/permissions",
+        "listMyPermissions",
+    ),
+    (
+        "get",
+        "/api/v1/accounts/{account_id}/benefits",
+        "listAccountBenefits",
+    ),
+    (
+        "post",
+        "/api/v1/accounts/{account_id}/benefits",
+        "grantBenefit",
+    ),
+    (
+        "get",
+        "/api/v1/accounts/{account_id}/benefits/other",
+        "listOtherBenefits",
+    ),
+    (
+        "get",
+        "/api/v1/accounts/{account_id}/conversions",
+        "listConversions",
+    ),
+    (
+        "post",
+        "/api/v1/accounts/{account_id}/conversions",
+        "convertBenefits",
+    ),
+    (
+        "get",
+        "/api/v1/accounts/{account_id}/conversions/quote",
+        "quoteConversion",
+    ),
+    (
+        "get",
+        "/api/v1/accounts/{account_id}/domains",
+        "listDomains",
+    ),
+    ("post", "/api/v1/accounts/{account_id}/domains", "addDomain"),
+    (
+        "delete",
+        "/api/v1/accounts/{account_id}/domains/{domain}",
+        "removeDomain",
+    ),
+    ("get", "/api/v1/benefits/{benefit_id}", "getBenefit"),
+    (
+        "post",
+        "/api/v1/benefits/{benefit_id}/adjustments",
+        "adjustBenefit",
+    ),
+    (
+        "get",
+        "/api/v1/benefits/{benefit_id}/calculation",
+        "getBenefitCalculation",
+    ),
+    (
+        "post",
+        "/api/v1/benefits/{benefit_id}/consumptions",
+        "consumeBenefit",
+    ),
+    (
+        "get",
+        "/api/v1/benefits/{benefit_id}/downloads",
+        "listDownloads",
+    ),
+    (
+        "post",
+        "/api/v1/benefits/{benefit_id}/downloads",
+        "recordDownload",
+    ),
+    (
+        "get",
+        "/api/v1/benefits/{benefit_id}/product-keys",
+        "listProductKeys",
+    ),
+    (
+        "get",
+        "/api/v1/benefits/{benefit_id}/transactions",
+        "listTransactions",
+    ),
+    (
+        "get",
+        "/api/v1/benefits/{benefit_id}/transactions/export",
+        "exportTransactions",
+    ),
+    (
+        "get",
+        "/api/v1/benefits/{benefit_id}/users",
+        "listBenefitUsers",
+    ),
+    (
+        "post",
+        "/api/v1/benefits/{benefit_id}/users",
+        "addBenefitUser",
+    ),
+    (
+        "patch",
+        "/api/v1/benefits/{benefit_id}/users/{user_id}",
+        "updateBenefitUser",
+    ),
+    (
+        "delete",
+        "/api/v1/benefits/{benefit_id}/users/{user_id}",
+        "removeBenefitUser",
+    ),
+    (
+        "post",
+        "/api/v1/benefits/{benefit_id}/users/{user_id}/access-code",
+        "sendAccessCode",
+    ),
+    (
+        "post",
+        "/api/v1/benefits/{benefit_id}/users/{user_id}/resend-instructions",
+        "resendInstructions",
+    ),
+    (
+        "get",
+        "/api/v1/benefits/{benefit_id}/vouchers",
+        "listVouchers",
+    ),
+    (
+        "post",
+        "/api/v1/benefits/{benefit_id}/vouchers",
+        "assignVoucher",
+    ),
+    (
+        "post",
+        "/api/v1/vouchers/{voucher_id}/revoke",
+        "revokeVoucher",
+    ),
+    (
+        "post",
+        "/api/v1/vouchers/{voucher_id}/redeem",
+        "redeemVoucher",
+    ),
+    ("post", "/api/v1/partner-permissions", "requestPermission"),
+    (
+        "get",
+        "/api/v1/partner-permissions/{permission_id}",
+        "getPermission",
+    ),
+    (
+        "patch",
+        "/api/v1/partner-permissions/{permission_id}",
+        "decidePermission",
+    ),
+    (
+        "get",
+        "/api/v1/partner-permissions/{permission_id}/history",
+        "listPermissionHistory",
+    ),
+];
+
+/// A closed set of values (a status, a kind…) as a named `enum` schema, with the schema
+/// properties that take it, so generated clients get unions and exhaustive checks. The
+/// values come from the domain's own lists, so the document cannot drift from the code.
+#[derive(Debug, Clone)]
+pub struct ClosedSet {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub values: Vec<&'static str>,
+    /// `(schema, property)` pairs whose value is one of the set (or an array of them).
+    pub used_by: Vec<(&'static str, &'static str)>,
+}
+
+/// What the document's path parameters are given as examples: the demo's resources, so that
+/// Swagger UI's "Try it out" works on a server that filled the demo.
+#[derive(Debug, Clone, Default)]
+pub struct Examples {
+    /// An example by parameter name.
+    pub by_name: Vec<(&'static str, String)>,
+    /// An example for a parameter of the paths that start with a prefix (checked first).
+    pub by_path: Vec<(&'static str, &'static str, String)>,
+}
+
+impl Examples {
+    fn of(&self, path: &str, name: &str) -> Option<&str> {
+        self.by_path
+            .iter()
+            .find(|(prefix, param, _)| path.starts_with(prefix) && *param == name)
+            .map(|(_, _, v)| v.as_str())
+            .or_else(|| {
+                self.by_name
+                    .iter()
+                    .find(|(param, _)| *param == name)
+                    .map(|(_, v)| v.as_str())
+            })
+    }
+}
+
+/// The last touches that generated clients and Swagger UI need: a `servers` entry, the
+/// operation names of [`OPERATION_IDS`], `Accept-Language` on every operation, and an example
+/// on every path parameter. Done on the JSON form, where utoipa has no builder for them.
+pub fn refine(
+    document: &mut utoipa::openapi::OpenApi,
+    examples: &Examples,
+    closed_sets: &[ClosedSet],
+) -> Result<(), serde_json::Error> {
+    use serde_json::json;
+    let mut json = serde_json::to_value(&*document)?;
+    for set in closed_sets {
+        json["components"]["schemas"][set.name] = json!({
+            "type": "string",
+            "description": set.description,
+            "enum": set.values,
+            "example": set.values.first(),
+        });
+        let reference = json!({ "$ref": format!("#/components/schemas/{}", set.name) });
+        for (schema, property) in &set.used_by {
+            let field = &mut json["components"]["schemas"][*schema]["properties"][*property];
+            if field.is_null() {
+                continue; // a test checks that every pair names a real property
+            }
+            let description = field.get("description").cloned();
+            let types: Vec<&str> = match field.get("type") {
+                Some(serde_json::Value::String(t)) => vec![t.as_str()],
+                Some(serde_json::Value::Array(ts)) => {
+                    ts.iter().filter_map(|t| t.as_str()).collect()
+                }
+                _ => vec![],
+            };
+            let nullable = types.contains(&"null");
+            let mut typed = match (types.contains(&"array"), nullable) {
+                (true, false) => json!({ "type": "array", "items": reference.clone() }),
+                (true, true) => json!({ "type": ["array", "null"], "items": reference.clone() }),
+                (false, true) => json!({ "oneOf": [reference.clone(), { "type": "null" }] }),
+                (false, false) => reference.clone(),
+            };
+            if let Some(description) = description {
+                typed["description"] = description;
+            }
+            *field = typed;
+        }
+    }
+    json["servers"] = json!([{
+        "url": "/",
+        "description": "The server that serves this document (paths start with /api/v1)"
+    }]);
+    // Inline on each operation: utoipa's operations hold parameters, not references.
+    let accept_language = json!({
+        "name": "Accept-Language",
+        "in": "header",
+        "required": false,
+        "description": "`fr` for French names, descriptions, instructions, labels and messages; English otherwise. The answer says which in `Content-Language`.",
+        "schema": { "type": "string" },
+        "example": "fr"
+    });
+    if let Some(paths) = json["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                if !matches!(method.as_str(), "get" | "post" | "put" | "patch" | "delete") {
+                    continue;
+                }
+                if let Some((_, _, id)) = OPERATION_IDS
+                    .iter()
+                    .find(|(m, p, _)| m == method && p == path)
+                {
+                    operation["operationId"] = json!(id);
+                }
+                let parameters = operation
+                    .as_object_mut()
+                    .map(|o| o.entry("parameters").or_insert_with(|| json!([])));
+                let Some(serde_json::Value::Array(parameters)) = parameters else {
+                    continue;
+                };
+                for parameter in parameters.iter_mut() {
+                    if parameter["in"] == "path" {
+                        let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+                        if let Some(example) = examples.of(path, &name) {
+                            parameter["example"] = json!(example);
+                        }
+                    }
+                }
+                parameters.push(accept_language.clone());
+            }
+        }
+    }
+    *document = serde_json::from_value(json)?;
+    Ok(())
 }

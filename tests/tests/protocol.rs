@@ -230,3 +230,39 @@ async fn every_operation_is_documented_with_its_errors() {
         .is_some_and(|d| !d.is_empty()));
     assert_eq!(document["info"]["license"]["name"], "MIT");
 }
+
+/// The document's path examples name the demo's resources: every GET of the document, with
+/// its examples, answers 2xx on a server that filled the demo (what Swagger UI's "Try it
+/// out" sends).
+#[tokio::test]
+async fn the_path_examples_of_the_document_work_on_the_demo() {
+    let app = TestApp::spawn_with_demo().await;
+    let document: Value = serde_json::to_value(api::openapi_document()).unwrap();
+    let mut tried = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        let Some(get) = item.get("get") else { continue };
+        let mut url = path.clone();
+        for p in get["parameters"].as_array().unwrap() {
+            if p["in"] == "path" {
+                let name = p["name"].as_str().unwrap();
+                let example = p["example"].as_str().expect("an example");
+                url = url.replace(&format!("{{{name}}}"), example);
+            }
+        }
+        if path.contains("/export") {
+            url.push_str("?format=csv");
+        }
+        if path.ends_with("/quote") {
+            url.push_str("?direction=forward&planning_days=1");
+        }
+        let token = if path.starts_with("/api/v1/partners/me") {
+            app.partner(api::demo::DEMO_PARTNER.as_uuid())
+        } else {
+            app.admin(api::demo::DEMO_ORG.as_uuid())
+        };
+        let status = app.get(&url, &token).await.status();
+        assert!(status.is_success(), "GET {url}: {status}");
+        tried += 1;
+    }
+    assert!(tried >= 20, "{tried} operations tried");
+}

@@ -61,15 +61,9 @@ pub struct AlertView {
 
 impl AlertView {
     fn new(alert: &Alert, language: Language) -> Self {
-        let code = serde_json::to_value(alert.code)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned));
-        let severity = serde_json::to_value(alert.severity)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned));
         Self {
-            code: code.unwrap_or_default(),
-            severity: severity.unwrap_or_default(),
+            code: alert.code.code().to_owned(),
+            severity: alert.severity.code().to_owned(),
             message: alert.message.get(language).to_owned(),
         }
     }

@@ -79,6 +79,7 @@ list_schema!(AuditEventList, AuditEventView);
     "id": "1a3c5e7f-9b2d-4f6a-8c0e-2d4f6a8c0e1b", "recipient": "it-admins@contoso.com",
     "template": "permission_requested", "language": "en",
     "subject": "Northwind Advisors asks to manage the benefits of Contoso Ltd",
+    "body": "Northwind Advisors asks to manage the Software Assurance benefits of Contoso Ltd on its behalf. Approve or decline the request in the portal.",
     "status": "pending", "attempts": 0, "last_error": null,
     "next_attempt_at": "2026-11-24T10:15:00Z", "created_at": "2026-11-24T10:15:00Z", "sent_at": null
 }))]

@@ -36,7 +36,7 @@ use uuid::Uuid;
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": "2b4d6f8a-0c2e-4a6b-8d0f-2a4c6e8a0b1c", "benefit_id": "56a5b687-1e8f-45d3-98fd-679f126e0714",
     "email": "li.wei@contoso.com", "display_name": "Li Wei",
-    "created_at": "2026-11-24T10:15:00Z", "updated_at": "2026-11-24T10:15:00Z"}))]
+    "created_at": "2026-11-24T10:15:00Z", "updated_at": "2026-11-24T10:15:00Z", "version": 1764000000000000_i64}))]
 pub struct UserView {
     pub id: Uuid,
     pub benefit_id: Uuid,
