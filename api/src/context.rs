@@ -21,6 +21,15 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestContext {
     pub request_id: String,
     pub language: Language,
+    /// The request's path (a problem's `instance`).
+    pub path: String,
+}
+
+impl RequestContext {
+    /// The request's id and path, for a problem document.
+    pub fn occurrence(&self) -> Option<(&str, &str)> {
+        Some((&self.request_id, &self.path))
+    }
 }
 
 fn request_id(req: &ServiceRequest) -> String {
@@ -48,6 +57,7 @@ pub async fn request_context(
             .and_then(|v| v.to_str().ok())
             .map(Language::negotiate)
             .unwrap_or_default(),
+        path: req.path().chars().take(512).collect(),
     };
     req.extensions_mut().insert(context.clone());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
@@ -68,18 +78,44 @@ pub async fn request_context(
                     let (req, _) = response.into_parts();
                     ServiceResponse::new(
                         req,
-                        api_error.render(context.language, Some(&context.request_id)),
+                        api_error.render(context.language, context.occurrence()),
+                    )
+                }
+                None if is_bare_error(response.response()) => {
+                    // An error the framework answered itself: as problem+json too.
+                    let error = response.response().error();
+                    let cors = error
+                        .and_then(|e| e.as_error::<actix_cors::CorsError>())
+                        .is_some();
+                    let detail = error.map(ToString::to_string);
+                    let problem = ApiError::framework(
+                        response.status(),
+                        cors.then_some("cors_refused"),
+                        detail,
+                    );
+                    let (req, _) = response.into_parts();
+                    ServiceResponse::new(
+                        req,
+                        problem.render(context.language, context.occurrence()),
                     )
                 }
                 None => response.map_into_boxed_body(),
             };
             (Ok(response), route)
         }
-        // A middleware (authentication) refused: the error carries the response.
+        // A middleware (authentication, CORS) refused: the error carries the response.
         Err(error) => {
             let rendered = match error.as_error::<ApiError>() {
-                Some(api_error) => api_error.render(context.language, Some(&context.request_id)),
-                None => error.error_response(),
+                Some(api_error) => api_error.render(context.language, context.occurrence()),
+                None => {
+                    let cors = error.as_error::<actix_cors::CorsError>().is_some();
+                    ApiError::framework(
+                        error.as_response_error().status_code(),
+                        cors.then_some("cors_refused"),
+                        Some(error.to_string()),
+                    )
+                    .render(context.language, context.occurrence())
+                }
             };
             (Err((error.to_string(), rendered)), None)
         }
@@ -87,11 +123,11 @@ pub async fn request_context(
     let route = route.unwrap_or_else(|| "unmatched".to_owned());
     let status = match &mut response {
         Ok(r) => {
-            insert_request_id(r.headers_mut(), &context.request_id);
+            insert_common(r.headers_mut(), &context);
             r.status()
         }
         Err((_, r)) => {
-            insert_request_id(r.headers_mut(), &context.request_id);
+            insert_common(r.headers_mut(), &context);
             r.status()
         }
     };
@@ -108,9 +144,44 @@ pub async fn request_context(
     response.map_err(|(message, rendered)| InternalError::from_response(message, rendered).into())
 }
 
-fn insert_request_id(headers: &mut header::HeaderMap, request_id: &str) {
-    if let Ok(value) = HeaderValue::from_str(request_id) {
+/// An error answer that is not problem+json (the framework's own: a method not allowed by
+/// a route, a refusal of a middleware).
+fn is_bare_error<B>(response: &actix_web::HttpResponse<B>) -> bool {
+    (response.status().is_client_error() || response.status().is_server_error())
+        && !response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/problem+json"))
+}
+
+/// What every answer carries: its request id, its language, and that it varies with
+/// `Accept-Language`.
+fn insert_common(headers: &mut header::HeaderMap, context: &RequestContext) {
+    if let Ok(value) = HeaderValue::from_str(&context.request_id) {
         headers.insert(REQUEST_ID, value);
+    }
+    headers.insert(
+        header::CONTENT_LANGUAGE,
+        HeaderValue::from_static(context.language.code()),
+    );
+    let vary = headers
+        .get_all(header::VARY)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+    if !vary
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("accept-language") || v == "*")
+    {
+        let mut all = vary;
+        all.push("Accept-Language".to_owned());
+        if let Ok(value) = HeaderValue::from_str(&all.join(", ")) {
+            headers.insert(header::VARY, value);
+        }
     }
 }
 
@@ -126,6 +197,7 @@ impl FromRequest for RequestContext {
             .unwrap_or(RequestContext {
                 request_id: Uuid::new_v4().to_string(),
                 language: Language::En,
+                path: req.path().to_owned(),
             })))
     }
 }

@@ -100,6 +100,45 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
 
+    /// An error the framework or a middleware produced (not one of ours): problem+json
+    /// with a code from its status.
+    pub fn framework(
+        status: StatusCode,
+        code: Option<&'static str>,
+        detail: Option<String>,
+    ) -> Self {
+        let code = code.unwrap_or(match status.as_u16() {
+            400 => "bad_request",
+            401 => "missing_token",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            406 => "not_acceptable",
+            408 => "request_timeout",
+            413 => "payload_too_large",
+            415 => "unsupported_media_type",
+            429 => "rate_limited",
+            431 => "headers_too_large",
+            503 => "unavailable",
+            s if s >= 500 => "internal_error",
+            _ => "request_refused",
+        });
+        let detail = match detail {
+            Some(d) if !status.is_server_error() && !d.is_empty() => Localized::new(d.clone(), d),
+            _ => Localized::new(
+                status
+                    .canonical_reason()
+                    .unwrap_or("Request refused")
+                    .to_owned(),
+                status
+                    .canonical_reason()
+                    .unwrap_or("Requête refusée")
+                    .to_owned(),
+            ),
+        };
+        Self::new(status, code, detail)
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -150,12 +189,14 @@ impl ApiError {
     }
 
     /// The problem document in one language.
-    pub fn problem(&self, language: Language, request_id: Option<&str>) -> Problem {
+    /// The problem document; `occurrence` is the request's id and path when known.
+    pub fn problem(&self, language: Language, occurrence: Option<(&str, &str)>) -> Problem {
         Problem {
             problem_type: format!("urn:sa-benefits:problem:{}", self.code),
             title: self.title().get(language).to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.get(language).to_owned(),
+            instance: occurrence.map(|(_, path)| path.to_owned()),
             code: self.code.to_owned(),
             errors: self
                 .errors
@@ -165,19 +206,19 @@ impl ApiError {
                     message: e.message.get(language).to_owned(),
                 })
                 .collect(),
-            request_id: request_id.map(str::to_owned),
+            request_id: occurrence.map(|(id, _)| id.to_owned()),
             context: self.context.clone(),
         }
     }
 
-    pub fn render(&self, language: Language, request_id: Option<&str>) -> HttpResponse {
+    pub fn render(&self, language: Language, occurrence: Option<(&str, &str)>) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response.content_type("application/problem+json");
         response.insert_header((header::CONTENT_LANGUAGE, language.code()));
         for (name, value) in &self.headers {
             response.insert_header((name.clone(), value.clone()));
         }
-        response.json(self.problem(language, request_id))
+        response.json(self.problem(language, occurrence))
     }
 }
 

@@ -171,7 +171,7 @@ fn settle_key(
 
 /// The problem of a refusal as it is kept for replays.
 fn refusal(error: &ApiError, context: &RequestContext) -> StoredResponse {
-    let problem = error.problem(context.language, Some(&context.request_id));
+    let problem = error.problem(context.language, context.occurrence());
     StoredResponse {
         status: error.status.as_u16(),
         headers: error

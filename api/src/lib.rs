@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod context;
+pub mod conventions;
 mod cors;
 pub mod demo;
 pub mod document;

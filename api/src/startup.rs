@@ -128,6 +128,7 @@ impl Application {
                 .into_utoipa_app()
                 .service(
                     utoipa_actix_web::scope("/api/v1")
+                        .wrap(from_fn(crate::conventions::conventions))
                         .wrap(from_fn(authenticate))
                         .configure(routes::api_v1),
                 )
@@ -147,8 +148,12 @@ impl Application {
                 .route("/health/ready", web::get().to(routes::health::ready))
                 .route("/metrics", web::get().to(routes::health::metrics))
                 .default_service(web::to(routes::fallback::fallback))
-                .wrap(from_fn(request_context))
+                // Innermost first: CORS answers preflights; request_context (outside it) gives
+                // every answer, CORS refusals included, its request id and problem+json; the
+                // compression of the final bytes is outermost.
                 .wrap(crate::cors::cors(&origins))
+                .wrap(from_fn(request_context))
+                .wrap(actix_web::middleware::Compress::default())
         })
         .listen(listener)?;
         if let Some(workers) = config.workers {

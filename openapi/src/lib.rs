@@ -36,6 +36,9 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this occurrence (in the asked language).
     pub detail: String,
+    /// The request's path: which occurrence this is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     /// Stable snake_case code to match on, e.g. `invalid_token`, `validation_failed`.
     pub code: String,
     /// For validation failures: one entry per invalid field.
@@ -612,6 +615,16 @@ pub fn refine(
                     }
                 }
                 parameters.push(accept_language.clone());
+                // Every POST honours an Idempotency-Key (API.md), so every POST declares it.
+                if method == "post" && !parameters.iter().any(|p| p["name"] == "Idempotency-Key") {
+                    parameters.push(json!({
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": false,
+                        "description": "1 to 255 visible ASCII characters; the same key and body within 24 h replay the first answer (`Idempotent-Replayed: true`)",
+                        "schema": { "$ref": "#/components/schemas/IdempotencyKey" }
+                    }));
+                }
             }
         }
     }

@@ -61,9 +61,13 @@ pub struct Cursor(String);
 #[schema(value_type = String, pattern = r"^[\x21-\x7e]{1,255}$")]
 pub struct IdempotencyKey(String);
 
-/// An entity tag as `ETag` answers it (`"7"`, also accepted without the quotes), or `*`.
+/// `*`, or a list of entity tags as `ETag` answers them (`"7"`, also accepted without the
+/// quotes); a weak tag (`W/"7"`) is understood but never matches.
 #[derive(ToSchema)]
-#[schema(value_type = String, pattern = r#"^("[0-9]{1,18}"|[0-9]{1,18}|\*)$"#)]
+#[schema(
+    value_type = String,
+    pattern = r#"^(\*|(W/)?("[0-9]{1,18}(\.(en|fr))?"|[0-9]{1,18}(\.(en|fr))?)([ \t]*,[ \t]*(W/)?("[0-9]{1,18}(\.(en|fr))?"|[0-9]{1,18}(\.(en|fr))?))*)$"#
+)]
 pub struct EntityTag(String);
 
 /// Ledger entry kinds, comma-separated.

@@ -2,12 +2,14 @@ use super::list_schema;
 use crate::access::{authorize_on, Resource};
 use crate::audit;
 use crate::auth::Caller;
+use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
+use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
-use actix_web::http::header;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
@@ -20,7 +22,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A new purchasing account.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Contoso EMEA", "agreement_number": "EA-7781-2291",
     "sa_id": "SA-0042-7781", "program_code": "HUP-CONTOSO"}))]
@@ -137,6 +139,8 @@ pub async fn list(
 #[post("/organizations/{org_id}/accounts")]
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
+    context: RequestContext,
     Caller(caller): Caller,
     path: web::Path<Uuid>,
     body: web::Json<CreateAccount>,
@@ -164,29 +168,31 @@ pub async fn create(
         program_code,
         created_at: state.now(),
     };
-    let saved = account.clone();
-    blocking(move || {
-        if state.db.organization(organization)?.is_none() {
-            return Err(Resource::Organization.not_found());
-        }
-        let event = audit::event(
-            &actor,
-            Some(saved.organization_id),
-            AuditAction::AccountCreated,
-            (TargetKind::Account, saved.id.as_uuid()),
-            Some(saved.name.as_str().to_owned()),
-            saved.created_at,
-        );
-        Ok(state.db.write(|tx| {
-            tx.insert_account(&saved)?;
-            tx.audit(&event)
-        })?)
+    {
+        let state = state.clone();
+        blocking(move || match state.db.organization(organization)? {
+            Some(_) => Ok(()),
+            None => Err(Resource::Organization.not_found()),
+        })
+        .await?;
+    }
+    let event = audit::event(
+        &actor,
+        Some(account.organization_id),
+        AuditAction::AccountCreated,
+        (TargetKind::Account, account.id.as_uuid()),
+        Some(account.name.as_str().to_owned()),
+        account.created_at,
+    );
+    let location = format!("/api/v1/accounts/{}/benefits", account.id);
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
+        tx.insert_account(&account)?;
+        tx.audit(&event)?;
+        idempotency::stored(
+            StatusCode::CREATED,
+            &[(header::LOCATION, location)],
+            &AccountView::from(&account),
+        )
     })
-    .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/accounts/{}/benefits", account.id),
-        ))
-        .json(AccountView::from(&account)))
+    .await
 }

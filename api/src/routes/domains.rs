@@ -5,11 +5,13 @@ use super::list_schema;
 use crate::access::{account_for, Resource};
 use crate::audit;
 use crate::auth::Caller;
+use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::extract::{blocking, page_in_memory, ListQuery};
+use crate::idempotency;
 use crate::state::AppState;
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, web, HttpResponse};
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor};
 use domain::ids::AccountId;
@@ -146,6 +148,8 @@ pub async fn list(
 #[post("/accounts/{account_id}/domains")]
 pub async fn add(
     state: web::Data<AppState>,
+    req: HttpRequest,
+    context: RequestContext,
     Caller(caller): Caller,
     path: web::Path<Uuid>,
     body: web::Json<AddDomain>,
@@ -155,11 +159,18 @@ pub async fn add(
     let view = DomainView {
         domain: domain.as_str().to_owned(),
     };
-    blocking(move || {
-        let account = account_for(&state, &caller, id, Action::ManageDomains)?;
-        let actor = Actor::of(&caller);
-        let now = state.now();
-        state.db.write(|tx| {
+    let account = {
+        let (state, caller) = (state.clone(), caller.clone());
+        blocking(move || account_for(&state, &caller, id, Action::ManageDomains)).await?
+    };
+    let actor = Actor::of(&caller);
+    idempotency::run(
+        &state,
+        &req,
+        &caller,
+        &context,
+        &body.into_inner(),
+        move |tx, now| {
             tx.add_domain(id, &domain, now).map_err(people_refused)?;
             tx.audit(&audit::event(
                 &actor,
@@ -169,11 +180,10 @@ pub async fn add(
                 Some(domain.as_str().to_owned()),
                 now,
             ))?;
-            Ok(())
-        })
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(view))
+            idempotency::stored(StatusCode::CREATED, &[], &view)
+        },
+    )
+    .await
 }
 
 /// Remove a domain

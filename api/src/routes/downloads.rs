@@ -12,7 +12,7 @@ use crate::error::ApiError;
 use crate::extract::blocking;
 use crate::idempotency;
 use crate::state::AppState;
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::Action;
@@ -234,7 +234,7 @@ pub async fn product_keys(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<Uuid>,
-) -> Result<web::Json<ProductKeyList>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let id = BenefitId(path.into_inner());
     let keys = blocking(move || {
         let (held, actor) = benefit_for(&state, &caller, id, Action::UseDownloads)?;
@@ -284,8 +284,11 @@ pub async fn product_keys(
         })
     })
     .await?;
-    Ok(web::Json(ProductKeyList {
-        items: keys,
-        next_cursor: None,
-    }))
+    // Secrets: never kept by a cache, the browser's included.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ProductKeyList {
+            items: keys,
+            next_cursor: None,
+        }))
 }

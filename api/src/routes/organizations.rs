@@ -1,12 +1,14 @@
 use crate::access::{authorize_on, Resource};
 use crate::audit;
 use crate::auth::Caller;
+use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::blocking;
+use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
-use actix_web::http::header;
-use actix_web::{get, post, web, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
@@ -19,7 +21,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A new customer organization.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Contoso Ltd", "contact_emails": ["it-admins@contoso.com"]}))]
 pub struct CreateOrganization {
@@ -69,6 +71,8 @@ impl From<&Organization> for OrganizationView {
 #[post("/organizations")]
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
+    context: RequestContext,
     Caller(caller): Caller,
     body: web::Json<CreateOrganization>,
 ) -> Result<HttpResponse, ApiError> {
@@ -90,29 +94,25 @@ pub async fn create(
         contact_emails,
         created_at: state.now(),
     };
-    let saved = organization.clone();
-    let db = state.db.clone();
-    blocking(move || {
-        let event = audit::event(
-            &actor,
-            Some(saved.id),
-            AuditAction::OrganizationCreated,
-            (TargetKind::Organization, saved.id.as_uuid()),
-            Some(saved.name.as_str().to_owned()),
-            saved.created_at,
-        );
-        Ok(db.write(|tx| {
-            tx.insert_organization(&saved)?;
-            tx.audit(&event)
-        })?)
+    let event = audit::event(
+        &actor,
+        Some(organization.id),
+        AuditAction::OrganizationCreated,
+        (TargetKind::Organization, organization.id.as_uuid()),
+        Some(organization.name.as_str().to_owned()),
+        organization.created_at,
+    );
+    let location = format!("/api/v1/organizations/{}", organization.id);
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
+        tx.insert_organization(&organization)?;
+        tx.audit(&event)?;
+        idempotency::stored(
+            StatusCode::CREATED,
+            &[(header::LOCATION, location)],
+            &OrganizationView::from(&organization),
+        )
     })
-    .await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/api/v1/organizations/{}", organization.id),
-        ))
-        .json(OrganizationView::from(&organization)))
+    .await
 }
 
 /// One organization

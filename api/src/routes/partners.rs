@@ -1,10 +1,12 @@
 use crate::audit;
 use crate::auth::Caller;
+use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
-use crate::extract::blocking;
+use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
-use actix_web::{post, web, HttpResponse};
+use actix_web::http::StatusCode;
+use actix_web::{post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
@@ -16,7 +18,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// A new licensing partner.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Fabrikam Licensing Services", "contact_email": "licensing@fabrikam.com"}))]
 pub struct CreatePartner {
@@ -65,6 +67,8 @@ impl From<&Partner> for PartnerView {
 #[post("/partners")]
 pub async fn create(
     state: web::Data<AppState>,
+    req: HttpRequest,
+    context: RequestContext,
     Caller(caller): Caller,
     body: web::Json<CreatePartner>,
 ) -> Result<HttpResponse, ApiError> {
@@ -85,21 +89,18 @@ pub async fn create(
         contact_email,
         created_at: state.now(),
     };
-    let saved = partner.clone();
-    blocking(move || {
-        let event = audit::event(
-            &actor,
-            None,
-            AuditAction::PartnerCreated,
-            (TargetKind::Partner, saved.id.as_uuid()),
-            Some(saved.name.as_str().to_owned()),
-            saved.created_at,
-        );
-        Ok(state.db.write(|tx| {
-            tx.insert_partner(&saved)?;
-            tx.audit(&event)
-        })?)
+    let event = audit::event(
+        &actor,
+        None,
+        AuditAction::PartnerCreated,
+        (TargetKind::Partner, partner.id.as_uuid()),
+        Some(partner.name.as_str().to_owned()),
+        partner.created_at,
+    );
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
+        tx.insert_partner(&partner)?;
+        tx.audit(&event)?;
+        idempotency::stored(StatusCode::CREATED, &[], &PartnerView::from(&partner))
     })
-    .await?;
-    Ok(HttpResponse::Created().json(PartnerView::from(&partner)))
+    .await
 }

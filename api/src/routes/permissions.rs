@@ -10,6 +10,7 @@ use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
+use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
 use actix_web::http::{header, StatusCode};
@@ -269,6 +270,7 @@ fn page_of(page: Page<Permission>, now: DateTime<Utc>) -> PermissionList {
 #[post("/partner-permissions")]
 pub async fn request(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Caller(caller): Caller,
     context: RequestContext,
     body: web::Json<RequestBody>,
@@ -316,31 +318,36 @@ pub async fn request(
     )
     .map_err(refused)?;
     let language = context.language;
-    let saved = blocking(move || {
-        let org = state.db.organization(organization)?.ok_or_else(|| {
-            ApiError::not_found(Localized::new(
-                "No organization with this id.",
-                "Aucune organisation avec cet identifiant.",
-            ))
-        })?;
-        let partner_name = state
-            .db
-            .partner(partner)?
-            .map(|p| p.name.as_str().to_owned())
-            .unwrap_or_else(|| caller.subject.clone());
-        let actor = Actor::of(&caller);
+    let (org, partner_name) = {
+        let (state, caller) = (state.clone(), caller.clone());
+        blocking(move || {
+            let org = state.db.organization(organization)?.ok_or_else(|| {
+                ApiError::not_found(Localized::new(
+                    "No organization with this id.",
+                    "Aucune organisation avec cet identifiant.",
+                ))
+            })?;
+            let partner_name = state
+                .db
+                .partner(partner)?
+                .map(|p| p.name.as_str().to_owned())
+                .unwrap_or_else(|| caller.subject.clone());
+            Ok((org, partner_name))
+        })
+        .await?
+    };
+    let actor = Actor::of(&caller);
+    let subject = caller.subject.clone();
+    let location = format!("/api/v1/partner-permissions/{}", permission.id);
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
         let message = Message::PermissionRequested {
             partner: &partner_name,
             organization: org.name.as_str(),
             scopes: &permission.scopes,
         };
-        state.db.write(|tx| {
-            tx.request_permission(
-                &permission,
-                &permission.requested_event(&caller.subject),
-                now,
-            )
-            .map_err(write_refused)?;
+        {
+            tx.request_permission(&permission, &permission.requested_event(&subject), now)
+                .map_err(write_refused)?;
             tx.audit(&audit::event(
                 &actor,
                 Some(organization),
@@ -359,18 +366,18 @@ pub async fn request(
                     now,
                 ))?;
             }
-            Ok::<_, ApiError>(())
-        })?;
-        Ok(permission)
+        }
+        let view = PermissionView::at(&permission, now);
+        idempotency::stored(
+            StatusCode::CREATED,
+            &[
+                (header::ETAG, crate::preconditions::etag(view.version)),
+                (header::LOCATION, location),
+            ],
+            &view,
+        )
     })
-    .await?;
-    let mut response = answer(StatusCode::CREATED, &saved, now);
-    if let Ok(location) =
-        header::HeaderValue::from_str(&format!("/api/v1/partner-permissions/{}", saved.id))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    Ok(response)
+    .await
 }
 
 fn scope_list(scopes: &[Scope]) -> String {
@@ -478,8 +485,8 @@ pub async fn decide(
         let actor = Actor::of(&caller);
         state.db.write(|tx| {
             let current = tx.permission(id)?.ok_or_else(not_found)?;
-            if let Some(crate::preconditions::Expected::Version(v)) = expected {
-                if v != current.settled(now).version {
+            if let Some(expected) = &expected {
+                if !expected.matches(current.settled(now).version) {
                     return Err(precondition_failed());
                 }
             }

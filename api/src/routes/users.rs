@@ -441,16 +441,25 @@ pub async fn remove(
 #[post("/benefits/{benefit_id}/users/{user_id}/resend-instructions")]
 pub async fn resend_instructions(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Caller(caller): Caller,
     context: RequestContext,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, user_id) = path.into_inner();
     let language = context.language;
+    let mail = Mail {
+        benefit: BenefitId(id),
+        user: user_id,
+        action: Action::ManageUsers,
+        audited: AuditAction::InstructionsSent,
+    };
     mail_user(
-        (state, caller),
-        (BenefitId(id), user_id),
-        (Action::ManageUsers, AuditAction::InstructionsSent),
+        &state,
+        &req,
+        &caller,
+        &context,
+        mail,
         move |held, benefit_type, user, now| {
             Ok(instructions(
                 held.account.organization_id,
@@ -485,16 +494,25 @@ pub async fn resend_instructions(
 #[post("/benefits/{benefit_id}/users/{user_id}/access-code")]
 pub async fn access_code(
     state: web::Data<AppState>,
+    req: HttpRequest,
     Caller(caller): Caller,
     context: RequestContext,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, user_id) = path.into_inner();
     let language = context.language;
+    let mail = Mail {
+        benefit: BenefitId(id),
+        user: user_id,
+        action: Action::DistributeAccessCodes,
+        audited: AuditAction::AccessCodeSent,
+    };
     mail_user(
-        (state, caller),
-        (BenefitId(id), user_id),
-        (Action::DistributeAccessCodes, AuditAction::AccessCodeSent),
+        &state,
+        &req,
+        &caller,
+        &context,
+        mail,
         move |held, benefit_type, user, now| {
             let code = match (
                 &held.benefit.access_code,
@@ -525,12 +543,23 @@ pub async fn access_code(
     .await
 }
 
+/// An e-mail to one user of a benefit: which, who may send it, and how it is audited.
+struct Mail {
+    benefit: BenefitId,
+    user: Uuid,
+    action: Action,
+    audited: AuditAction,
+}
+
 /// Puts an e-mail to one user of a benefit in the outbox (composed by `compose`) with its
-/// audit line, and answers 202 with the queued notification.
+/// audit line, and answers 202 with the queued notification. With an `Idempotency-Key`, a
+/// retry gets the same answer and the e-mail is queued once.
 async fn mail_user(
-    (state, caller): (web::Data<AppState>, domain::auth::Principal),
-    (id, user_id): (BenefitId, Uuid),
-    (action, audited): (Action, AuditAction),
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    caller: &domain::auth::Principal,
+    context: &RequestContext,
+    mail: Mail,
     compose: impl FnOnce(
             &HeldBenefit,
             &BenefitType,
@@ -540,26 +569,31 @@ async fn mail_user(
         + Send
         + 'static,
 ) -> Result<HttpResponse, ApiError> {
-    let queued = blocking(move || {
-        on_user(
-            &state,
-            &caller,
-            (id, user_id, action),
-            |tx, (held, benefit_type, user), actor, now| {
-                let n = compose(held, benefit_type, &user, now)?;
-                tx.notify(&n)?;
-                tx.audit(&audit::event(
-                    actor,
-                    Some(held.account.organization_id),
-                    audited,
-                    (TargetKind::User, user.id),
-                    Some(user.email.to_string()),
-                    now,
-                ))?;
-                Ok(n)
-            },
-        )
+    let actor = {
+        let (state, caller) = (state.clone(), caller.clone());
+        blocking(move || Ok(benefit_for(&state, &caller, mail.benefit, mail.action)?.1)).await?
+    };
+    let catalog: Arc<Catalog> = state.catalog.clone();
+    let fingerprint = serde_json::json!({ "user": mail.user });
+    idempotency::run(state, req, caller, context, &fingerprint, move |tx, now| {
+        let held = tx
+            .benefit(mail.benefit)?
+            .ok_or_else(|| Resource::Benefit.not_found())?;
+        let user = tx
+            .user(mail.benefit, mail.user)?
+            .ok_or_else(user_not_found)?;
+        let benefit_type = type_of(&catalog, &held)?;
+        let n = compose(&held, benefit_type, &user, now)?;
+        tx.notify(&n)?;
+        tx.audit(&audit::event(
+            &actor,
+            Some(held.account.organization_id),
+            mail.audited,
+            (TargetKind::User, user.id),
+            Some(user.email.to_string()),
+            now,
+        ))?;
+        idempotency::stored(StatusCode::ACCEPTED, &[], &NotificationView::from(&n))
     })
-    .await?;
-    Ok(HttpResponse::Accepted().json(NotificationView::from(&queued)))
+    .await
 }
