@@ -64,7 +64,9 @@ pub async fn request_context(
     let method = req.method().clone();
     let path = req.path().to_owned();
 
-    let outcome = next.call(req).await;
+    // Every event logged while this request is served (in blocking work too) carries its id.
+    let span = tracing::info_span!("request", request_id = %context.request_id);
+    let outcome = tracing::Instrument::instrument(next.call(req), span).await;
     let (mut response, route) = match outcome {
         Ok(response) => {
             let route = response.request().match_pattern();

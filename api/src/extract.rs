@@ -197,13 +197,15 @@ pub fn optional_integer<'de, D: serde::Deserializer<'de>>(
     Option::<Wrapper>::deserialize(deserializer).map(|w| w.map(|Wrapper(i)| i))
 }
 
-/// Runs blocking work (database calls) off the async workers.
+/// Runs blocking work (database calls) off the async workers, in the request's span: what it
+/// logs carries the request id.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    web::block(f).await.map_err(|e| {
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(f)).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");
         ApiError::internal()
     })?
@@ -212,6 +214,55 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A log writer the test can read.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What blocking work logs carries the request id of the request it serves (the JSON
+    /// lines of `LOG_FORMAT=json`, event fields flat at the top).
+    #[actix_web::test]
+    async fn events_logged_in_blocking_work_carry_the_request_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // The blocking pool's threads see the global subscriber only.
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        let span = tracing::info_span!("request", request_id = "req-42");
+        tracing::Instrument::instrument(
+            blocking(|| {
+                tracing::warn!(figure = 7, "inside blocking work");
+                Ok(())
+            }),
+            span,
+        )
+        .await
+        .unwrap();
+        let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line = logged
+            .lines()
+            .find(|l| l.contains("inside blocking work"))
+            .unwrap_or_else(|| panic!("not logged: {logged}"));
+        let event: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(event["span"]["request_id"], "req-42", "{line}");
+        assert_eq!(event["figure"], 7, "flat fields: {line}");
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

@@ -12,7 +12,14 @@ pub fn init() {
         .with_writer(std::io::stderr);
     // A second init (tests) keeps the first subscriber.
     let _ = if json {
-        builder.json().try_init()
+        // One flat object per line: the event's fields at the top, the request's span
+        // (its `request_id`) beside them.
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init()
     } else {
         builder.compact().try_init()
     };

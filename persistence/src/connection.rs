@@ -342,6 +342,9 @@ impl Database {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
+        // The job runs on another thread, in the caller's span (a request's id in its logs).
+        let span = tracing::Span::current();
+        let job = move |tx: &mut crate::Tx<'_>| span.in_scope(|| job(tx));
         match &self.batch {
             Some(batch) => batch.submit(job).await,
             None => {
