@@ -403,3 +403,23 @@ async fn settle(b: &TestApp, account: Uuid, admin: &str, expected: i64) -> i64 {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 }
+
+/// A round of upkeep with nothing due starts no write: kept answers stay kept (every server
+/// runs it every minute; a write would make every cached answer stale everywhere).
+#[tokio::test]
+async fn an_upkeep_round_with_nothing_due_keeps_the_answers() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let account = app.create_account(org, "Contoso EA").await;
+    app.grant(account, "planning_services", Some(10)).await;
+    let admin = app.admin(org);
+    list_kept(&app, account, &admin).await;
+    app.run_maintenance().await;
+    let (served, _) = app.kept_answers();
+    list(&app, account, &admin).await;
+    assert_eq!(
+        app.kept_answers().0,
+        served + 1,
+        "still served after the upkeep"
+    );
+}

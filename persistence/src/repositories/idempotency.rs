@@ -142,8 +142,20 @@ impl Tx<'_> {
 impl IdempotencyStore for Database {
     fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StorageError> {
         use idempotency_keys::dsl as k;
+        let cutoff = to_db(now - RETENTION);
+        // Most rounds find nothing to purge: a read first, so that they start no write (a
+        // write makes every cached answer stale, on every server).
+        let due: Option<String> = k::idempotency_keys
+            .filter(k::created_at.lt(cutoff))
+            .select(k::idempotency_key)
+            .first(&mut self.conn()?)
+            .optional()
+            .map_err(storage)?;
+        if due.is_none() {
+            return Ok(0);
+        }
         self.write_transaction(|conn| {
-            diesel::delete(k::idempotency_keys.filter(k::created_at.lt(to_db(now - RETENTION))))
+            diesel::delete(k::idempotency_keys.filter(k::created_at.lt(cutoff)))
                 .execute(conn)
                 .map_err(storage)
         })
