@@ -133,7 +133,9 @@ impl DomainName {
                 "n'est pas un nom de domaine valide (exemple : contoso.com)",
             )
         };
-        let trimmed = raw.trim().trim_end_matches('.');
+        // Spaces around are forgiven, and one final dot (a fully qualified name).
+        let trimmed = raw.trim();
+        let trimmed = trimmed.strip_suffix('.').unwrap_or(trimmed);
         if trimmed.is_empty() || trimmed.contains(|c: char| c.is_whitespace() || c == '@') {
             return Err(invalid());
         }
@@ -187,6 +189,10 @@ impl EmailAddress {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
         if !local_ok {
+            return Err(invalid());
+        }
+        // Inside an address the domain is given exactly: no spaces, no final dot.
+        if domain.trim() != domain || domain.ends_with('.') {
             return Err(invalid());
         }
         let domain = DomainName::parse(domain).map_err(|_| invalid())?;
@@ -263,6 +269,19 @@ mod tests {
         assert!(Name::parse(&"x".repeat(201)).is_err());
         assert!(Name::parse(&"é".repeat(200)).is_ok());
         assert!(Name::parse("a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn one_final_dot_is_forgiven_and_an_address_takes_its_domain_exactly() {
+        assert_eq!(
+            DomainName::parse("contoso.com.").unwrap().as_str(),
+            "contoso.com"
+        );
+        assert!(DomainName::parse("contoso.com..").is_err());
+        assert!(EmailAddress::parse("ana@contoso.com").is_ok());
+        assert!(EmailAddress::parse(" ana@contoso.com ").is_ok());
+        assert!(EmailAddress::parse("ana@contoso.com.").is_err());
+        assert!(EmailAddress::parse("ana@ contoso.com").is_err());
     }
 
     #[test]

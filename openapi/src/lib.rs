@@ -538,6 +538,8 @@ pub fn refine(
 ) -> Result<(), serde_json::Error> {
     use serde_json::json;
     let mut json = serde_json::to_value(&*document)?;
+    json["components"]["schemas"]["Email"]["pattern"] = json!(text::EMAIL_PATTERN);
+    json["components"]["schemas"]["Domain"]["pattern"] = json!(text::DOMAIN_PATTERN);
     for set in closed_sets {
         json["components"]["schemas"][set.name] = json!({
             "type": "string",

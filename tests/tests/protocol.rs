@@ -266,3 +266,112 @@ async fn the_path_examples_of_the_document_work_on_the_demo() {
     }
     assert!(tried >= 20, "{tried} operations tried");
 }
+
+/// The document's e-mail and domain patterns say exactly what the server's parsers accept:
+/// samples accepted and refused give the same verdict through both (hyphens, Unicode domains,
+/// long labels, spaces around, a final dot…). The same patterns are compiled by Python and
+/// JavaScript in `tests/lint/run`.
+#[test]
+fn the_document_patterns_agree_with_the_parsers() {
+    use domain::values::{DomainName, EmailAddress};
+    let document = serde_json::to_value(api::openapi_document()).unwrap();
+    let pattern = |name: &str| {
+        let text = document["components"]["schemas"][name]["pattern"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name} has no pattern"))
+            .to_owned();
+        fancy_regex::Regex::new(&text).expect("the pattern compiles")
+    };
+    let (domain, email) = (pattern("Domain"), pattern("Email"));
+    let label63 = "a".repeat(63);
+    let label64 = "a".repeat(64);
+    // 4 labels of 63 and one of 1: 4 * 64 + 1 = 257 characters; 3 * 64 + 61 = 253.
+    let long253 = format!("{l}.{l}.{l}.{}", "b".repeat(61), l = label63);
+    let long254 = format!("{l}.{l}.{l}.{}", "b".repeat(62), l = label63);
+    let domains: Vec<(String, bool)> = [
+        ("contoso.com", true),
+        ("Contoso.COM", true),
+        ("contoso-europe.com", true),
+        ("bücher.de", true),
+        ("日本.jp", true),
+        ("xn--bcher-kva.de", true),
+        ("a.b.c.d.example", true),
+        ("sub.example.co.uk", true),
+        ("123.example.com", true),
+        ("example.c0m", true),
+        ("  contoso.com  ", true),
+        ("contoso.com.", true),
+        ("", false),
+        ("contoso", false),
+        ("-contoso.com", false),
+        ("contoso-.com", false),
+        ("con toso.com", false),
+        ("contoso..com", false),
+        (".contoso.com", false),
+        ("contoso.123", false),
+        ("a@b.com", false),
+        ("contoso.com..", false),
+        ("contoso_x.com", false),
+        ("http://contoso.com", false),
+    ]
+    .into_iter()
+    .map(|(d, ok)| (d.to_owned(), ok))
+    .chain([
+        (format!("{label63}.com"), true),
+        (format!("{label64}.com"), false),
+        (long253.clone(), true),
+        (long254, false),
+    ])
+    .collect();
+    for (sample, expected) in &domains {
+        let parsed = DomainName::parse(sample).is_ok();
+        let matched = domain.is_match(sample).unwrap();
+        assert_eq!(parsed, *expected, "parser on domain {sample:?}");
+        assert_eq!(
+            matched, parsed,
+            "pattern and parser disagree on domain {sample:?}"
+        );
+    }
+    let local64 = "l".repeat(64);
+    let local65 = "l".repeat(65);
+    let emails: Vec<(String, bool)> = [
+        ("li.wei@contoso.com", true),
+        ("Li.Wei@Contoso.COM", true),
+        ("a+tag@contoso-europe.com", true),
+        ("o'brien@bücher.de", true),
+        (" ana@contoso.com ", true),
+        ("x@日本.jp", true),
+        ("!#$%&'*+/=?^_`{|}~-@example.com", true),
+        ("ana", false),
+        ("@contoso.com", false),
+        ("ana@", false),
+        (".ana@contoso.com", false),
+        ("ana.@contoso.com", false),
+        ("an..a@contoso.com", false),
+        ("ana@contoso", false),
+        ("ana@ contoso.com", false),
+        ("ana@contoso.com.", false),
+        ("ana lopez@contoso.com", false),
+        ("ana@contoso..com", false),
+        ("a(b)@contoso.com", false),
+        ("ana@-contoso.com", false),
+        ("ana@contoso.123", false),
+    ]
+    .into_iter()
+    .map(|(e, ok)| (e.to_owned(), ok))
+    .chain([
+        (format!("{local64}@contoso.com"), true),
+        (format!("{local65}@contoso.com"), false),
+        (format!("x@{long253}"), true),
+    ])
+    .collect();
+    for (sample, expected) in &emails {
+        let parsed = EmailAddress::parse(sample).is_ok();
+        let matched = email.is_match(sample).unwrap();
+        assert_eq!(parsed, *expected, "parser on e-mail {sample:?}");
+        assert_eq!(
+            matched, parsed,
+            "pattern and parser disagree on e-mail {sample:?}"
+        );
+    }
+}
