@@ -93,18 +93,7 @@ impl TargetKind {
     }
 
     pub fn parse(code: &str) -> Option<TargetKind> {
-        [
-            TargetKind::Organization,
-            TargetKind::Account,
-            TargetKind::Partner,
-            TargetKind::Benefit,
-            TargetKind::Permission,
-            TargetKind::Voucher,
-            TargetKind::Conversion,
-            TargetKind::User,
-        ]
-        .into_iter()
-        .find(|k| k.code() == code)
+        TargetKind::ALL.into_iter().find(|k| k.code() == code)
     }
 }
 

@@ -225,6 +225,18 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// The text of a service route outside `/api/v1` (`/metrics`, `/health/ready`).
+    pub async fn service_text(&self, path: &str) -> String {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub async fn get(&self, path: &str, token: &str) -> Response {
         self.request(Method::GET, path, token)
             .send()
@@ -348,6 +360,16 @@ impl Drop for TestApp {
         // The stop command is sent at once; nobody waits for its completion here.
         drop(self.server.stop(false));
     }
+}
+
+/// The claims of a valid operator token, to bend in tests of the JWT rules.
+pub fn operator_claims() -> Value {
+    let now = Utc::now().timestamp();
+    json!({
+        "sub": "ops@example.com", "role": "operator",
+        "iss": "sa-benefits", "aud": "sa-benefits-api",
+        "iat": now, "exp": now + 600
+    })
 }
 
 pub async fn id_of(response: Response) -> Uuid {

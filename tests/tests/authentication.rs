@@ -14,12 +14,7 @@ const EC_PRIVATE: &[u8] = include_bytes!("../fixtures/ec_private.pem");
 const EC_PUBLIC: &[u8] = include_bytes!("../fixtures/ec_public.pem");
 
 fn claims() -> Value {
-    let now = Utc::now().timestamp();
-    json!({
-        "sub": "ops@example.com", "role": "operator",
-        "iss": "sa-benefits", "aud": "sa-benefits-api",
-        "iat": now, "exp": now + 600
-    })
+    tests::operator_claims()
 }
 
 fn hs256(claims: &Value) -> String {

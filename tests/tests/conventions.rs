@@ -296,15 +296,8 @@ async fn an_idempotency_key_on_a_create_makes_one_resource() {
         }
         assert_eq!(ids[0], ids[1], "{path}: one resource");
     }
-    let accounts: Value = app
-        .get(
-            &format!("/api/v1/organizations/{org}/accounts"),
-            &app.operator(),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/api/v1/organizations/{org}/accounts");
+    let accounts = tests::body(app.get(&path, &app.operator()).await).await;
     assert_eq!(accounts["items"].as_array().unwrap().len(), 1);
 }
 

@@ -6,25 +6,11 @@ use serde_json::Value;
 use tests::TestApp;
 
 async fn ready(app: &TestApp) -> Value {
-    app.client
-        .get(format!("{}/health/ready", app.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    serde_json::from_str(&app.service_text("/health/ready").await).unwrap()
 }
 
 async fn metrics(app: &TestApp) -> String {
-    app.client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    app.service_text("/metrics").await
 }
 
 async fn until_coordinated(app: &TestApp) {

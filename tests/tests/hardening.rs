@@ -18,12 +18,7 @@ const JWKS_RSA: &str = include_str!("../fixtures/jwks_rsa.json");
 const JWKS_RSA_EC: &str = include_str!("../fixtures/jwks_rsa_ec.json");
 
 fn claims() -> Value {
-    let now = Utc::now().timestamp();
-    json!({
-        "sub": "ops@example.com", "role": "operator",
-        "iss": "sa-benefits", "aud": "sa-benefits-api",
-        "iat": now, "exp": now + 600
-    })
+    tests::operator_claims()
 }
 
 fn hs256(header: &Header, claims: &Value) -> String {
@@ -502,16 +497,7 @@ fn resident_kib() -> u64 {
 async fn random_methods_and_paths_add_no_metric_series() {
     use rand_like::Lcg;
     let app = TestApp::spawn().await;
-    let metrics = || async {
-        app.client
-            .get(format!("{}/metrics", app.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
+    let metrics = || app.service_text("/metrics");
     // Warm every label the flood can reach once.
     let warm = metrics().await;
     let before_rss = resident_kib();

@@ -8,8 +8,9 @@
 //! and its TLS part turned into a rustls configuration with libpq's meaning of each mode:
 //! `require` encrypts without checking the certificate (unless `sslrootcert` is given, then
 //! like `verify-ca`), `verify-ca` checks the chain, `verify-full` the chain and the host
-//! name. The two verifiers below exist because no crate offers libpq's `require` and
-//! `verify-ca` semantics for rustls; `verify-full` is rustls' own WebPKI verifier.
+//! name. The verifier below exists because no crate offers libpq's `require` and
+//! `verify-ca` semantics for rustls (one verifier, [`Libpq`], for both); `verify-full` is
+//! rustls' own WebPKI verifier.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -194,24 +195,32 @@ fn verifier(
             }
         }
     };
+    let libpq = |chain| {
+        Arc::new(Libpq {
+            chain,
+            provider: provider.clone(),
+        })
+    };
     Ok(match mode {
         SslMode::VerifyFull => checked(needs_roots("verify-full")?)?,
-        SslMode::VerifyCa => Arc::new(ChainOnly(checked(needs_roots("verify-ca")?)?)),
+        SslMode::VerifyCa => libpq(Some(checked(needs_roots("verify-ca")?)?)),
         // libpq: with a root certificate given, `require` checks the chain like `verify-ca`.
-        SslMode::Require if root_cert.is_some() => {
-            Arc::new(ChainOnly(checked(needs_roots("require")?)?))
-        }
-        SslMode::Disable | SslMode::Allow | SslMode::Prefer | SslMode::Require => {
-            Arc::new(EncryptOnly(provider.clone()))
-        }
+        SslMode::Require if root_cert.is_some() => libpq(Some(checked(needs_roots("require")?)?)),
+        SslMode::Disable | SslMode::Allow | SslMode::Prefer | SslMode::Require => libpq(None),
     })
 }
 
-/// `verify-ca`: the chain must lead to a trusted authority; the name is not compared.
+/// libpq's `require` and `verify-ca`: with no `chain`, any certificate is taken (the session
+/// is encrypted, the peer not authenticated); with one, the certificate must lead to a
+/// trusted authority, its name is not compared. The handshake's signatures are verified
+/// either way.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Libpq {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Libpq {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -220,10 +229,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -237,51 +246,11 @@ impl ServerCertVerifier for ChainOnly {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `require` (and `prefer`): encrypted, the certificate not checked (libpq's meaning); the
-/// handshake's signatures are still verified.
-#[derive(Debug)]
-struct EncryptOnly(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for EncryptOnly {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
         rustls::crypto::verify_tls12_signature(
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -295,12 +264,14 @@ impl ServerCertVerifier for EncryptOnly {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
