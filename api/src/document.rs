@@ -93,7 +93,7 @@ pub fn closed_sets() -> Vec<ClosedSet> {
             name: "Role",
             description: "Who acts: the customer's administrator, its licensing partner, or an operator.",
             values: codes(&Role::ALL, Role::code),
-            used_by: vec![("ActorView", "role")],
+            used_by: vec![("ActorView", "role"), ("MeView", "role")],
         },
         ClosedSet {
             name: "EntryKind",

@@ -302,6 +302,7 @@ pub fn complete(document: &mut utoipa::openapi::OpenApi) {
 /// (`openapi-typescript`, `openapi-python-client`…): unique and descriptive. A test checks
 /// that every operation of the served document is named here and no name is used twice.
 pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
+    ("get", "/api/v1/me", "getMe"),
     ("get", "/api/v1/benefit-types", "listBenefitTypes"),
     ("post", "/api/v1/organizations", "createOrganization"),
     ("get", "/api/v1/organizations/{org_id}", "getOrganization"),

@@ -1,7 +1,7 @@
 //! Organizations, purchasing accounts and partners: roles, isolation, validation, pagination.
 
 use serde_json::{json, Value};
-use tests::{assert_problem, id_of, TestApp};
+use tests::{assert_problem, body, id_of, TestApp};
 use uuid::Uuid;
 
 #[tokio::test]
@@ -300,4 +300,33 @@ async fn a_partner_with_an_approved_permission_reads_the_organization_and_a_pend
         "forbidden",
     )
     .await;
+}
+
+/// `GET /me` tells a front end who the token is, with the name of its organization or partner.
+#[tokio::test]
+async fn me_names_the_caller_and_its_organization_or_partner() {
+    let app = TestApp::spawn_with_demo().await;
+    let me = |token: String| {
+        let app = &app;
+        async move { body(app.get("/api/v1/me", &token).await).await }
+    };
+    let admin = me(app.admin(api::demo::DEMO_ORG.as_uuid())).await;
+    assert_eq!(admin["role"], "customer_admin");
+    assert_eq!(admin["organization"]["name"], "Contoso Ltd");
+    assert!(admin.get("partner").is_none());
+    let partner = me(app.partner(api::demo::DEMO_PARTNER.as_uuid())).await;
+    assert_eq!(partner["role"], "partner");
+    assert_eq!(partner["partner"]["name"], "Fabrikam Licensing Services");
+    let operator = me(app.operator()).await;
+    assert_eq!(operator["role"], "operator");
+    assert!(operator.get("organization").is_none() && operator.get("partner").is_none());
+    let stranger = me(app.admin(Uuid::new_v4())).await;
+    assert!(stranger["organization"]["name"].is_null(), "{stranger}");
+    let anonymous = app
+        .client
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401, "missing_token").await;
 }

@@ -10,6 +10,7 @@ pub mod export;
 pub mod fallback;
 pub mod health;
 pub mod ledger;
+pub mod me;
 pub mod organizations;
 pub mod partners;
 pub mod permissions;
@@ -26,6 +27,7 @@ pub fn api_v1(cfg: &mut ServiceConfig<'_>) {
     cfg.service(benefits::list_active)
         .service(benefits::list_other)
         .service(benefit_types::list)
+        .service(me::me)
         .service(organizations::create)
         .service(organizations::get)
         .service(accounts::list)
