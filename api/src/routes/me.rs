@@ -72,7 +72,7 @@ pub async fn me(
         };
         Ok(MeView {
             role: caller.role().code(),
-            subject: caller.subject.clone(),
+            subject: caller.subject,
             organization,
             partner,
         })
