@@ -105,7 +105,7 @@ pub fn closed_sets() -> Vec<ClosedSet> {
             name: "PermissionStatus",
             description: "Where a partner permission stands, as of now.",
             values: codes(&PermissionStatus::ALL, PermissionStatus::code),
-            used_by: vec![("PermissionView", "status")],
+            used_by: vec![("PermissionView", "status"), ("PermissionView", "allowed_moves")],
         },
         ClosedSet {
             name: "Scope",

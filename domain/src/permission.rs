@@ -46,6 +46,19 @@ impl PermissionStatus {
     pub fn parse(code: &str) -> Option<PermissionStatus> {
         PermissionStatus::ALL.into_iter().find(|s| s.code() == code)
     }
+
+    /// What a person reads for the status, in English and French.
+    pub fn label(self) -> crate::Localized {
+        let (en, fr) = match self {
+            PermissionStatus::Pending => ("Pending", "En attente"),
+            PermissionStatus::Approved => ("Approved", "Approuvée"),
+            PermissionStatus::Declined => ("Declined", "Refusée"),
+            PermissionStatus::Withdrawn => ("Withdrawn", "Retirée"),
+            PermissionStatus::Removed => ("Removed", "Supprimée"),
+            PermissionStatus::Expired => ("Expired", "Expirée"),
+        };
+        crate::Localized::new(en, fr)
+    }
 }
 
 /// A permission as stored: `status` is the last recorded move; [`Permission::status_at`]

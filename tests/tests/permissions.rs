@@ -606,3 +606,83 @@ async fn a_declined_request_is_mailed_to_the_partner_and_a_withdrawal_to_nobody(
     // The organization created without contacts: only the partner's mail is there.
     assert_eq!(templates, vec!["permission_declined"]);
 }
+
+/// A permission names its partner and organization, says its status in the reader's
+/// language, lists the moves the reader may make now, and a decision answers in a sentence.
+#[tokio::test]
+async fn a_permission_reads_as_the_partner_page_shows_it() {
+    let app = TestApp::spawn_with_demo().await;
+    let admin = app.admin(api::demo::DEMO_ORG.as_uuid());
+    let northwind = app.partner(api::demo::PENDING_PARTNER.as_uuid());
+    let path = format!(
+        "/api/v1/partner-permissions/{}",
+        api::demo::PENDING_PERMISSION
+    );
+    let read = |token: String, language: &'static str| {
+        let (app, path) = (&app, path.clone());
+        async move {
+            let r = app
+                .request(Method::GET, &path, &token)
+                .header("accept-language", language)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let seen = read(admin.clone(), "en").await;
+    assert_eq!(seen["partner"]["name"], "Northwind Advisors");
+    assert_eq!(
+        seen["partner"]["contact_email"],
+        "partners@northwindadvisors.com"
+    );
+    assert_eq!(seen["organization"]["name"], "Contoso Ltd");
+    assert_eq!(seen["status_label"], "Pending");
+    assert_eq!(seen["allowed_moves"], json!(["approved", "declined"]));
+    let french = read(admin.clone(), "fr").await;
+    assert_eq!(french["status_label"], "En attente");
+    let by_partner = read(northwind.clone(), "en").await;
+    assert_eq!(by_partner["allowed_moves"], json!(["withdrawn"]));
+
+    let decided = app
+        .request(Method::PATCH, &path, &admin)
+        .header("accept-language", "fr")
+        .json(&json!({"status": "approved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 200);
+    let decided: Value = decided.json().await.unwrap();
+    assert_eq!(decided["status_label"], "Approuvée");
+    assert_eq!(decided["allowed_moves"], json!(["removed"]));
+    assert!(
+        decided["message"]
+            .as_str()
+            .unwrap()
+            .contains("Northwind Advisors peut désormais gérer les avantages de Contoso Ltd"),
+        "{decided}"
+    );
+    assert_eq!(read(northwind, "en").await["allowed_moves"], json!([]));
+    // The organization's list names the partners too.
+    let list = tests::body(
+        app.get(
+            &format!(
+                "/api/v1/organizations/{}/partner-permissions",
+                api::demo::DEMO_ORG
+            ),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["partner"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"Fabrikam Licensing Services") && names.contains(&"Northwind Advisors")
+    );
+}

@@ -18,6 +18,7 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor, Principal, PrincipalKind, Scope};
+use domain::entities::{Organization, Partner};
 use domain::ids::{OrganizationId, PartnerId};
 use domain::notification::{Decision, Message, Notification};
 use domain::page::Page;
@@ -27,6 +28,7 @@ use domain::permission::{
 use domain::ports::{DirectoryRepository, PermissionRepository, WriteError};
 use domain::Localized;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -37,7 +39,11 @@ use uuid::Uuid;
     "partner_id": "9a8b7c6d-5e4f-4a3b-8c1d-0e9f8a7b6c01", "status": "approved",
     "scopes": ["manage_domains", "manage_users", "manage_vouchers"],
     "expires_at": "2027-11-24T00:00:00Z", "requested_at": "2026-08-16T09:12:00Z",
-    "updated_at": "2026-08-18T14:03:00Z", "answer_by": null, "version": 2
+    "updated_at": "2026-08-18T14:03:00Z", "answer_by": null, "version": 2,
+    "status_label": "Approved",
+    "partner": {"id": "9a8b7c6d-5e4f-4a3b-8c1d-0e9f8a7b6c01", "name": "Fabrikam Licensing Services", "contact_email": "licensing@fabrikam.com"},
+    "organization": {"id": "6d3c1a52-0b7e-4c9d-8e21-c017505a1101", "name": "Contoso Ltd"},
+    "allowed_moves": ["removed"]
 }))]
 pub struct PermissionView {
     pub id: Uuid,
@@ -56,12 +62,139 @@ pub struct PermissionView {
     pub answer_by: Option<DateTime<Utc>>,
     /// Bumped by every move; also the `ETag`.
     pub version: i64,
+    /// The status as a person reads it, in the answer's language.
+    #[schema(example = "Approved")]
+    pub status_label: String,
+    /// The partner that asked.
+    pub partner: PartnerRef,
+    /// The organization asked.
+    pub organization: OrganizationRef,
+    /// The statuses the caller may move it to now (what a status drop-down offers).
+    pub allowed_moves: Vec<String>,
+    /// After a decision: what was done, in a sentence for the person who did it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
+/// The partner of a permission.
+#[derive(Serialize, ToSchema)]
+pub struct PartnerRef {
+    pub id: Uuid,
+    #[schema(example = "Fabrikam Licensing Services")]
+    pub name: Option<String>,
+    #[schema(example = "licensing@fabrikam.com")]
+    pub contact_email: Option<String>,
+}
+
+/// The organization of a permission.
+#[derive(Serialize, ToSchema)]
+pub struct OrganizationRef {
+    pub id: Uuid,
+    #[schema(example = "Contoso Ltd")]
+    pub name: Option<String>,
+}
+
+/// What views of permissions show beyond the permissions themselves: the names of the
+/// partners and organizations they name, and what the caller may do next, in its language.
+pub struct Viewer {
+    caller: Principal,
+    language: domain::Language,
+    partners: HashMap<PartnerId, Partner>,
+    organizations: HashMap<OrganizationId, Organization>,
+}
+
+impl Viewer {
+    /// Reads the partners and organizations of `permissions`. Blocking.
+    fn load(
+        state: &AppState,
+        caller: Principal,
+        language: domain::Language,
+        permissions: &[&Permission],
+    ) -> Result<Viewer, ApiError> {
+        let mut viewer = Viewer {
+            caller,
+            language,
+            partners: HashMap::new(),
+            organizations: HashMap::new(),
+        };
+        for p in permissions {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                viewer.partners.entry(p.partner_id)
+            {
+                if let Some(partner) = state.db.partner(p.partner_id)? {
+                    slot.insert(partner);
+                }
+            }
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                viewer.organizations.entry(p.organization_id)
+            {
+                if let Some(organization) = state.db.organization(p.organization_id)? {
+                    slot.insert(organization);
+                }
+            }
+        }
+        Ok(viewer)
+    }
+
+    async fn of(
+        state: &web::Data<AppState>,
+        caller: &Principal,
+        language: domain::Language,
+        permissions: Vec<Permission>,
+    ) -> Result<Viewer, ApiError> {
+        let (state, caller) = (state.clone(), caller.clone());
+        blocking(move || {
+            let refs: Vec<&Permission> = permissions.iter().collect();
+            Viewer::load(&state, caller, language, &refs)
+        })
+        .await
+    }
+
+    fn partner_name(&self, id: PartnerId) -> String {
+        self.partners
+            .get(&id)
+            .map_or_else(|| id.to_string(), |p| p.name.as_str().to_owned())
+    }
+
+    fn organization_name(&self, id: OrganizationId) -> String {
+        self.organizations
+            .get(&id)
+            .map_or_else(|| id.to_string(), |o| o.name.as_str().to_owned())
+    }
+}
+
+/// The moves a person may choose between, in the order a drop-down lists them.
+const MOVES: [PermissionStatus; 4] = [
+    PermissionStatus::Approved,
+    PermissionStatus::Declined,
+    PermissionStatus::Removed,
+    PermissionStatus::Withdrawn,
+];
+
 impl PermissionView {
-    fn at(permission: &Permission, now: DateTime<Utc>) -> Self {
+    fn at(permission: &Permission, now: DateTime<Utc>, viewer: &Viewer) -> Self {
         let p = permission.settled(now);
+        let partner = viewer.partners.get(&p.partner_id);
+        let organization = viewer.organizations.get(&p.organization_id);
         Self {
+            status_label: p.status.label().get(viewer.language).to_owned(),
+            partner: PartnerRef {
+                id: p.partner_id.as_uuid(),
+                name: partner.map(|x| x.name.as_str().to_owned()),
+                contact_email: partner
+                    .and_then(|x| x.contact_email.as_ref().map(ToString::to_string)),
+            },
+            organization: OrganizationRef {
+                id: p.organization_id.as_uuid(),
+                name: organization.map(|x| x.name.as_str().to_owned()),
+            },
+            // The domain's state machine says which moves this caller may make now.
+            allowed_moves: MOVES
+                .into_iter()
+                .filter(|to| permission.decide(&viewer.caller, *to, now).is_ok())
+                .map(|to| to.code().to_owned())
+                .collect(),
+            message: None,
             id: p.id,
             organization_id: p.organization_id.as_uuid(),
             partner_id: p.partner_id.as_uuid(),
@@ -213,8 +346,7 @@ fn not_found() -> ApiError {
     ))
 }
 
-fn answer(status: StatusCode, permission: &Permission, now: DateTime<Utc>) -> HttpResponse {
-    let view = PermissionView::at(permission, now);
+fn answer(status: StatusCode, view: PermissionView) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::ETAG, crate::preconditions::etag(view.version)))
         .json(view)
@@ -239,12 +371,12 @@ fn partner_of(caller: &Principal) -> Result<PartnerId, ApiError> {
     }
 }
 
-fn page_of(page: Page<Permission>, now: DateTime<Utc>) -> PermissionList {
+fn page_of(page: Page<Permission>, now: DateTime<Utc>, viewer: &Viewer) -> PermissionList {
     PermissionList {
         items: page
             .items
             .iter()
-            .map(|p| PermissionView::at(p, now))
+            .map(|p| PermissionView::at(p, now, viewer))
             .collect(),
         next_cursor: page.next.as_ref().map(encode_cursor),
     }
@@ -318,8 +450,8 @@ pub async fn request(
     )
     .map_err(refused)?;
     let language = context.language;
-    let (org, partner_name) = {
-        let (state, caller) = (state.clone(), caller.clone());
+    let (org, asking) = {
+        let state = state.clone();
         blocking(move || {
             let org = state.db.organization(organization)?.ok_or_else(|| {
                 ApiError::not_found(Localized::new(
@@ -327,18 +459,22 @@ pub async fn request(
                     "Aucune organisation avec cet identifiant.",
                 ))
             })?;
-            let partner_name = state
-                .db
-                .partner(partner)?
-                .map(|p| p.name.as_str().to_owned())
-                .unwrap_or_else(|| caller.subject.clone());
-            Ok((org, partner_name))
+            let asking = state.db.partner(partner)?;
+            Ok((org, asking))
         })
         .await?
     };
     let actor = Actor::of(&caller);
     let subject = caller.subject.clone();
     let location = format!("/api/v1/partner-permissions/{}", permission.id);
+    let viewer = Viewer {
+        caller: caller.clone(),
+        language,
+        partners: asking.iter().map(|p| (p.id, p.clone())).collect(),
+        organizations: HashMap::from([(org.id, org.clone())]),
+    };
+    let partner_name =
+        asking.map_or_else(|| caller.subject.clone(), |p| p.name.as_str().to_owned());
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
         let message = Message::PermissionRequested {
             partner: &partner_name,
@@ -367,7 +503,7 @@ pub async fn request(
                 ))?;
             }
         }
-        let view = PermissionView::at(&permission, now);
+        let view = PermissionView::at(&permission, now, &viewer);
         idempotency::stored(
             StatusCode::CREATED,
             &[
@@ -405,12 +541,24 @@ fn scope_list(scopes: &[Scope]) -> String {
 pub async fn get(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let now = state.now();
-    let permission = blocking(move || visible(&state, &caller, id)).await?;
-    Ok(answer(StatusCode::OK, &permission, now))
+    let (permission, viewer) = {
+        let (state, caller) = (state.clone(), caller.clone());
+        blocking(move || {
+            let permission = visible(&state, &caller, id)?;
+            let viewer = Viewer::load(&state, caller, context.language, &[&permission])?;
+            Ok((permission, viewer))
+        })
+        .await?
+    };
+    Ok(answer(
+        StatusCode::OK,
+        PermissionView::at(&permission, now, &viewer),
+    ))
 }
 
 fn precondition_failed() -> ApiError {
@@ -475,6 +623,7 @@ pub async fn decide(
     let id = path.into_inner();
     let language = context.language;
     let now = state.now();
+    let (state_for_view, caller_for_view) = (state.clone(), caller.clone());
     let moved = blocking(move || {
         let found = visible(&state, &caller, id)?;
         let organization = state
@@ -536,7 +685,46 @@ pub async fn decide(
         })
     })
     .await?;
-    Ok(answer(StatusCode::OK, &moved, now))
+    let viewer = Viewer::of(
+        &state_for_view,
+        &caller_for_view,
+        language,
+        vec![moved.clone()],
+    )
+    .await?;
+    let mut view = PermissionView::at(&moved, now, &viewer);
+    view.message = Some(
+        confirmation(
+            to,
+            &viewer.partner_name(moved.partner_id),
+            &viewer.organization_name(moved.organization_id),
+        )
+        .get(language)
+        .to_owned(),
+    );
+    Ok(answer(StatusCode::OK, view))
+}
+
+/// What a decision did, for the person who made it.
+fn confirmation(to: PermissionStatus, partner: &str, organization: &str) -> Localized {
+    match to {
+        PermissionStatus::Approved => Localized::new(
+            format!("{partner} may now manage the benefits of {organization} within the approved scopes."),
+            format!("{partner} peut désormais gérer les avantages de {organization} dans les périmètres approuvés."),
+        ),
+        PermissionStatus::Declined => Localized::new(
+            format!("The request of {partner} was declined; it was told by e-mail."),
+            format!("La demande de {partner} a été refusée ; il en a été informé par e-mail."),
+        ),
+        PermissionStatus::Removed => Localized::new(
+            format!("{partner} may no longer manage the benefits of {organization}."),
+            format!("{partner} ne peut plus gérer les avantages de {organization}."),
+        ),
+        _ => Localized::new(
+            format!("The request to {organization} was withdrawn."),
+            format!("La demande adressée à {organization} a été retirée."),
+        ),
+    }
 }
 
 /// History of a permission
@@ -590,6 +778,7 @@ pub async fn history(
 pub async fn of_organization(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
     status: web::Query<StatusQuery>,
     query: web::Query<ListQuery>,
@@ -597,6 +786,7 @@ pub async fn of_organization(
     let organization = OrganizationId(path.into_inner());
     let (status, page) = (status.parse()?, query.page()?);
     let now = state.now();
+    let (state_for_view, caller_for_view) = (state.clone(), caller.clone());
     let found = blocking(move || {
         authorize_on(
             &state,
@@ -613,7 +803,14 @@ pub async fn of_organization(
             .organization_permissions(organization, status, now, &page)?)
     })
     .await?;
-    Ok(web::Json(page_of(found, now)))
+    let viewer = Viewer::of(
+        &state_for_view,
+        &caller_for_view,
+        context.language,
+        found.items.clone(),
+    )
+    .await?;
+    Ok(web::Json(page_of(found, now, &viewer)))
 }
 
 /// The calling partner's permissions
@@ -632,15 +829,19 @@ pub async fn of_organization(
 pub async fn mine(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     status: web::Query<StatusQuery>,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<PermissionList>, ApiError> {
     let partner = partner_of(&caller)?;
     let (status, page) = (status.parse()?, query.page()?);
     let now = state.now();
-    let found =
-        blocking(move || Ok(state.db.partner_permissions(partner, status, now, &page)?)).await?;
-    Ok(web::Json(page_of(found, now)))
+    let found = {
+        let state = state.clone();
+        blocking(move || Ok(state.db.partner_permissions(partner, status, now, &page)?)).await?
+    };
+    let viewer = Viewer::of(&state, &caller, context.language, found.items.clone()).await?;
+    Ok(web::Json(page_of(found, now, &viewer)))
 }
 
 /// An organization the partner may act on, with the permission that allows it.
@@ -668,20 +869,25 @@ list_schema!(PermittedOrganizationList, PermittedOrganization);
 pub async fn my_organizations(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<PermittedOrganizationList>, ApiError> {
     let partner = partner_of(&caller)?;
     let page = query.page()?;
     let now = state.now();
-    let found =
-        blocking(move || Ok(state.db.permitted_organizations(partner, now, &page)?)).await?;
+    let found = {
+        let state = state.clone();
+        blocking(move || Ok(state.db.permitted_organizations(partner, now, &page)?)).await?
+    };
+    let permissions = found.items.iter().map(|(_, p)| p.clone()).collect();
+    let viewer = Viewer::of(&state, &caller, context.language, permissions).await?;
     Ok(web::Json(PermittedOrganizationList {
         items: found
             .items
             .iter()
             .map(|(o, p)| PermittedOrganization {
                 organization: o.into(),
-                permission: PermissionView::at(p, now),
+                permission: PermissionView::at(p, now, &viewer),
             })
             .collect(),
         next_cursor: found.next.as_ref().map(encode_cursor),
