@@ -265,6 +265,16 @@ pub fn complete(document: &mut utoipa::openapi::OpenApi) {
         );
     }
     for item in document.paths.paths.values_mut() {
+        if let Some(post) = item.post.as_mut() {
+            // Every POST takes an Idempotency-Key: still running (409), used with another
+            // request (422).
+            for (status, name) in [("409", "Conflict"), ("422", "Unprocessable")] {
+                post.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+            }
+        }
         for operation in [
             item.get.as_mut(),
             item.post.as_mut(),
