@@ -242,10 +242,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Incidents,
             name: ("24x7 Problem Resolution Support – Phone", "Résolution des problèmes 24/7 – Téléphone"),
             description: (
-                "Round-the-clock telephone support from Microsoft engineers for business-critical problems.",
-                "Assistance téléphonique 24 h/24 par des ingénieurs Microsoft pour les problèmes critiques.",
+                "Problem-resolution requests opened 24x7 by telephoning Microsoft support or on Microsoft's support site, for all Microsoft Server, Windows and Office products and editions.",
+                "Demandes de résolution de problèmes ouvertes 24/7 en appelant le support Microsoft ou sur le site de support de Microsoft, pour tous les produits et éditions Microsoft Server, Windows et Office.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/problem-resolution-support",
+            url: "http://www.microsoft.com/licensing/software-assurance/support.aspx",
             admin: SUPPORT_ADMIN,
             end_user: (
                 "You are an authorized contact for 24x7 Problem Resolution Support by phone. Call the support number for your country and give your organization's access ID to open an incident.",
@@ -259,10 +259,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Incidents,
             name: ("24x7 Problem Resolution Support – Web", "Résolution des problèmes 24/7 – Web"),
             description: (
-                "Open and follow support incidents online with Microsoft engineers, at any hour.",
-                "Ouvrez et suivez en ligne des incidents de support auprès des ingénieurs Microsoft, à toute heure.",
+                "Problem-resolution requests opened 24x7 over the Internet on Microsoft's support site: select the Microsoft product you need help with.",
+                "Demandes de résolution de problèmes ouvertes 24/7 par Internet sur le site de support de Microsoft : choisissez le produit Microsoft pour lequel vous avez besoin d'aide.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/problem-resolution-support",
+            url: "http://www.microsoft.com/licensing/software-assurance/support.aspx",
             admin: SUPPORT_ADMIN,
             end_user: (
                 "You are an authorized contact for 24x7 Problem Resolution Support on the web. Sign in to the support site with this e-mail address to open an incident.",
@@ -276,10 +276,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Participants,
             name: ("E-Learning", "Formation en ligne"),
             description: (
-                "Self-paced online courses on Microsoft products for your employees.",
-                "Cours en ligne à suivre à son rythme sur les produits Microsoft pour vos employés.",
+                "Interactive, self-paced online training on a selection of Microsoft technologies, so employees are more productive with the software they use today and ready for new versions.",
+                "Formation en ligne interactive, à son rythme, sur une sélection de technologies Microsoft, pour que les employés soient plus productifs avec les logiciels actuels et prêts pour les nouvelles versions.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/e-learning",
+            url: "http://www.microsoft.com/learning/sa",
             admin: (
                 "Authorize at least one e-mail domain of your organization, then enroll participants with their work e-mail. Each participant uses one seat; removing a participant frees the seat.",
                 "Autorisez au moins un domaine de messagerie de votre organisation, puis inscrivez les participants avec leur e-mail professionnel. Chaque participant utilise une place ; retirer un participant libère la place.",
@@ -305,10 +305,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Downloads,
             name: ("Global Service Monitor", "Analyse globale des services"),
             description: (
-                "Monitor the availability of your web applications from points of presence around the world.",
-                "Surveillez la disponibilité de vos applications web depuis des points de présence dans le monde entier.",
+                "A System Center service for Software Assurance customers only: a cloud service that extends the application monitoring of System Center 2012 beyond your network, using Windows Azure points of presence to measure what the users of a web application really experience.",
+                "Un service System Center réservé aux clients Software Assurance : un service cloud qui étend la surveillance des applications de System Center 2012 au-delà de votre réseau, en mesurant depuis les points de présence Windows Azure l'expérience réelle des utilisateurs d'une application web.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/global-service-monitor",
+            url: "https://www.microsoft.com/en-us/Licensing/licensing-programs/software-assurance-by-product.aspx",
             admin: (
                 "Download the Global Service Monitor management pack and import it into your monitoring server. Each recorded download uses one of the benefit's downloads.",
                 "Téléchargez le pack d'administration Global Service Monitor et importez-le dans votre serveur de supervision. Chaque téléchargement enregistré utilise un téléchargement de l'avantage.",
@@ -328,10 +328,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Licenses,
             name: ("Home Use Program (HUP)", "Programme d'utilisation à domicile"),
             description: (
-                "Employees get Microsoft Office for their personal computers at a reduced price.",
-                "Les employés obtiennent Microsoft Office pour leur ordinateur personnel à prix réduit.",
+                "Employees download the latest Office suite or applications at low cost for their personal computer: the same software at home and at work builds skills and productivity.",
+                "Les employés téléchargent à faible coût la dernière suite Office ou ses applications pour leur ordinateur personnel : le même logiciel à la maison et au travail développe compétences et productivité.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/home-use-program",
+            url: "http://www.microsoft.com/licensing/software-assurance/home-use-program.aspx",
             admin: (
                 "Authorize your organization's e-mail domains, then distribute the program code to eligible employees. Each employee who receives the code uses one licence, which stays used.",
                 "Autorisez les domaines de messagerie de votre organisation, puis distribuez le code du programme aux employés admissibles. Chaque employé qui reçoit le code utilise une licence, qui reste utilisée.",
@@ -358,10 +358,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Unmetered,
             name: ("Microsoft Dynamics CustomerSource", "Microsoft Dynamics CustomerSource"),
             description: (
-                "Access to the Dynamics customer portal: product updates, training and knowledge base.",
-                "Accès au portail client Dynamics : mises à jour des produits, formation et base de connaissances.",
+                "An online portal made for Microsoft Dynamics customers: round-the-clock access to tools and resources, expert advice and proactive tools that drive user adoption and productivity.",
+                "Un portail en ligne conçu pour les clients Microsoft Dynamics : accès 24 h/24 aux outils et ressources, conseils d'experts et outils proactifs qui favorisent l'adoption par les utilisateurs et la productivité.",
             ),
-            url: "https://www.microsoft.com/dynamics/customersource",
+            url: "http://www.microsoft.com/dynamics/customer/en-us/access-customersource/default.aspx",
             admin: (
                 "CustomerSource is available to everyone in your organization. Share the sign-in instructions with the people who need it; nothing is counted.",
                 "CustomerSource est accessible à toute votre organisation. Partagez les instructions de connexion avec les personnes concernées ; rien n'est décompté.",
@@ -381,10 +381,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Downloads,
             name: ("Office Multi-Language Pack", "Module multilingue pour Microsoft Office"),
             description: (
-                "Language packs that let users switch Office between languages.",
-                "Modules linguistiques permettant de passer Office d'une langue à une autre.",
+                "Deploy one single Office image with user interfaces in 40 languages, with proofing tools and standalone online features for people who create or edit content: Office in the language of each user's choice.",
+                "Déployez une seule image d'Office avec des interfaces dans 40 langues, avec outils de vérification linguistique et fonctionnalités en ligne autonomes pour ceux qui créent ou modifient du contenu : Office dans la langue choisie par chacun.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/multi-language-pack",
+            url: "https://www.microsoft.com/en-us/Licensing/licensing-programs/software-assurance-by-product.aspx",
             admin: (
                 "Download the language packs you need and deploy them with the product key shown here. Each recorded download uses one.",
                 "Téléchargez les modules linguistiques nécessaires et déployez-les avec la clé de produit affichée ici. Chaque téléchargement enregistré en utilise un.",
@@ -407,10 +407,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::PlanningDays,
             name: ("Planning Services", "Services de planification"),
             description: (
-                "Days of on-site or remote planning with a qualified partner for deployments and migrations.",
-                "Journées de planification sur site ou à distance avec un partenaire qualifié pour vos déploiements et migrations.",
+                "On-site expertise from deployment-planning consultants to plan your next deployment of Microsoft technologies, on premises, in the cloud or hybrid.",
+                "L'expertise sur site de consultants en planification de déploiement pour préparer votre prochain déploiement de technologies Microsoft, sur site, dans le cloud ou en hybride.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/planning-services",
+            url: "http://www.microsoft.com/licensing/software-assurance/planning-services-overview.aspx",
             admin: (
                 "Choose a qualified partner and schedule the engagement; each day scheduled uses one planning day. Training days can be converted into planning days (3 training days = 1 planning day).",
                 "Choisissez un partenaire qualifié et planifiez la mission ; chaque jour planifié utilise un jour de planification. Des jours de formation peuvent être convertis en jours de planification (3 jours de formation = 1 jour de planification).",
@@ -430,10 +430,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::TrainingDays,
             name: ("Training Vouchers", "Bons de formation"),
             description: (
-                "Instructor-led training days with certified learning partners, assigned to employees as vouchers.",
-                "Journées de formation avec formateur chez des partenaires certifiés, attribuées aux employés sous forme de bons.",
+                "IT staff take in-depth courses designed by Microsoft experts and delivered by Microsoft training partners, to deploy, manage and support new software.",
+                "Le personnel informatique suit des cours approfondis conçus par des experts Microsoft et dispensés par des partenaires de formation Microsoft, pour déployer, gérer et prendre en charge les nouveaux logiciels.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/training-vouchers",
+            url: "http://www.microsoft.com/licensing/software-assurance/training-vouchers.aspx",
             admin: (
                 "Assign vouchers of 1 to 5 days to named employees for a course. A voucher not redeemed within 180 days expires and its days come back while the benefit is active.",
                 "Attribuez des bons de 1 à 5 jours à des employés nommés pour un cours. Un bon non utilisé dans les 180 jours expire et ses jours reviennent tant que l'avantage est actif.",
@@ -453,10 +453,10 @@ pub fn builtin_catalog() -> Catalog {
             unit: Unit::Downloads,
             name: ("Windows Thin PC", "Windows Thin PC"),
             description: (
-                "A locked-down Windows image that turns older PCs into thin clients.",
-                "Une image Windows verrouillée qui transforme d'anciens PC en clients légers.",
+                "Turns existing PCs into thin clients with a locked-down, reduced version of Windows 7.",
+                "Transforme des PC existants en clients légers grâce à une version réduite et verrouillée de Windows 7.",
             ),
-            url: "https://www.microsoft.com/licensing/software-assurance/windows-thin-pc",
+            url: "http://www.microsoft.com/windows/enterprise/products/windows-7/default.aspx",
             admin: (
                 "Download the Windows Thin PC image and deploy it with the product key shown here. Each recorded download uses one.",
                 "Téléchargez l'image Windows Thin PC et déployez-la avec la clé de produit affichée ici. Chaque téléchargement enregistré en utilise un.",
@@ -537,7 +537,7 @@ mod tests {
                     );
                 }
             }
-            assert!(t.learn_more_url.starts_with("https://"));
+            assert!(t.learn_more_url.starts_with("http"));
         }
     }
 
@@ -570,6 +570,43 @@ mod tests {
         assert!(TypeCode::parse("x").is_err());
         for unit in Unit::ALL {
             assert_eq!(Unit::parse(unit.code()), Some(unit));
+        }
+    }
+
+    /// PRODUCT.md §3: each description carries its type's facts in both languages, and the
+    /// "learn more" link is exactly the guide's.
+    #[test]
+    fn descriptions_carry_the_guides_facts_and_links() {
+        let catalog = builtin_catalog();
+        let facts: [(&str, &[&str], &[&str], &str); 10] = [
+            ("problem_resolution_phone", &["24x7", "telephoning", "support site", "Server, Windows and Office"], &["24/7", "appelant", "site de support", "Server, Windows et Office"], "http://www.microsoft.com/licensing/software-assurance/support.aspx"),
+            ("problem_resolution_web", &["over the Internet", "support site", "select the Microsoft product"], &["par Internet", "site de support", "choisissez le produit"], "http://www.microsoft.com/licensing/software-assurance/support.aspx"),
+            ("e_learning", &["Interactive", "self-paced", "online", "Microsoft technologies", "new versions"], &["interactive", "à son rythme", "en ligne", "technologies Microsoft", "nouvelles versions"], "http://www.microsoft.com/learning/sa"),
+            ("global_service_monitor", &["System Center", "Software Assurance customers only", "cloud", "System Center 2012", "Windows Azure", "web application"], &["System Center", "réservé aux clients Software Assurance", "cloud", "System Center 2012", "Windows Azure", "application web"], "https://www.microsoft.com/en-us/Licensing/licensing-programs/software-assurance-by-product.aspx"),
+            ("home_use_program", &["latest Office", "low cost", "personal computer", "at home and at work"], &["dernière suite Office", "faible coût", "ordinateur personnel", "à la maison et au travail"], "http://www.microsoft.com/licensing/software-assurance/home-use-program.aspx"),
+            ("dynamics_customersource", &["online portal", "Microsoft Dynamics customers", "round-the-clock", "expert advice", "proactive tools", "adoption"], &["portail en ligne", "clients Microsoft Dynamics", "24 h/24", "conseils d'experts", "outils proactifs", "adoption"], "http://www.microsoft.com/dynamics/customer/en-us/access-customersource/default.aspx"),
+            ("multi_language_pack", &["single Office image", "40 languages", "proofing tools", "standalone online features", "language of each user's choice"], &["seule image d'Office", "40 langues", "outils de vérification", "fonctionnalités en ligne autonomes", "langue choisie"], "https://www.microsoft.com/en-us/Licensing/licensing-programs/software-assurance-by-product.aspx"),
+            ("planning_services", &["On-site", "deployment-planning consultants", "on premises, in the cloud or hybrid"], &["sur site", "consultants en planification de déploiement", "dans le cloud ou en hybride"], "http://www.microsoft.com/licensing/software-assurance/planning-services-overview.aspx"),
+            ("training_vouchers", &["IT staff", "designed by Microsoft experts", "Microsoft training partners", "deploy, manage and support"], &["personnel informatique", "conçus par des experts Microsoft", "partenaires de formation Microsoft", "déployer, gérer et prendre en charge"], "http://www.microsoft.com/licensing/software-assurance/training-vouchers.aspx"),
+            ("windows_thin_pc", &["existing PCs", "thin clients", "locked-down", "Windows 7"], &["PC existants", "clients légers", "verrouillée", "Windows 7"], "http://www.microsoft.com/windows/enterprise/products/windows-7/default.aspx"),
+        ];
+        for (code, english, french, link) in facts {
+            let t = catalog.find(code).unwrap_or_else(|| panic!("{code}"));
+            for fact in english {
+                assert!(
+                    t.description.en.contains(fact),
+                    "{code}: {fact:?} in {:?}",
+                    t.description.en
+                );
+            }
+            for fact in french {
+                assert!(
+                    t.description.fr.contains(fact),
+                    "{code}: {fact:?} in {:?}",
+                    t.description.fr
+                );
+            }
+            assert_eq!(t.learn_more_url, link, "{code}");
         }
     }
 }
