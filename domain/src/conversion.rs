@@ -25,6 +25,11 @@ pub const TRAINING_TO_PLANNING: ConversionRule = ConversionRule {
     ratio: 3,
 };
 
+/// Whether a type takes part in a conversion (as its source or its target).
+pub fn convertible(code: &str) -> bool {
+    RULES.iter().any(|r| r.source == code || r.target == code)
+}
+
 /// Every conversion the service offers.
 pub const RULES: &[ConversionRule] = &[TRAINING_TO_PLANNING];
 

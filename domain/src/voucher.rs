@@ -257,6 +257,11 @@ impl Voucher {
 
 /// Assigns a voucher: the benefit must be an active Training Vouchers benefit with at least
 /// `days` remaining; the days are used through the ledger.
+/// Whether benefits of this unit carry training vouchers (the rule `assign` applies).
+pub fn has_vouchers(unit: Unit) -> bool {
+    unit == Unit::TrainingDays
+}
+
 pub fn assign(
     store: &mut impl LedgerStore,
     benefit: &Benefit,
@@ -265,7 +270,7 @@ pub fn assign(
     actor: &Actor,
     now: DateTime<Utc>,
 ) -> Result<(Voucher, LedgerEntry), WriteError<VoucherError>> {
-    if benefit.unit != Unit::TrainingDays {
+    if !has_vouchers(benefit.unit) {
         return Err(WriteError::Refused(VoucherError::NotTrainingVouchers));
     }
     check_usable(benefit, now).map_err(|e| WriteError::Refused(VoucherError::Metering(e)))?;

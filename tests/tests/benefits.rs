@@ -412,3 +412,55 @@ async fn the_catalog_has_ten_types_in_both_languages_page_by_page() {
         .unwrap();
     assert_eq!(second["items"][0]["code"], items[4]["code"]);
 }
+
+/// Rows of both lists carry what a page shows without a catalog call: the catalog code as
+/// `type`, the description, the link, and what the benefit offers (vouchers, conversions…).
+#[tokio::test]
+async fn list_rows_say_what_each_benefit_is_and_offers() {
+    let app = TestApp::spawn_with_demo().await;
+    let admin = app.admin(api::demo::DEMO_ORG.as_uuid());
+    let account = api::demo::DEMO_ACCOUNT;
+    let mine = tests::body(
+        app.get(&format!("/api/v1/accounts/{account}/benefits"), &admin)
+            .await,
+    )
+    .await;
+    let row = |code: &str| {
+        mine["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("{code}"))
+    };
+    let training = row("training_vouchers");
+    assert_eq!(training["features"]["has_vouchers"], true);
+    assert_eq!(training["features"]["convertible"], true);
+    assert_eq!(
+        training["learn_more_url"],
+        "http://www.microsoft.com/licensing/software-assurance/training-vouchers.aspx"
+    );
+    assert!(training["description"]
+        .as_str()
+        .unwrap()
+        .contains("Microsoft training partners"));
+    let planning = row("planning_services");
+    assert_eq!(planning["features"]["has_vouchers"], false);
+    assert_eq!(planning["features"]["convertible"], true);
+    let phone = row("problem_resolution_phone");
+    assert_eq!(phone["features"]["convertible"], false);
+    assert_eq!(phone["features"]["takes_users"], true);
+    let other = tests::body(
+        app.get(
+            &format!("/api/v1/accounts/{account}/benefits/other"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    for row in other["items"].as_array().unwrap() {
+        assert_eq!(row["type"], row["code"], "{row}");
+        assert!(row["features"]["has_vouchers"].is_boolean());
+    }
+}

@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "code": "e_learning", "name": "E-Learning", "unit": "participants", "unit_label": "participants",
-    "description": "Self-paced online courses on Microsoft products for your employees.",
-    "learn_more_url": "https://www.microsoft.com/licensing/software-assurance/e-learning",
+    "description": "Interactive, self-paced online training on a selection of Microsoft technologies, so employees are more productive with the software they use today and ready for new versions.",
+    "learn_more_url": "http://www.microsoft.com/learning/sa",
     "admin_instructions": "Authorize at least one e-mail domain…", "end_user_instructions": "You have been enrolled…",
     "calculation": "Participant seats are granted from…",
-    "features": {"takes_users": true, "user_consumes": true, "removal_releases": true, "requires_authorized_domain": true,
+    "features": {"has_vouchers": false, "convertible": false, "takes_users": true, "user_consumes": true, "removal_releases": true, "requires_authorized_domain": true,
                  "has_access_code": false, "has_downloads": false, "has_product_keys": false}
 }))]
 pub struct BenefitTypeView {
@@ -43,6 +43,10 @@ pub struct BenefitTypeView {
 /// What a type does beyond its unit.
 #[derive(Serialize, ToSchema)]
 pub struct FeaturesView {
+    /// The benefit carries training vouchers (`/benefits/{id}/vouchers`).
+    pub has_vouchers: bool,
+    /// The benefit takes part in a conversion (`/accounts/{id}/conversions`).
+    pub convertible: bool,
     pub takes_users: bool,
     pub user_consumes: bool,
     pub removal_releases: bool,
@@ -52,9 +56,13 @@ pub struct FeaturesView {
     pub has_product_keys: bool,
 }
 
-impl From<Features> for FeaturesView {
-    fn from(f: Features) -> Self {
+impl FeaturesView {
+    /// What a type offers: its features, and the rules that apply to it.
+    pub fn of(t: &BenefitType) -> Self {
+        let f: Features = t.features;
         Self {
+            has_vouchers: domain::voucher::has_vouchers(t.unit),
+            convertible: domain::conversion::convertible(t.code.as_str()),
             takes_users: f.takes_users,
             user_consumes: f.user_consumes,
             removal_releases: f.removal_releases,
@@ -78,7 +86,7 @@ impl BenefitTypeView {
             admin_instructions: t.admin_instructions.get(language).to_owned(),
             end_user_instructions: t.end_user_instructions.get(language).to_owned(),
             calculation: t.calculation.get(language).to_owned(),
-            features: t.features.into(),
+            features: FeaturesView::of(t),
         }
     }
 }

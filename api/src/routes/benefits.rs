@@ -1,4 +1,4 @@
-use super::benefit_types::{BenefitTypeView, FeaturesView};
+use super::benefit_types::BenefitTypeView;
 use super::list_schema;
 use crate::access::{account_for, benefit_for, portfolio_until};
 use crate::answers::{AnswerKey, Validity, View};
@@ -73,7 +73,13 @@ impl AlertView {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "6f1e2d3c-4b5a-4697-8877-665544332211", "account_id": "4d7a2b1c-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
-    "type": "e_learning", "name": "E-Learning", "unit": "participants", "unit_label": "participants",
+    "type": "e_learning", "name": "E-Learning",
+    "description": "Interactive, self-paced online training on a selection of Microsoft technologies, so employees are more productive with the software they use today and ready for new versions.",
+    "learn_more_url": "http://www.microsoft.com/learning/sa",
+    "features": {"has_vouchers": false, "convertible": false, "takes_users": true, "user_consumes": true,
+        "removal_releases": true, "requires_authorized_domain": true, "has_access_code": false,
+        "has_downloads": false, "has_product_keys": false},
+    "unit": "participants", "unit_label": "participants",
     "quantity": 250, "used": 231, "remaining": 19, "status": "active",
     "valid_from": "2026-07-01T00:00:00Z", "expires_at": "2027-06-30T23:59:59Z",
     "identification": {"agreement_number": "EA-7781-2291", "sa_id": "SA-0042-7781", "program_code": null, "access_code": null},
@@ -87,6 +93,11 @@ pub struct BenefitSummary {
     #[schema(value_type = openapi::text::TypeCode)]
     pub type_code: String,
     pub name: String,
+    /// The type's description, in the asked language.
+    pub description: String,
+    pub learn_more_url: String,
+    /// What the benefit offers: which screens a front end shows for it.
+    pub features: super::benefit_types::FeaturesView,
     pub unit: String,
     pub unit_label: String,
     /// Entitled; `null` for an unmetered benefit.
@@ -108,8 +119,6 @@ pub struct BenefitSummary {
 pub struct BenefitDetails {
     #[serde(flatten)]
     pub summary: BenefitSummary,
-    pub description: String,
-    pub learn_more_url: String,
     /// How an administrator sets the benefit up.
     pub admin_instructions: String,
     /// What an administrator sends to the people who use it.
@@ -118,7 +127,6 @@ pub struct BenefitDetails {
     pub calculation_rule: String,
     /// The account's authorized e-mail domains (ASCII form).
     pub eligible_domains: Vec<String>,
-    pub features: FeaturesView,
     /// Bumped by every change; also the `ETag`.
     pub version: i64,
 }
@@ -126,6 +134,10 @@ pub struct BenefitDetails {
 /// A type the account could hold, or held and has expired.
 #[derive(Serialize, ToSchema)]
 pub struct OtherBenefitView {
+    /// The catalog code (as in "your benefits"; also `code`).
+    #[serde(rename = "type")]
+    #[schema(value_type = openapi::text::TypeCode)]
+    pub type_code: String,
     #[serde(flatten)]
     pub benefit_type: BenefitTypeView,
     /// Whether the account held it and it has expired.
@@ -209,6 +221,9 @@ impl Presenter<'_> {
             account_id: benefit.account_id.as_uuid(),
             type_code: benefit.type_code.as_str().to_owned(),
             name: benefit_type.name.get(self.language).to_owned(),
+            description: benefit_type.description.get(self.language).to_owned(),
+            learn_more_url: benefit_type.learn_more_url.clone(),
+            features: super::benefit_types::FeaturesView::of(benefit_type),
             unit: benefit.unit.code().to_owned(),
             unit_label: benefit.unit.label(self.language).to_owned(),
             quantity: benefit.quantity(),
@@ -252,13 +267,10 @@ impl Presenter<'_> {
         let t = self.benefit_type(benefit)?;
         Ok(BenefitDetails {
             summary: self.summary(benefit)?,
-            description: t.description.get(self.language).to_owned(),
-            learn_more_url: t.learn_more_url.clone(),
             admin_instructions: t.admin_instructions.get(self.language).to_owned(),
             end_user_instructions: t.end_user_instructions.get(self.language).to_owned(),
             calculation_rule: t.calculation.get(self.language).to_owned(),
             eligible_domains: domains.iter().map(|d| d.as_str().to_owned()).collect(),
-            features: t.features.into(),
             version: benefit.version,
         })
     }
@@ -361,6 +373,7 @@ fn other_items(
         .into_iter()
         .map(|o| match o {
             OtherBenefit::NotHeld(t) => OtherBenefitView {
+                type_code: t.code.as_str().to_owned(),
                 benefit_type: BenefitTypeView::new(t, language),
                 expired: false,
                 benefit_id: None,
@@ -368,6 +381,7 @@ fn other_items(
                 message: None,
             },
             OtherBenefit::Expired(t, b) => OtherBenefitView {
+                type_code: t.code.as_str().to_owned(),
                 benefit_type: BenefitTypeView::new(t, language),
                 expired: true,
                 benefit_id: Some(b.id.as_uuid()),
