@@ -13,6 +13,7 @@ use domain::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
 use domain::permission::{Permission, PermissionError, PermissionStatus};
 use domain::ports::{BenefitRepository, DirectoryRepository, PermissionRepository, WriteError};
 use domain::values::{EmailAddress, Name, Quantity, Reference};
+use domain::Language;
 use persistence::Database;
 use uuid::Uuid;
 
@@ -103,12 +104,14 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         name: name("Contoso Ltd"),
         contact_emails: vec![email("it-admins@contoso.com"), email(ADMIN_SUBJECT)],
         created_at: ago(400),
+        preferred_language: Language::En,
     })?;
     db.insert_organization(&Organization {
         id: OTHER_ORG,
         name: name("Woodgrove Bank"),
         contact_emails: vec![email("licensing@woodgrovebank.com")],
         created_at: ago(300),
+        preferred_language: Language::En,
     })?;
     for (id, org, label, agreement, sa_id, program) in [
         (
@@ -316,6 +319,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             name: name(partner_name),
             contact_email: Some(email(contact)),
             created_at: ago(380),
+            preferred_language: Language::En,
         })?;
     }
     let admin = Principal {

@@ -27,6 +27,7 @@ pub fn examples() -> openapi::Examples {
             ("user_id", DEMO_USER.to_string()),
             ("voucher_id", DEMO_VOUCHER.to_string()),
             ("permission_id", DEMO_PERMISSION.to_string()),
+            ("partner_id", crate::demo::DEMO_PARTNER.to_string()),
             ("domain", DEMO_DOMAIN.to_owned()),
         ],
         by_path: vec![
@@ -147,7 +148,15 @@ pub fn closed_sets() -> Vec<ClosedSet> {
             name: "Language",
             description: "A language of the service's texts.",
             values: codes(&Language::ALL, Language::code),
-            used_by: vec![("NotificationView", "language")],
+            used_by: vec![
+                ("NotificationView", "language"),
+                ("OrganizationView", "preferred_language"),
+                ("PartnerView", "preferred_language"),
+                ("CreateOrganization", "preferred_language"),
+                ("UpdateOrganization", "preferred_language"),
+                ("CreatePartner", "preferred_language"),
+                ("UpdatePartner", "preferred_language"),
+            ],
         },
     ]
 }

@@ -28,8 +28,10 @@ macro_rules! actions {
 
 actions! {
     OrganizationCreated => "organization_created",
+    OrganizationUpdated => "organization_updated",
     AccountCreated => "account_created",
     PartnerCreated => "partner_created",
+    PartnerUpdated => "partner_updated",
     BenefitGranted => "benefit_granted",
     BenefitAdjusted => "benefit_adjusted",
     BenefitConsumed => "benefit_consumed",

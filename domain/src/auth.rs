@@ -106,6 +106,8 @@ pub enum Action {
     ReadOrganization,
     /// Read an organization's partner permissions, outbox and audit log.
     ReadOrganizationAdministration,
+    /// Change an organization's settings (contact e-mails, preferred language).
+    ManageOrganizationSettings,
     /// Record a consumption (an incident opened, planning days scheduled).
     Consume,
     ManageUsers,
@@ -141,7 +143,9 @@ impl Action {
         match self {
             Action::ManageDirectory | Action::GrantBenefits => r(false, true, None),
             Action::ReadOrganization => r(true, true, Some(None)),
-            Action::ReadOrganizationAdministration => r(true, true, None),
+            Action::ReadOrganizationAdministration | Action::ManageOrganizationSettings => {
+                r(true, true, None)
+            }
             Action::Consume => r(true, true, Some(Some(Scope::ManageUsers))),
             Action::ManageUsers => r(true, false, Some(Some(Scope::ManageUsers))),
             Action::DistributeAccessCodes => {

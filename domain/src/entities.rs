@@ -12,6 +12,8 @@ pub struct Organization {
     /// Where notifications for the organization's administrators go.
     pub contact_emails: Vec<EmailAddress>,
     pub created_at: DateTime<Utc>,
+    /// The language of the e-mails its administrators receive.
+    pub preferred_language: crate::Language,
 }
 
 /// A purchasing account of an organization: benefits are held per account.
@@ -34,4 +36,6 @@ pub struct Partner {
     pub name: Name,
     pub contact_email: Option<EmailAddress>,
     pub created_at: DateTime<Utc>,
+    /// The language of the e-mails it receives.
+    pub preferred_language: crate::Language,
 }

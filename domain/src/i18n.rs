@@ -21,6 +21,11 @@ impl Language {
         }
     }
 
+    /// A language by its code (`en`, `fr`), exactly.
+    pub fn parse(code: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.code() == code)
+    }
+
     /// Picks the best supported language from an `Accept-Language` header value
     /// (`fr-CA, en;q=0.8`): highest quality first, then order; English when none matches.
     pub fn negotiate(header: &str) -> Language {

@@ -317,6 +317,13 @@ pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("post", "/api/v1/organizations", "createOrganization"),
     ("get", "/api/v1/organizations/{org_id}", "getOrganization"),
     (
+        "patch",
+        "/api/v1/organizations/{org_id}",
+        "updateOrganization",
+    ),
+    ("get", "/api/v1/partners/{partner_id}", "getPartner"),
+    ("patch", "/api/v1/partners/{partner_id}", "updatePartner"),
+    (
         "get",
         "/api/v1/organizations/{org_id}/accounts",
         "listAccounts",

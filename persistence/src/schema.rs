@@ -7,6 +7,7 @@ diesel::table! {
         name -> Text,
         contact_emails -> Text,
         created_at -> Timestamp,
+        preferred_language -> Text,
     }
 }
 
@@ -28,6 +29,7 @@ diesel::table! {
         name -> Text,
         contact_email -> Nullable<Text>,
         created_at -> Timestamp,
+        preferred_language -> Text,
     }
 }
 

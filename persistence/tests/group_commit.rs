@@ -32,6 +32,7 @@ fn organization(n: usize) -> Organization {
         id: OrganizationId(Uuid::new_v4()),
         name: Name::parse(&format!("Org {n}")).unwrap(),
         contact_emails: vec![],
+        preferred_language: domain::Language::En,
         created_at: Utc::now(),
     }
 }

@@ -38,6 +38,7 @@ fn ledger_rows_cannot_be_updated_or_deleted() {
         id: org,
         name: Name::parse("Contoso").unwrap(),
         contact_emails: vec![],
+        preferred_language: domain::Language::En,
         created_at: now,
     })
     .unwrap();

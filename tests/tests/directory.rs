@@ -330,3 +330,122 @@ async fn me_names_the_caller_and_its_organization_or_partner() {
         .unwrap();
     assert_problem(anonymous, 401, "missing_token").await;
 }
+
+/// An organization's administrators change its contact e-mails and language; nobody else.
+#[tokio::test]
+async fn administrators_change_their_organizations_settings() {
+    let app = TestApp::spawn_with_demo().await;
+    let org = api::demo::DEMO_ORG.as_uuid();
+    let path = format!("/api/v1/organizations/{org}");
+    let admin = app.admin(org);
+    let r = app
+        .patch(
+            &path,
+            &admin,
+            &json!({"contact_emails": ["licences@contoso.com"], "preferred_language": "fr"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let changed = body(r).await;
+    assert_eq!(changed["contact_emails"], json!(["licences@contoso.com"]));
+    assert_eq!(changed["preferred_language"], "fr");
+    assert_eq!(
+        body(app.get(&path, &admin).await).await["preferred_language"],
+        "fr"
+    );
+    // Bad input changes nothing.
+    for bad in [
+        json!({"preferred_language": "de"}),
+        json!({"contact_emails": []}),
+        json!({"contact_emails": ["not an address"]}),
+    ] {
+        assert_problem(
+            app.patch(&path, &admin, &bad).await,
+            400,
+            "validation_failed",
+        )
+        .await;
+    }
+    assert_eq!(
+        body(app.get(&path, &admin).await).await["contact_emails"],
+        json!(["licences@contoso.com"])
+    );
+    // Another organization's admin: not found; a partner: forbidden.
+    let stranger = app.admin(api::demo::OTHER_ORG.as_uuid());
+    assert_problem(
+        app.patch(&path, &stranger, &json!({"preferred_language": "en"}))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let partner = app.partner(api::demo::DEMO_PARTNER.as_uuid());
+    assert_eq!(
+        app.patch(&path, &partner, &json!({"preferred_language": "en"}))
+            .await
+            .status(),
+        403
+    );
+}
+
+/// A partner is read by operators, itself and the admins of organizations it asked, and
+/// changed by itself and operators.
+#[tokio::test]
+async fn partners_are_seen_by_whom_they_asked_and_changed_by_themselves() {
+    let app = TestApp::spawn_with_demo().await;
+    let fabrikam = api::demo::DEMO_PARTNER.as_uuid();
+    let path = format!("/api/v1/partners/{fabrikam}");
+    let seen = body(
+        app.get(&path, &app.admin(api::demo::DEMO_ORG.as_uuid()))
+            .await,
+    )
+    .await;
+    assert_eq!(seen["name"], "Fabrikam Licensing Services");
+    assert_eq!(seen["contact_email"], "licensing@fabrikam.com");
+    assert_eq!(app.get(&path, &app.operator()).await.status(), 200);
+    assert_eq!(app.get(&path, &app.partner(fabrikam)).await.status(), 200);
+    // Woodgrove was never asked by Fabrikam; Northwind is another partner.
+    assert_problem(
+        app.get(&path, &app.admin(api::demo::OTHER_ORG.as_uuid()))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        app.get(&path, &app.partner(api::demo::PENDING_PARTNER.as_uuid()))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let changed = app
+        .patch(
+            &path,
+            &app.partner(fabrikam),
+            &json!({"contact_email": "alliances@fabrikam.com", "preferred_language": "fr"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let changed = body(changed).await;
+    assert_eq!(changed["contact_email"], "alliances@fabrikam.com");
+    assert_eq!(changed["preferred_language"], "fr");
+    for who in [
+        app.partner(api::demo::PENDING_PARTNER.as_uuid()),
+        app.admin(api::demo::DEMO_ORG.as_uuid()),
+    ] {
+        assert_eq!(
+            app.patch(&path, &who, &json!({"preferred_language": "en"}))
+                .await
+                .status(),
+            403
+        );
+    }
+    assert_problem(
+        app.patch(&path, &app.operator(), &json!({"preferred_language": "xx"}))
+            .await,
+        400,
+        "validation_failed",
+    )
+    .await;
+}

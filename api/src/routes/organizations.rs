@@ -8,7 +8,7 @@ use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
 use actix_web::http::{header, StatusCode};
-use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
@@ -32,17 +32,55 @@ pub struct CreateOrganization {
     #[serde(default)]
     #[schema(value_type = Vec<openapi::text::Email>)]
     pub contact_emails: Vec<String>,
+    /// The language of the e-mails its administrators receive: `en` (default) or `fr`.
+    #[serde(default)]
+    pub preferred_language: Option<String>,
+}
+
+/// What an organization's administrators may change.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"contact_emails": ["it-admins@contoso.com"], "preferred_language": "fr"}))]
+pub struct UpdateOrganization {
+    /// Replaces the addresses notifications go to (at least one).
+    #[schema(value_type = Option<Vec<openapi::text::Email>>)]
+    pub contact_emails: Option<Vec<String>>,
+    /// `en` or `fr`.
+    pub preferred_language: Option<String>,
+}
+
+/// A language given in a body: `en` or `fr`.
+pub(crate) fn parse_language(
+    fields: &mut Fields,
+    name: &str,
+    raw: Option<&str>,
+) -> Option<Option<domain::Language>> {
+    match raw {
+        None => Some(None),
+        Some(code) => fields
+            .check(
+                name,
+                domain::Language::parse(code).ok_or(domain::values::InvalidValue {
+                    message: domain::Localized::new("must be en or fr", "doit valoir en ou fr"),
+                }),
+            )
+            .map(Some),
+    }
 }
 
 /// A customer organization.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": "0b5c1f8e-3f4c-4b8a-9a51-2d1f3e4c5b6a", "name": "Contoso Ltd",
-    "contact_emails": ["it-admins@contoso.com"], "created_at": "2026-11-24T09:30:00Z"}))]
+    "contact_emails": ["it-admins@contoso.com"], "created_at": "2026-11-24T09:30:00Z",
+    "preferred_language": "en"}))]
 pub struct OrganizationView {
     pub id: Uuid,
     pub name: String,
     pub contact_emails: Vec<String>,
     pub created_at: DateTime<Utc>,
+    /// The language of the e-mails its administrators receive.
+    #[schema(value_type = String)]
+    pub preferred_language: &'static str,
 }
 
 impl From<&Organization> for OrganizationView {
@@ -52,6 +90,7 @@ impl From<&Organization> for OrganizationView {
             name: o.name.as_str().to_owned(),
             contact_emails: o.contact_emails.iter().map(ToString::to_string).collect(),
             created_at: o.created_at,
+            preferred_language: o.preferred_language.code(),
         }
     }
 }
@@ -87,12 +126,18 @@ pub async fn create(
         .map(|(i, e)| fields.check(format!("contact_emails[{i}]"), EmailAddress::parse(e)))
         .collect();
     let contact_emails: Option<Vec<EmailAddress>> = contact_emails.into_iter().collect();
-    valid!(fields; name, contact_emails);
+    let language = parse_language(
+        &mut fields,
+        "preferred_language",
+        body.preferred_language.as_deref(),
+    );
+    valid!(fields; name, contact_emails, language);
     let organization = Organization {
         id: OrganizationId(Uuid::new_v4()),
         name,
         contact_emails,
         created_at: state.now(),
+        preferred_language: language.unwrap_or_default(),
     };
     let event = audit::event(
         &actor,
@@ -148,4 +193,97 @@ pub async fn get(
     })
     .await?;
     Ok(web::Json(OrganizationView::from(&organization)))
+}
+
+/// Change an organization's settings
+///
+/// Its contact e-mails (where requests of partners and other notifications go; at least
+/// one) and the language of the e-mails its administrators receive. The organization's
+/// administrators and operators.
+#[utoipa::path(
+    tag = "organizations",
+    params(("org_id" = Uuid, Path, description = "The organization")),
+    request_body = UpdateOrganization,
+    responses(
+        (status = 200, description = "Changed", body = OrganizationView),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
+#[patch("/organizations/{org_id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    Caller(caller): Caller,
+    path: web::Path<Uuid>,
+    body: web::Json<UpdateOrganization>,
+) -> Result<web::Json<OrganizationView>, ApiError> {
+    let id = OrganizationId(path.into_inner());
+    let body = body.into_inner();
+    let mut fields = Fields::default();
+    let contact_emails: Option<Option<Vec<EmailAddress>>> = match &body.contact_emails {
+        None => Some(None),
+        Some(list) if list.is_empty() => {
+            fields.check(
+                "contact_emails",
+                Err::<(), _>(domain::values::InvalidValue {
+                    message: domain::Localized::new(
+                        "must name at least one address",
+                        "doit contenir au moins une adresse",
+                    ),
+                }),
+            );
+            None
+        }
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, e)| fields.check(format!("contact_emails[{i}]"), EmailAddress::parse(e)))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(Some),
+    };
+    let language = parse_language(
+        &mut fields,
+        "preferred_language",
+        body.preferred_language.as_deref(),
+    );
+    valid!(fields; contact_emails, language);
+    let updated = blocking(move || {
+        let actor = authorize_on(
+            &state,
+            &caller,
+            id,
+            Action::ManageOrganizationSettings,
+            Resource::Organization,
+        )?;
+        let now = state.now();
+        state.db.write(|tx| {
+            let mut organization = tx
+                .organization(id)?
+                .ok_or_else(|| Resource::Organization.not_found())?;
+            if let Some(emails) = contact_emails {
+                organization.contact_emails = emails;
+            }
+            if let Some(language) = language {
+                organization.preferred_language = language;
+            }
+            tx.update_organization(&organization)?;
+            tx.audit(&audit::event(
+                &actor,
+                Some(id),
+                AuditAction::OrganizationUpdated,
+                (TargetKind::Organization, id.as_uuid()),
+                Some(format!(
+                    "{} contact e-mails, {}",
+                    organization.contact_emails.len(),
+                    organization.preferred_language.code()
+                )),
+                now,
+            ))?;
+            Ok::<_, ApiError>(organization)
+        })
+    })
+    .await?;
+    Ok(web::Json(OrganizationView::from(&updated)))
 }

@@ -20,6 +20,7 @@ struct OrganizationRow {
     name: String,
     contact_emails: String,
     created_at: NaiveDateTime,
+    preferred_language: String,
 }
 
 #[derive(Queryable, Insertable)]
@@ -41,6 +42,14 @@ struct PartnerRow {
     name: String,
     contact_email: Option<String>,
     created_at: NaiveDateTime,
+    preferred_language: String,
+}
+
+fn language(raw: &str) -> Result<domain::Language, StorageError> {
+    domain::Language::ALL
+        .into_iter()
+        .find(|l| l.code() == raw)
+        .ok_or_else(|| corrupt("language", raw))
 }
 
 fn name(raw: &str) -> Result<Name, StorageError> {
@@ -64,6 +73,7 @@ impl OrganizationRow {
             name: name(&self.name)?,
             contact_emails: emails.iter().map(|e| email(e)).collect::<Result<_, _>>()?,
             created_at: from_db(self.created_at),
+            preferred_language: language(&self.preferred_language)?,
         })
     }
 }
@@ -89,6 +99,7 @@ impl PartnerRow {
             name: name(&self.name)?,
             contact_email: self.contact_email.as_deref().map(email).transpose()?,
             created_at: from_db(self.created_at),
+            preferred_language: language(&self.preferred_language)?,
         })
     }
 }
@@ -127,6 +138,7 @@ impl Tx<'_> {
             name: o.name.as_str().to_owned(),
             contact_emails: to_json(&emails)?,
             created_at: to_db(o.created_at),
+            preferred_language: o.preferred_language.code().to_owned(),
         };
         diesel::insert_into(organizations::table)
             .values(&row)
@@ -158,12 +170,57 @@ impl Tx<'_> {
             name: p.name.as_str().to_owned(),
             contact_email: p.contact_email.as_ref().map(ToString::to_string),
             created_at: to_db(p.created_at),
+            preferred_language: p.preferred_language.code().to_owned(),
         };
         diesel::insert_into(partners::table)
             .values(&row)
             .execute(self.conn)
             .map_err(storage)?;
         Ok(())
+    }
+
+    /// Changes an organization's contact e-mails and language; whether it exists.
+    pub fn update_organization(&mut self, o: &Organization) -> Result<bool, StorageError> {
+        let emails: Vec<String> = o.contact_emails.iter().map(ToString::to_string).collect();
+        let updated = diesel::update(organizations::table.find(o.id.to_string()))
+            .set((
+                organizations::contact_emails.eq(to_json(&emails)?),
+                organizations::preferred_language.eq(o.preferred_language.code()),
+            ))
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(updated == 1)
+    }
+
+    /// Changes a partner's contact e-mail and language; whether it exists.
+    pub fn update_partner(&mut self, p: &Partner) -> Result<bool, StorageError> {
+        let updated = diesel::update(partners::table.find(p.id.to_string()))
+            .set((
+                partners::contact_email.eq(p.contact_email.as_ref().map(ToString::to_string)),
+                partners::preferred_language.eq(p.preferred_language.code()),
+            ))
+            .execute(self.conn)
+            .map_err(storage)?;
+        Ok(updated == 1)
+    }
+
+    /// An organization, read in this transaction.
+    pub fn organization(
+        &mut self,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, StorageError> {
+        load_organization(self.conn, id)
+    }
+
+    /// A partner, read in this transaction.
+    pub fn partner(&mut self, id: PartnerId) -> Result<Option<Partner>, StorageError> {
+        partners::table
+            .find(id.to_string())
+            .first::<PartnerRow>(self.conn)
+            .optional()
+            .map_err(storage)?
+            .map(PartnerRow::into_domain)
+            .transpose()
     }
 }
 
