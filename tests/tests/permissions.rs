@@ -686,3 +686,63 @@ async fn a_permission_reads_as_the_partner_page_shows_it() {
         names.contains(&"Fabrikam Licensing Services") && names.contains(&"Northwind Advisors")
     );
 }
+
+/// Each e-mail goes out in its recipient's language, not in the language of the request that
+/// caused it.
+#[tokio::test]
+async fn e_mails_are_written_in_their_recipients_language() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let admin = app.admin(org);
+    let r = app
+        .patch(
+            &format!("/api/v1/organizations/{org}"),
+            &admin,
+            &json!({"contact_emails": ["it@contoso.example"], "preferred_language": "fr"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let partner = app.create_partner("Fabrikam").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/partners/{partner}"),
+            &app.operator(),
+            &json!({"preferred_language": "en"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // The partner asks in English; the organization reads French.
+    let permission = app.request_permission(org, partner, None, None).await;
+    // The administrator decides in French; the partner reads English.
+    let decided = app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/partner-permissions/{permission}"),
+            &admin,
+        )
+        .header("accept-language", "fr")
+        .json(&json!({"status": "approved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), 200);
+    let outbox = body(
+        app.get(
+            &format!("/api/v1/organizations/{org}/notifications"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let language_of = |template: &str| {
+        outbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["template"] == template)
+            .map(|n| n["language"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no {template} in {outbox}"))
+    };
+    assert_eq!(language_of("permission_requested"), "fr");
+    assert_eq!(language_of("permission_approved"), "en");
+}

@@ -492,13 +492,14 @@ pub async fn request(
                 Some(scope_list(&permission.scopes)),
                 now,
             ))?;
+            // In the language the organization chose for its e-mails, not the partner's.
             for recipient in &org.contact_emails {
                 tx.notify(&Notification::new(
                     Uuid::new_v4(),
                     organization,
                     recipient.clone(),
                     &message,
-                    language,
+                    org.preferred_language,
                     now,
                 ))?;
             }
@@ -667,19 +668,21 @@ pub async fn decide(
                 )),
                 now,
             ))?;
-            let recipient = partner.as_ref().and_then(|p| p.contact_email.clone());
-            if let (Some(decision), Some(recipient)) = (decision, recipient) {
-                tx.notify(&Notification::new(
-                    Uuid::new_v4(),
-                    current.organization_id,
-                    recipient,
-                    &Message::PermissionDecided {
-                        organization: organization.name.as_str(),
-                        decision,
-                    },
-                    language,
-                    now,
-                ))?;
+            // In the partner's language, not the one of the administrator who decided.
+            if let (Some(decision), Some(partner)) = (decision, partner.as_ref()) {
+                if let Some(recipient) = partner.contact_email.clone() {
+                    tx.notify(&Notification::new(
+                        Uuid::new_v4(),
+                        current.organization_id,
+                        recipient,
+                        &Message::PermissionDecided {
+                            organization: organization.name.as_str(),
+                            decision,
+                        },
+                        partner.preferred_language,
+                        now,
+                    ))?;
+                }
             }
             Ok(transition.permission)
         })
