@@ -60,6 +60,23 @@ impl EntryKind {
         EntryKind::ALL.into_iter().find(|k| k.code() == code)
     }
 
+    /// What a person reads for the kind, in English and French.
+    pub fn label(self) -> crate::Localized {
+        let (en, fr) = match self {
+            EntryKind::Grant => ("Grant", "Attribution"),
+            EntryKind::Adjustment => ("Adjustment", "Ajustement"),
+            EntryKind::Consumption => ("Consumption", "Consommation"),
+            EntryKind::Release => ("Release", "Restitution"),
+            EntryKind::VoucherAssigned => ("Voucher assigned", "Bon attribué"),
+            EntryKind::VoucherRevoked => ("Voucher revoked", "Bon révoqué"),
+            EntryKind::VoucherExpired => ("Voucher expired", "Bon expiré"),
+            EntryKind::ConversionIn => ("Conversion received", "Conversion reçue"),
+            EntryKind::ConversionOut => ("Conversion given", "Conversion cédée"),
+            EntryKind::Expiry => ("Expiry", "Expiration"),
+        };
+        crate::Localized::new(en, fr)
+    }
+
     /// The figure this kind of entry changes.
     pub fn figure(self) -> Figure {
         match self {

@@ -34,6 +34,29 @@ pub struct LedgerEntry {
     pub created_at: DateTime<Utc>,
 }
 
+impl LedgerEntry {
+    /// The change of the entitled quantity.
+    pub fn entitled_change(&self) -> i64 {
+        match self.kind.figure() {
+            crate::ledger::Figure::Quantity => self.amount,
+            crate::ledger::Figure::Used => 0,
+        }
+    }
+
+    /// The change of what is used.
+    pub fn used_change(&self) -> i64 {
+        match self.kind.figure() {
+            crate::ledger::Figure::Quantity => 0,
+            crate::ledger::Figure::Used => self.amount,
+        }
+    }
+
+    /// The change of what remains: summed over a ledger, what remains.
+    pub fn remaining_change(&self) -> i64 {
+        self.entitled_change() - self.used_change()
+    }
+}
+
 /// A change to record in a benefit's ledger.
 #[derive(Debug, Clone)]
 pub struct Change<'a> {

@@ -4,7 +4,7 @@
 use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
-use tests::{assert_problem, TestApp};
+use tests::{assert_problem, body, TestApp};
 use uuid::Uuid;
 
 async fn setup(app: &TestApp, code: &str, quantity: i64) -> (Uuid, Uuid, Uuid) {
@@ -475,9 +475,21 @@ async fn the_ledger_exports_as_csv_and_xlsx() {
     let csv = r.text().await.unwrap();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 3, "{csv}");
-    assert!(lines[0].starts_with("seq,created_at,kind,quantity"));
-    assert!(lines[1].starts_with("1,") && lines[1].contains(",grant,100,100,0,100,"));
-    assert!(lines[2].contains(",consumption,2,100,2,98,"));
+    // A byte-order mark first, for spreadsheet programs; then the titles.
+    assert!(lines[0].starts_with(
+        "\u{feff}seq,created_at,kind,kind_label,quantity,entitled_change,used_change"
+    ));
+    // quantity is the change of what remains; the two changes say which figure moved.
+    assert!(
+        lines[1].starts_with("1,") && lines[1].contains(",grant,Grant,100,100,0,100,0,100,"),
+        "{}",
+        lines[1]
+    );
+    assert!(
+        lines[2].contains(",consumption,Consumption,-2,0,2,100,2,98,"),
+        "{}",
+        lines[2]
+    );
     assert!(
         lines[2].contains("\"'=cmd|' /C calc'!A0, \"\"quoted\"\"\""),
         "formula guarded and quoted: {}",
@@ -498,7 +510,7 @@ async fn the_ledger_exports_as_csv_and_xlsx() {
         .text()
         .await
         .unwrap()
-        .starts_with("seq,date,type,quantité"));
+        .starts_with("\u{feff}seq,date,type,libellé,quantité"));
 
     let r = app
         .get(
@@ -794,4 +806,65 @@ async fn the_calculation_agrees_while_consumptions_run() {
     assert!(written.iter().all(|r| r.status() == 201));
     assert_eq!(checked, 24);
     assert_ledger_agrees(&app, benefit).await;
+}
+
+/// For every metered benefit of the demo, whatever happened to it, the ledger's `quantity`
+/// column sums to what remains and its two changes sum to the quantity and to what is used.
+#[tokio::test]
+async fn the_ledger_columns_sum_to_the_figures() {
+    let app = TestApp::spawn_with_demo().await;
+    let admin = app.admin(api::demo::DEMO_ORG.as_uuid());
+    // Something of every kind a request can make.
+    let phone = api::demo::DEMO_BENEFIT;
+    assert_eq!(
+        consume(&app, phone.as_uuid(), &admin, 2).await.status(),
+        201
+    );
+    app.post(
+        &format!("/api/v1/benefits/{phone}/adjustments"),
+        &app.operator(),
+        &json!({"quantity": -3, "reason": "true-up"}),
+    )
+    .await;
+    let list = body(
+        app.get(
+            &format!("/api/v1/accounts/{}/benefits", api::demo::DEMO_ACCOUNT),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let mut checked = 0;
+    for b in list["items"].as_array().unwrap() {
+        let Some(remaining) = b["remaining"].as_i64() else {
+            continue; // unmetered
+        };
+        let id = b["id"].as_str().unwrap();
+        let (mut total, mut entitled, mut used, mut cursor) = (0, 0, 0, None::<String>);
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/benefits/{id}/transactions?limit=200&cursor={c}"),
+                None => format!("/api/v1/benefits/{id}/transactions?limit=200"),
+            };
+            let page = body(app.get(&path, &admin).await).await;
+            for t in page["items"].as_array().unwrap() {
+                total += t["quantity"].as_i64().unwrap();
+                entitled += t["entitled_change"].as_i64().unwrap();
+                used += t["used_change"].as_i64().unwrap();
+                assert_eq!(
+                    t["quantity"].as_i64().unwrap(),
+                    t["entitled_change"].as_i64().unwrap() - t["used_change"].as_i64().unwrap()
+                );
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(total, remaining, "{}", b["type"]);
+        assert_eq!(entitled, b["quantity"].as_i64().unwrap(), "{}", b["type"]);
+        assert_eq!(used, b["used"].as_i64().unwrap(), "{}", b["type"]);
+        checked += 1;
+    }
+    assert!(checked >= 6, "{checked} metered benefits");
 }

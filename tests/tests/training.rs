@@ -236,7 +236,10 @@ async fn vouchers_expire_after_180_days_and_the_sweeper_returns_the_days() {
     )
     .await;
     assert_eq!(history["items"].as_array().unwrap().len(), 1);
-    assert_eq!(history["items"][0]["quantity"], -3);
+    // The days come back: 3 more remain, 3 fewer are used.
+    assert_eq!(history["items"][0]["quantity"], 3);
+    assert_eq!(history["items"][0]["used_change"], -3);
+    assert_eq!(history["items"][0]["entitled_change"], 0);
     ledger_agrees(&app, training).await;
 }
 

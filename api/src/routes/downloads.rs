@@ -206,7 +206,7 @@ pub async fn record(
                 &[],
                 &DownloadView {
                     software: (&package).into(),
-                    change: (&entry).into(),
+                    change: LedgerChange::new(&entry, context.language),
                 },
             )
         },

@@ -1,7 +1,7 @@
 //! The whole ledger as a file, streamed: rows are read in chunks and sent as they are
 //! written, so a ledger of millions of rows never sits in memory.
 
-use super::ledger::export_columns;
+use super::ledger::{export_columns, sheet_name};
 use crate::access::benefit_for;
 use crate::auth::Caller;
 use crate::context::RequestContext;
@@ -173,15 +173,22 @@ fn optional_number(value: Option<i64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn csv_row(out: &mut String, e: &LedgerEntry) {
+fn csv_row(out: &mut String, e: &LedgerEntry, language: Language) {
     use std::fmt::Write;
     let _ = write!(
         out,
-        "{},{},{},{},{},{},{},",
+        "{},{},{},",
         e.seq,
         e.created_at.format("%Y-%m-%dT%H:%M:%S%.6fZ"),
         e.kind.code(),
-        e.amount,
+    );
+    csv_text(out, e.kind.label().get(language));
+    let _ = write!(
+        out,
+        ",{},{},{},{},{},{},",
+        e.remaining_change(),
+        e.entitled_change(),
+        e.used_change(),
         optional_number(e.after.map(|f| f.quantity)),
         optional_number(e.after.map(|f| f.used)),
         optional_number(e.after.map(Figures::remaining)),
@@ -207,10 +214,12 @@ fn write_csv(
     sender: &mpsc::Sender<Chunk>,
 ) -> io::Result<()> {
     let mut buffer = String::with_capacity(CHUNK_BYTES + 1024);
+    // A byte-order mark: spreadsheet programs (in French too) then read the file as UTF-8.
+    buffer.push('\u{feff}');
     buffer.push_str(&export_columns(language).join(","));
     buffer.push_str("\r\n");
     for_each_entry(db, id, CHUNK_ROWS, |entry| {
-        csv_row(&mut buffer, entry);
+        csv_row(&mut buffer, entry, language);
         if buffer.len() >= CHUNK_BYTES {
             send(sender, std::mem::take(&mut buffer).into_bytes())?;
             buffer.reserve(CHUNK_BYTES + 1024);
@@ -252,9 +261,9 @@ fn write_xlsx(
                 .add_worksheet_with_constant_memory()
                 .map_err(xlsx)?;
             new.set_name(if sheets == 1 {
-                "Ledger".to_owned()
+                sheet_name(language).to_owned()
             } else {
-                format!("Ledger {sheets}")
+                format!("{} {sheets}", sheet_name(language))
             })
             .map_err(xlsx)?;
             for (col, title) in columns.iter().enumerate() {
@@ -262,7 +271,7 @@ fn write_xlsx(
                     .map_err(xlsx)?;
             }
             new.set_column_width(1, 20).map_err(xlsx)?;
-            new.set_column_width(7, 28).map_err(xlsx)?;
+            new.set_column_width(10, 28).map_err(xlsx)?;
             row = 1;
         }
         // Constant memory mode writes the sheets one after the other: only the last is open.
@@ -278,22 +287,27 @@ fn write_xlsx(
         ws.write_datetime_with_format(row, 1, e.created_at.naive_utc(), &date)
             .map_err(xlsx)?;
         ws.write_string(row, 2, e.kind.code()).map_err(xlsx)?;
-        number(ws, 3, Some(e.amount))?;
-        number(ws, 4, e.after.map(|f| f.quantity))?;
-        number(ws, 5, e.after.map(|f| f.used))?;
-        number(ws, 6, e.after.map(Figures::remaining))?;
-        ws.write_string(row, 7, &e.actor_subject).map_err(xlsx)?;
-        ws.write_string(row, 8, e.actor_role.code()).map_err(xlsx)?;
+        ws.write_string(row, 3, e.kind.label().get(language))
+            .map_err(xlsx)?;
+        number(ws, 4, Some(e.remaining_change()))?;
+        number(ws, 5, Some(e.entitled_change()))?;
+        number(ws, 6, Some(e.used_change()))?;
+        number(ws, 7, e.after.map(|f| f.quantity))?;
+        number(ws, 8, e.after.map(|f| f.used))?;
+        number(ws, 9, e.after.map(Figures::remaining))?;
+        ws.write_string(row, 10, &e.actor_subject).map_err(xlsx)?;
+        ws.write_string(row, 11, e.actor_role.code())
+            .map_err(xlsx)?;
         if let Some(p) = e.partner {
-            ws.write_string(row, 9, p.to_string()).map_err(xlsx)?;
+            ws.write_string(row, 12, p.to_string()).map_err(xlsx)?;
         }
         if let Some(r) = &e.reference {
-            ws.write_string(row, 10, r).map_err(xlsx)?;
+            ws.write_string(row, 13, r).map_err(xlsx)?;
         }
         if let Some(n) = &e.note {
-            ws.write_string(row, 11, n).map_err(xlsx)?;
+            ws.write_string(row, 14, n).map_err(xlsx)?;
         }
-        ws.write_string(row, 12, e.id.to_string()).map_err(xlsx)?;
+        ws.write_string(row, 15, e.id.to_string()).map_err(xlsx)?;
         row += 1;
         Ok(())
     })?;

@@ -40,7 +40,7 @@ pub struct ActorView {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "id": "2d4c6e8a-1b3d-4f5a-8c7e-9a0b1c2d3e4f", "benefit_id": "6f1e2d3c-4b5a-4697-8877-665544332211", "seq": 7,
-    "kind": "consumption", "quantity": 2, "quantity_after": 20, "used_after": 9, "remaining_after": 11,
+    "kind": "consumption", "kind_label": "Consumption", "quantity": -2, "entitled_change": 0, "used_change": 2, "quantity_after": 20, "used_after": 9, "remaining_after": 11,
     "actor": {"subject": "ana.lopez@contoso.com", "role": "customer_admin", "partner_id": null},
     "reference": "INC-20261124-0042", "note": "Exchange outage", "created_at": "2026-11-24T10:15:00Z"
 }))]
@@ -52,9 +52,15 @@ pub struct TransactionView {
     /// `grant`, `adjustment`, `consumption`, `release`, `voucher_assigned`, `voucher_revoked`,
     /// `voucher_expired`, `conversion_in`, `conversion_out`, `expiry`.
     pub kind: String,
-    /// Signed change: of the entitled quantity (grant, adjustment, conversion, expiry) or of
-    /// what is used (consumption, release, vouchers).
+    /// The kind as a person reads it, in the answer's language.
+    #[schema(example = "Consumption")]
+    pub kind_label: String,
+    /// Signed change of what remains: the column sums to `remaining`.
     pub quantity: i64,
+    /// Signed change of the entitled quantity (grants, adjustments, conversions, expiry).
+    pub entitled_change: i64,
+    /// Signed change of what is used (consumptions, releases, vouchers).
+    pub used_change: i64,
     pub quantity_after: Option<i64>,
     pub used_after: Option<i64>,
     pub remaining_after: Option<i64>,
@@ -64,14 +70,17 @@ pub struct TransactionView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<&LedgerEntry> for TransactionView {
-    fn from(e: &LedgerEntry) -> Self {
+impl TransactionView {
+    pub fn new(e: &LedgerEntry, language: domain::Language) -> Self {
         Self {
             id: e.id.as_uuid(),
             benefit_id: e.benefit_id.as_uuid(),
             seq: e.seq,
             kind: e.kind.code().to_owned(),
-            quantity: e.amount,
+            kind_label: e.kind.label().get(language).to_owned(),
+            quantity: e.remaining_change(),
+            entitled_change: e.entitled_change(),
+            used_change: e.used_change(),
             quantity_after: e.after.map(|f| f.quantity),
             used_after: e.after.map(|f| f.used),
             remaining_after: e.after.map(Figures::remaining),
@@ -96,10 +105,10 @@ pub struct LedgerChange {
     pub remaining: Option<i64>,
 }
 
-impl From<&LedgerEntry> for LedgerChange {
-    fn from(e: &LedgerEntry) -> Self {
+impl LedgerChange {
+    pub fn new(e: &LedgerEntry, language: domain::Language) -> Self {
         Self {
-            transaction: e.into(),
+            transaction: TransactionView::new(e, language),
             quantity: e.after.map(|f| f.quantity),
             used: e.after.map(|f| f.used),
             remaining: e.after.map(Figures::remaining),
@@ -177,6 +186,7 @@ where
     // The benefit is read and the caller authorized inside the write transaction: one trip
     // to the database thread pool per request.
     let (st, who) = (state.clone(), caller.clone());
+    let language = context.language;
     let authorize = move |tx: &mut persistence::Tx<'_>, _| {
         let held = tx
             .benefit(id)?
@@ -215,7 +225,11 @@ where
                 now,
             ))?;
             let entry = change(tx, &held.benefit, &actor, now)?;
-            idempotency::stored(StatusCode::CREATED, &[], &LedgerChange::from(&entry))
+            idempotency::stored(
+                StatusCode::CREATED,
+                &[],
+                &LedgerChange::new(&entry, language),
+            )
         },
     )
     .await
@@ -511,6 +525,7 @@ impl HistoryQuery {
 pub async fn history(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<TransactionList>, ApiError> {
@@ -527,19 +542,28 @@ pub async fn history(
     })
     .await?;
     Ok(web::Json(TransactionList {
-        items: found.items.iter().map(TransactionView::from).collect(),
+        items: found
+            .items
+            .iter()
+            .map(|e| TransactionView::new(e, context.language))
+            .collect(),
         next_cursor: found.next.as_ref().map(encode_cursor),
     }))
 }
 
-/// Column titles of the exports.
-pub fn export_columns(language: Language) -> [&'static str; 13] {
+/// Column titles of the exports. `quantity` is the change of what remains (the column sums
+/// to `remaining`); `entitled_change` and `used_change` sum to the quantity and to what is
+/// used.
+pub fn export_columns(language: Language) -> [&'static str; 16] {
     match language {
         Language::En => [
             "seq",
             "created_at",
             "kind",
+            "kind_label",
             "quantity",
+            "entitled_change",
+            "used_change",
             "quantity_after",
             "used_after",
             "remaining_after",
@@ -554,7 +578,10 @@ pub fn export_columns(language: Language) -> [&'static str; 13] {
             "seq",
             "date",
             "type",
+            "libellé",
             "quantité",
+            "variation_droits",
+            "variation_utilisé",
             "quantité_après",
             "utilisé_après",
             "restant_après",
@@ -565,5 +592,13 @@ pub fn export_columns(language: Language) -> [&'static str; 13] {
             "note",
             "id",
         ],
+    }
+}
+
+/// The name of the exports' sheet.
+pub fn sheet_name(language: Language) -> &'static str {
+    match language {
+        Language::En => "Ledger",
+        Language::Fr => "Registre",
     }
 }
