@@ -253,6 +253,18 @@ pub struct Software {
     pub keyed: bool,
 }
 
+/// Where Software Assurance customers download their software and find their keys: the
+/// Volume Licensing Service Center's downloads page (signed in with the organization's account).
+pub const DOWNLOAD_CENTER: &str =
+    "https://www.microsoft.com/Licensing/servicecenter/Downloads/DownloadsAndKeys.aspx";
+
+impl Software {
+    /// Where the package is downloaded.
+    pub fn download_url(&self) -> &'static str {
+        DOWNLOAD_CENTER
+    }
+}
+
 const fn sw(
     id: &'static str,
     name: &'static str,

@@ -421,9 +421,24 @@ async fn downloads_consume_and_product_key_views_are_audited() {
         }
     };
     assert_problem(download("nope").await, 422, "unknown_software").await;
+    for package in list["items"].as_array().unwrap() {
+        assert!(
+            package["download_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://"),
+            "{package}"
+        );
+    }
     let r = download("wtp-x86-fr").await;
     assert_eq!(r.status(), 201);
-    assert_eq!(body(r).await["change"]["remaining"], 0);
+    let recorded = body(r).await;
+    assert_eq!(recorded["change"]["remaining"], 0);
+    // The recorded download answers where to download it.
+    assert_eq!(
+        recorded["software"]["download_url"],
+        domain::people::DOWNLOAD_CENTER
+    );
     let problem = assert_problem(download("wtp-x86-en").await, 422, "not_enough_remaining").await;
     assert_eq!(problem["context"]["remaining"], 0);
     ledger_agrees(&app, thin).await;

@@ -27,7 +27,8 @@ use uuid::Uuid;
 /// A downloadable package.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"id": "wtp-x86-en", "name": "Windows Thin PC (x86), English", "version": "2011 SP1",
-    "language": "en", "size_mb": 2300, "needs_product_key": true}))]
+    "language": "en", "size_mb": 2300, "needs_product_key": true,
+    "download_url": "https://www.microsoft.com/Licensing/servicecenter/Downloads/DownloadsAndKeys.aspx"}))]
 pub struct SoftwareView {
     /// Pass as `software_id` to record a download.
     pub id: String,
@@ -36,6 +37,8 @@ pub struct SoftwareView {
     pub language: String,
     pub size_mb: u32,
     pub needs_product_key: bool,
+    /// Where to download it (signed in with the organization's account).
+    pub download_url: String,
 }
 
 impl From<&Software> for SoftwareView {
@@ -47,6 +50,7 @@ impl From<&Software> for SoftwareView {
             language: s.language.to_owned(),
             size_mb: s.size_mb,
             needs_product_key: s.keyed,
+            download_url: s.download_url().to_owned(),
         }
     }
 }
