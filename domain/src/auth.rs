@@ -16,6 +16,17 @@ pub enum Role {
 impl Role {
     pub const ALL: [Role; 3] = [Role::CustomerAdmin, Role::Partner, Role::Operator];
 
+    /// What a person reads for the role, in English and French.
+    pub fn label(self) -> crate::Localized {
+        match self {
+            Role::CustomerAdmin => {
+                crate::Localized::new("Customer administrator", "Administrateur client")
+            }
+            Role::Partner => crate::Localized::new("Licensing partner", "Partenaire de licences"),
+            Role::Operator => crate::Localized::new("Operator", "Opérateur"),
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Role::CustomerAdmin => "customer_admin",
@@ -77,6 +88,25 @@ impl Scope {
         Scope::ConvertBenefits,
         Scope::ManageFutureBenefits,
     ];
+
+    /// What a person reads for the scope, in English and French.
+    pub fn label(self) -> crate::Localized {
+        let (en, fr) = match self {
+            Scope::ManageDomains => ("Manage e-mail domains", "Gérer les domaines de messagerie"),
+            Scope::DistributeAccessCodes => {
+                ("Distribute access codes", "Distribuer les codes d'accès")
+            }
+            Scope::ManageUsers => ("Manage users", "Gérer les utilisateurs"),
+            Scope::ManageVouchers => ("Manage training vouchers", "Gérer les bons de formation"),
+            Scope::DownloadsAndProductKeys => (
+                "Downloads and product keys",
+                "Téléchargements et clés de produit",
+            ),
+            Scope::ConvertBenefits => ("Convert benefits", "Convertir les avantages"),
+            Scope::ManageFutureBenefits => ("Manage future benefits", "Gérer les futurs avantages"),
+        };
+        crate::Localized::new(en, fr)
+    }
 
     pub fn code(self) -> &'static str {
         match self {

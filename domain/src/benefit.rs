@@ -25,6 +25,14 @@ pub enum Status {
 impl Status {
     pub const ALL: [Status; 2] = [Status::Active, Status::Expired];
 
+    /// What a person reads for the status, in English and French.
+    pub fn label(self) -> crate::Localized {
+        match self {
+            Status::Active => crate::Localized::new("Active", "Actif"),
+            Status::Expired => crate::Localized::new("Expired", "Expiré"),
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Status::Active => "active",
@@ -219,6 +227,15 @@ impl AlertCode {
 
 impl Severity {
     pub const ALL: [Severity; 3] = [Severity::Info, Severity::Warning, Severity::Action];
+
+    /// What a person reads for the severity, in English and French.
+    pub fn label(self) -> crate::Localized {
+        match self {
+            Severity::Info => crate::Localized::new("Information", "Pour information"),
+            Severity::Warning => crate::Localized::new("Warning", "Avertissement"),
+            Severity::Action => crate::Localized::new("Action required", "Action requise"),
+        }
+    }
 
     pub fn code(self) -> &'static str {
         match self {

@@ -18,6 +18,7 @@ pub mod horizon;
 pub mod i18n;
 pub mod idempotency;
 pub mod ids;
+pub mod labels;
 pub mod ledger;
 pub mod metering;
 pub mod notification;

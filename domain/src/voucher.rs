@@ -96,6 +96,17 @@ impl VoucherStatus {
         VoucherStatus::ALL.into_iter().find(|s| s.code() == code)
     }
 
+    /// What a person reads for the status, in English and French.
+    pub fn label(self) -> crate::Localized {
+        let (en, fr) = match self {
+            VoucherStatus::Assigned => ("Assigned", "Attribué"),
+            VoucherStatus::Redeemed => ("Redeemed", "Utilisé"),
+            VoucherStatus::Revoked => ("Revoked", "Révoqué"),
+            VoucherStatus::Expired => ("Expired", "Expiré"),
+        };
+        crate::Localized::new(en, fr)
+    }
+
     /// The moves people make from here (expiry is time's).
     pub fn allowed_moves(self) -> Vec<VoucherStatus> {
         match self {

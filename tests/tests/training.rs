@@ -608,3 +608,48 @@ async fn alerts(app: &TestApp, benefit: Uuid, token: &str) -> Vec<(String, Strin
         })
         .collect()
 }
+
+/// Statuses read in the reader's language: a voucher's, a benefit's.
+#[tokio::test]
+async fn statuses_have_labels_in_the_readers_language() {
+    let app = TestApp::spawn_with_demo().await;
+    let admin = app.admin(api::demo::DEMO_ORG.as_uuid());
+    let french = |path: String| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            app.request(Method::GET, &path, &admin)
+                .header("accept-language", "fr")
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let vouchers = french(format!(
+        "/api/v1/benefits/{}/vouchers",
+        api::demo::DEMO_TRAINING_BENEFIT
+    ))
+    .await;
+    let labels: Vec<&str> = vouchers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["status_label"].as_str().unwrap())
+        .collect();
+    assert!(
+        labels.contains(&"Utilisé") && labels.contains(&"Attribué"),
+        "{labels:?}"
+    );
+    let benefits = french(format!(
+        "/api/v1/accounts/{}/benefits",
+        api::demo::DEMO_ACCOUNT
+    ))
+    .await;
+    assert!(benefits["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|b| b["status_label"] == "Actif"));
+}

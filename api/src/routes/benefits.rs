@@ -80,7 +80,7 @@ impl AlertView {
         "removal_releases": true, "requires_authorized_domain": true, "has_access_code": false,
         "has_downloads": false, "has_product_keys": false},
     "unit": "participants", "unit_label": "participants",
-    "quantity": 250, "used": 231, "remaining": 19, "status": "active",
+    "quantity": 250, "used": 231, "remaining": 19, "status": "active", "status_label": "Active",
     "valid_from": "2026-07-01T00:00:00Z", "expires_at": "2027-06-30T23:59:59Z",
     "identification": {"agreement_number": "EA-7781-2291", "sa_id": "SA-0042-7781", "program_code": null, "access_code": null},
     "alerts": [{"code": "low_remaining", "severity": "warning", "message": "19 participants left out of 250."}]
@@ -108,6 +108,8 @@ pub struct BenefitSummary {
     /// `active` or `expired`.
     #[schema(example = "active")]
     pub status: String,
+    /// The status as a person reads it, in the asked language.
+    pub status_label: String,
     pub valid_from: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub identification: Identification,
@@ -230,6 +232,11 @@ impl Presenter<'_> {
             used: benefit.used(),
             remaining: benefit.remaining(),
             status: benefit.status(self.now).code().to_owned(),
+            status_label: benefit
+                .status(self.now)
+                .label()
+                .get(self.language)
+                .to_owned(),
             valid_from: benefit.valid_from,
             expires_at: benefit.expires_at,
             identification: Identification {

@@ -38,6 +38,7 @@ use uuid::Uuid;
     "id": "3e1f5a7c-9b2d-4e6f-8a0c-1d3e5f7a9b2c", "organization_id": "6d3c1a52-0b7e-4c9d-8e21-c017505a1101",
     "partner_id": "9a8b7c6d-5e4f-4a3b-8c1d-0e9f8a7b6c01", "status": "approved",
     "scopes": ["manage_domains", "manage_users", "manage_vouchers"],
+    "scope_labels": ["Manage e-mail domains", "Manage users", "Manage training vouchers"],
     "expires_at": "2027-11-24T00:00:00Z", "requested_at": "2026-08-16T09:12:00Z",
     "updated_at": "2026-08-18T14:03:00Z", "answer_by": null, "version": 2,
     "status_label": "Approved",
@@ -54,6 +55,8 @@ pub struct PermissionView {
     pub status: String,
     /// What the partner may do once approved.
     pub scopes: Vec<String>,
+    /// The scopes as a person reads them, in the answer's language.
+    pub scope_labels: Vec<String>,
     /// End date of the permission (`null`: until removed).
     pub expires_at: Option<DateTime<Utc>>,
     pub requested_at: DateTime<Utc>,
@@ -200,6 +203,11 @@ impl PermissionView {
             partner_id: p.partner_id.as_uuid(),
             status: p.status.code().to_owned(),
             scopes: p.scopes.iter().map(|s| s.code().to_owned()).collect(),
+            scope_labels: p
+                .scopes
+                .iter()
+                .map(|s| s.label().get(viewer.language).to_owned())
+                .collect(),
             expires_at: p.expires_at,
             requested_at: p.requested_at,
             updated_at: p.updated_at,

@@ -33,6 +33,7 @@ use uuid::Uuid;
     "id": "7b9d1f3a-5c7e-4a9b-8d1f-3a5c7e9b1d2f", "benefit_id": "0e2a4c6e-8a0c-4e2a-9c4e-6a8c0e2a4c6e",
     "holder_email": "marie.dubois@contoso.com", "holder_name": "Marie Dubois",
     "course": "AZ-104 Microsoft Azure Administrator", "days": 3, "status": "assigned",
+    "status_label": "Assigned",
     "assigned_at": "2026-11-02T09:00:00Z", "expires_at": "2027-05-01T09:00:00Z",
     "updated_at": "2026-11-02T09:00:00Z", "days_returned": null
 }))]
@@ -47,6 +48,8 @@ pub struct VoucherView {
     /// `assigned`, `redeemed`, `revoked` or `expired` — as of now: an assigned voucher past
     /// `expires_at` reads `expired` at once.
     pub status: String,
+    /// The status as a person reads it, in the answer's language.
+    pub status_label: String,
     pub assigned_at: DateTime<Utc>,
     /// 180 days after assignment.
     pub expires_at: DateTime<Utc>,
@@ -57,7 +60,7 @@ pub struct VoucherView {
 }
 
 impl VoucherView {
-    fn at(v: &Voucher, now: DateTime<Utc>) -> Self {
+    fn at(v: &Voucher, now: DateTime<Utc>, language: domain::Language) -> Self {
         Self {
             id: v.id,
             benefit_id: v.benefit_id.as_uuid(),
@@ -66,6 +69,7 @@ impl VoucherView {
             course: v.course.as_str().to_owned(),
             days: v.days,
             status: v.status_at(now).code().to_owned(),
+            status_label: v.status_at(now).label().get(language).to_owned(),
             assigned_at: v.assigned_at,
             expires_at: v.expires_at,
             updated_at: v.updated_at,
@@ -150,6 +154,7 @@ fn changed_meanwhile() -> ApiError {
 pub async fn list(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<VoucherList>, ApiError> {
@@ -165,7 +170,7 @@ pub async fn list(
         items: found
             .items
             .iter()
-            .map(|v| VoucherView::at(v, now))
+            .map(|v| VoucherView::at(v, now, context.language))
             .collect(),
         next_cursor: found.next.as_ref().map(encode_cursor),
     }))
@@ -262,7 +267,11 @@ pub async fn assign(
                 language,
                 now,
             ))?;
-            idempotency::stored(StatusCode::CREATED, &[], &VoucherView::at(&voucher, now))
+            idempotency::stored(
+                StatusCode::CREATED,
+                &[],
+                &VoucherView::at(&voucher, now, language),
+            )
         },
     )
     .await
@@ -345,7 +354,7 @@ async fn move_voucher(
                     now,
                 ))?;
             }
-            idempotency::stored(StatusCode::OK, &[], &VoucherView::at(&moved, now))
+            idempotency::stored(StatusCode::OK, &[], &VoucherView::at(&moved, now, language))
         },
     )
     .await
