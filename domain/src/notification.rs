@@ -58,6 +58,11 @@ pub enum Message<'a> {
         organization: &'a str,
         decision: Decision,
     },
+    /// To the organization's administrators: the partner withdrew its request.
+    PermissionWithdrawn {
+        partner: &'a str,
+        organization: &'a str,
+    },
     /// To a voucher's holder.
     VoucherAssigned {
         holder: &'a str,
@@ -94,11 +99,12 @@ pub enum Decision {
 impl Message<'_> {
     /// The template's stable name, shown in the outbox.
     /// Every template a notification can have.
-    pub const TEMPLATES: [&'static str; 8] = [
+    pub const TEMPLATES: [&'static str; 9] = [
         "permission_requested",
         "permission_approved",
         "permission_declined",
         "permission_removed",
+        "permission_withdrawn",
         "voucher_assigned",
         "voucher_revoked",
         "end_user_instructions",
@@ -120,6 +126,7 @@ impl Message<'_> {
                 decision: Decision::Removed,
                 ..
             } => "permission_removed",
+            Message::PermissionWithdrawn { .. } => "permission_withdrawn",
             Message::VoucherAssigned { .. } => "voucher_assigned",
             Message::VoucherRevoked { .. } => "voucher_revoked",
             Message::Instructions { .. } => "end_user_instructions",
@@ -138,7 +145,7 @@ impl Message<'_> {
             } => {
                 let list = scopes
                     .iter()
-                    .map(|s| format!("- {}", s.code()))
+                    .map(|s| format!("- {}", s.label().get(language)))
                     .collect::<Vec<_>>()
                     .join("\n");
                 if fr {
@@ -171,6 +178,22 @@ impl Message<'_> {
                     (
                         format!("{organization} {en} your permission"),
                         format!("{organization} {en} your permission to manage its Software Assurance benefits."),
+                    )
+                }
+            }
+            Message::PermissionWithdrawn {
+                partner,
+                organization,
+            } => {
+                if fr {
+                    (
+                        format!("{partner} a retiré sa demande"),
+                        format!("{partner} a retiré sa demande d'autorisation de gérer les avantages Software Assurance de {organization}. Rien n'est à faire."),
+                    )
+                } else {
+                    (
+                        format!("{partner} withdrew its request"),
+                        format!("{partner} withdrew its request for permission to manage the Software Assurance benefits of {organization}. Nothing is left to do."),
                     )
                 }
             }
@@ -315,9 +338,10 @@ mod tests {
             scopes: &[Scope::ManageUsers],
         };
         let (subject, body) = m.render(Language::En);
-        assert!(subject.contains("Fabrikam") && body.contains("manage_users"));
-        let (subject, _) = m.render(Language::Fr);
-        assert!(subject.contains("demande"));
+        assert!(subject.contains("Fabrikam") && body.contains("Manage users"));
+        let (subject, body) = m.render(Language::Fr);
+        assert!(subject.contains("demande") && body.contains("Gérer les utilisateurs"));
+        assert!(!body.contains("Manage users"), "no English label in French: {body}");
         assert_eq!(m.template(), "permission_requested");
     }
 }

@@ -567,10 +567,20 @@ async fn an_unanswered_request_expires_after_90_days() {
     app.request_permission(org, partner, None, None).await;
 }
 
+/// A declined request is mailed to the partner; a withdrawal to the organization's contacts,
+/// in its language, with the scopes named in that language too.
 #[tokio::test]
-async fn a_declined_request_is_mailed_to_the_partner_and_a_withdrawal_to_nobody() {
+async fn a_declined_request_is_mailed_to_the_partner_and_a_withdrawal_to_the_organization() {
     let app = TestApp::spawn().await;
     let org = app.create_org("Contoso").await;
+    let r = app
+        .patch(
+            &format!("/api/v1/organizations/{org}"),
+            &app.admin(org),
+            &json!({"contact_emails": ["it@contoso.example"], "preferred_language": "fr"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
     let (declined, withdrawn) = (
         app.create_partner("Northwind").await,
         app.create_partner("Litware").await,
@@ -597,14 +607,39 @@ async fn a_declined_request_is_mailed_to_the_partner_and_a_withdrawal_to_nobody(
         .await,
     )
     .await;
-    let templates: Vec<&str> = outbox["items"]
+    let sent: Vec<(&str, &str, &str)> = outbox["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| n["template"].as_str().unwrap())
+        .map(|n| {
+            (
+                n["template"].as_str().unwrap(),
+                n["recipient"].as_str().unwrap(),
+                n["language"].as_str().unwrap(),
+            )
+        })
         .collect();
-    // The organization created without contacts: only the partner's mail is there.
-    assert_eq!(templates, vec!["permission_declined"]);
+    for expected in [
+        ("permission_declined", "licensing@partner.example", "en"),
+        ("permission_withdrawn", "it@contoso.example", "fr"),
+        ("permission_requested", "it@contoso.example", "fr"),
+    ] {
+        assert!(sent.contains(&expected), "{expected:?} in {sent:?}");
+    }
+    let request = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["template"] == "permission_requested")
+        .unwrap();
+    assert!(
+        request["body"]
+            .as_str()
+            .unwrap()
+            .contains("Gérer les utilisateurs"),
+        "scopes in French: {}",
+        request["body"]
+    );
 }
 
 /// A permission names its partner and organization, says its status in the reader's

@@ -676,6 +676,25 @@ pub async fn decide(
                 )),
                 now,
             ))?;
+            // A withdrawal tells the organization, in its language.
+            if to == PermissionStatus::Withdrawn {
+                let partner_name = partner
+                    .as_ref()
+                    .map_or_else(|| caller.subject.clone(), |p| p.name.as_str().to_owned());
+                for recipient in &organization.contact_emails {
+                    tx.notify(&Notification::new(
+                        Uuid::new_v4(),
+                        current.organization_id,
+                        recipient.clone(),
+                        &Message::PermissionWithdrawn {
+                            partner: &partner_name,
+                            organization: organization.name.as_str(),
+                        },
+                        organization.preferred_language,
+                        now,
+                    ))?;
+                }
+            }
             // In the partner's language, not the one of the administrator who decided.
             if let (Some(decision), Some(partner)) = (decision, partner.as_ref()) {
                 if let Some(recipient) = partner.contact_email.clone() {
