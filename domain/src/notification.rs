@@ -341,7 +341,10 @@ mod tests {
         assert!(subject.contains("Fabrikam") && body.contains("Manage users"));
         let (subject, body) = m.render(Language::Fr);
         assert!(subject.contains("demande") && body.contains("Gérer les utilisateurs"));
-        assert!(!body.contains("Manage users"), "no English label in French: {body}");
+        assert!(
+            !body.contains("Manage users"),
+            "no English label in French: {body}"
+        );
         assert_eq!(m.template(), "permission_requested");
     }
 }
