@@ -58,6 +58,23 @@ fn json_error(err: &JsonPayloadError) -> ApiError {
     }
 }
 
+/// A body that must be a JSON object, read into `T`. serde also reads a struct from an array
+/// of its fields in order (`[null, null]`): a body whose fields are all optional would then
+/// take any array. Take the body as a map, then this.
+pub fn from_object<T: serde::de::DeserializeOwned>(
+    body: serde_json::Map<String, serde_json::Value>,
+) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::Object(body)).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            Localized::new(
+                format!("The body does not match this operation: {e}."),
+                format!("Le corps ne correspond pas à cette opération : {e}."),
+            ),
+        )
+    })
+}
+
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| query_error(&err).into())
 }

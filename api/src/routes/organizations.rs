@@ -43,7 +43,7 @@ pub struct CreateOrganization {
 #[schema(example = json!({"contact_emails": ["it-admins@contoso.com"], "preferred_language": "fr"}))]
 pub struct UpdateOrganization {
     /// Replaces the addresses notifications go to (at least one).
-    #[schema(value_type = Option<Vec<openapi::text::Email>>)]
+    #[schema(value_type = Option<Vec<openapi::text::Email>>, min_items = 1)]
     pub contact_emails: Option<Vec<String>>,
     /// `en` or `fr`.
     pub preferred_language: Option<String>,
@@ -215,10 +215,10 @@ pub async fn update(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<Uuid>,
-    body: web::Json<UpdateOrganization>,
+    body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<web::Json<OrganizationView>, ApiError> {
     let id = OrganizationId(path.into_inner());
-    let body = body.into_inner();
+    let body: UpdateOrganization = crate::extract::from_object(body.into_inner())?;
     let mut fields = Fields::default();
     let contact_emails: Option<Option<Vec<EmailAddress>>> = match &body.contact_emails {
         None => Some(None),

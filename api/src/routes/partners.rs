@@ -215,7 +215,7 @@ pub async fn update(
     state: web::Data<AppState>,
     Caller(caller): Caller,
     path: web::Path<Uuid>,
-    body: web::Json<UpdatePartner>,
+    body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<web::Json<PartnerView>, ApiError> {
     let id = PartnerId(path.into_inner());
     let allowed = match caller.kind {
@@ -229,7 +229,7 @@ pub async fn update(
             "Seuls le partenaire lui-même et les opérateurs modifient ses paramètres.",
         )));
     }
-    let body = body.into_inner();
+    let body: UpdatePartner = crate::extract::from_object(body.into_inner())?;
     let mut fields = Fields::default();
     let contact_email = match body.contact_email.as_deref() {
         None => Some(None),
