@@ -169,6 +169,27 @@ impl TestApp {
             api::demo::seed(&state.db, &state.catalog, state.now()).expect("demo data");
         }
         let app_state = app.state().clone();
+        // On PostgreSQL a server hears the others' commits once its listener is up (a TLS
+        // handshake away): tests start from a coordinated server, as a load balancer would
+        // wait for readiness.
+        if let Some(coordination) = app_state.db.changes().coordination() {
+            let mut listening = coordination.listening;
+            for _ in 0..500 {
+                if listening {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                listening = app_state
+                    .db
+                    .changes()
+                    .coordination()
+                    .is_some_and(|c| c.listening);
+            }
+            assert!(
+                listening,
+                "the PostgreSQL listener did not listen within 5 s"
+            );
+        }
         let base = format!("http://127.0.0.1:{}", app.port());
         let server = app.server_handle();
         tokio::spawn(app.run_until_stopped());
