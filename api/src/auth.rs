@@ -191,6 +191,19 @@ enum Keys {
     },
 }
 
+impl Keys {
+    /// A JWK set read now (the server does not start on one it cannot use).
+    fn set(source: JwksSource, config: &JwtConfig) -> Result<Keys, KeyError> {
+        let keys = source.read_now()?;
+        Ok(Keys::Set {
+            source,
+            keys: RwLock::new(keys),
+            last_read: tokio::sync::Mutex::new(Instant::now()),
+            refresh: Duration::from_secs(config.jwks_refresh_seconds),
+        })
+    }
+}
+
 #[derive(Clone)]
 enum JwksSource {
     File(std::path::PathBuf),
@@ -449,20 +462,8 @@ impl JwtVerifier {
                     return Err(KeyError::UnknownPublicKey);
                 })
             }
-            JwtKey::JwksFile(_) | JwtKey::JwksUrl(_) => {
-                let source = match &config.key {
-                    JwtKey::JwksFile(path) => JwksSource::File(path.clone()),
-                    JwtKey::JwksUrl(url) => JwksSource::Url(url.clone()),
-                    _ => unreachable!("matched above"),
-                };
-                let keys = source.read_now()?;
-                Keys::Set {
-                    source,
-                    keys: RwLock::new(keys),
-                    last_read: tokio::sync::Mutex::new(Instant::now()),
-                    refresh: Duration::from_secs(config.jwks_refresh_seconds),
-                }
-            }
+            JwtKey::JwksFile(path) => Keys::set(JwksSource::File(path.clone()), config)?,
+            JwtKey::JwksUrl(url) => Keys::set(JwksSource::Url(url.clone()), config)?,
         };
         // The algorithm is set per key; `algorithms` is replaced before each decode.
         let mut validation = Validation::new(Algorithm::HS256);

@@ -62,7 +62,6 @@ pub async fn request_context(
     req.extensions_mut().insert(context.clone());
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = req.method().clone();
-    let path = req.path().to_owned();
 
     // Every event logged while this request is served (in blocking work too) carries its id.
     let span = tracing::info_span!("request", request_id = %context.request_id);
@@ -139,9 +138,9 @@ pub async fn request_context(
     }
     let millis = elapsed.as_secs_f64() * 1000.0;
     if status.is_server_error() {
-        tracing::error!(request_id = %context.request_id, method = %method, path = %path, route = %route, status = status.as_u16(), millis, "request");
+        tracing::error!(request_id = %context.request_id, method = %method, path = %context.path, route = %route, status = status.as_u16(), millis, "request");
     } else {
-        tracing::info!(request_id = %context.request_id, method = %method, path = %path, route = %route, status = status.as_u16(), millis, "request");
+        tracing::info!(request_id = %context.request_id, method = %method, path = %context.path, route = %route, status = status.as_u16(), millis, "request");
     }
     response.map_err(|(message, rendered)| InternalError::from_response(message, rendered).into())
 }

@@ -99,12 +99,7 @@ pub async fn create(
     let body = body.into_inner();
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
-    let contact_email = match body.contact_email.as_deref() {
-        None => Some(None),
-        Some(raw) => fields
-            .check("contact_email", EmailAddress::parse(raw))
-            .map(Some),
-    };
+    let contact_email = optional_email(&mut fields, body.contact_email.as_deref());
     let language = super::organizations::parse_language(
         &mut fields,
         "preferred_language",
@@ -132,6 +127,16 @@ pub async fn create(
         idempotency::stored(StatusCode::CREATED, &[], &PartnerView::from(&partner))
     })
     .await
+}
+
+/// An optional contact e-mail of a body: `Some(None)` when absent, `None` when invalid.
+fn optional_email(fields: &mut Fields, raw: Option<&str>) -> Option<Option<EmailAddress>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => fields
+            .check("contact_email", EmailAddress::parse(raw))
+            .map(Some),
+    }
 }
 
 /// Whether `caller` may see `partner`: an operator, the partner itself, or an administrator
@@ -231,12 +236,7 @@ pub async fn update(
     }
     let body: UpdatePartner = crate::extract::from_object(body.into_inner())?;
     let mut fields = Fields::default();
-    let contact_email = match body.contact_email.as_deref() {
-        None => Some(None),
-        Some(raw) => fields
-            .check("contact_email", EmailAddress::parse(raw))
-            .map(Some),
-    };
+    let contact_email = optional_email(&mut fields, body.contact_email.as_deref());
     let language = super::organizations::parse_language(
         &mut fields,
         "preferred_language",

@@ -112,7 +112,7 @@ impl Viewer {
         state: &AppState,
         caller: Principal,
         language: domain::Language,
-        permissions: &[&Permission],
+        permissions: &[Permission],
     ) -> Result<Viewer, ApiError> {
         let mut viewer = Viewer {
             caller,
@@ -137,20 +137,6 @@ impl Viewer {
             }
         }
         Ok(viewer)
-    }
-
-    async fn of(
-        state: &web::Data<AppState>,
-        caller: &Principal,
-        language: domain::Language,
-        permissions: Vec<Permission>,
-    ) -> Result<Viewer, ApiError> {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || {
-            let refs: Vec<&Permission> = permissions.iter().collect();
-            Viewer::load(&state, caller, language, &refs)
-        })
-        .await
     }
 
     fn partner_name(&self, id: PartnerId) -> String {
@@ -559,7 +545,12 @@ pub async fn get(
         let (state, caller) = (state.clone(), caller.clone());
         blocking(move || {
             let permission = visible(&state, &caller, id)?;
-            let viewer = Viewer::load(&state, caller, context.language, &[&permission])?;
+            let viewer = Viewer::load(
+                &state,
+                caller,
+                context.language,
+                std::slice::from_ref(&permission),
+            )?;
             Ok((permission, viewer))
         })
         .await?
@@ -632,8 +623,7 @@ pub async fn decide(
     let id = path.into_inner();
     let language = context.language;
     let now = state.now();
-    let (state_for_view, caller_for_view) = (state.clone(), caller.clone());
-    let moved = blocking(move || {
+    let (moved, viewer) = blocking(move || {
         let found = visible(&state, &caller, id)?;
         let organization = state
             .db
@@ -641,7 +631,7 @@ pub async fn decide(
             .ok_or_else(not_found)?;
         let partner = state.db.partner(found.partner_id)?;
         let actor = Actor::of(&caller);
-        state.db.write(|tx| {
+        let moved = state.db.write(|tx| {
             let current = tx.permission(id)?.ok_or_else(not_found)?;
             if let Some(expected) = &expected {
                 if !expected.matches(current.settled(now).version) {
@@ -711,16 +701,17 @@ pub async fn decide(
                     ))?;
                 }
             }
-            Ok(transition.permission)
-        })
+            Ok::<_, ApiError>(transition.permission)
+        })?;
+        // The names were read above: the view needs no second trip to the database.
+        let viewer = Viewer {
+            caller,
+            language,
+            partners: partner.into_iter().map(|p| (p.id, p)).collect(),
+            organizations: HashMap::from([(organization.id, organization)]),
+        };
+        Ok((moved, viewer))
     })
-    .await?;
-    let viewer = Viewer::of(
-        &state_for_view,
-        &caller_for_view,
-        language,
-        vec![moved.clone()],
-    )
     .await?;
     let mut view = PermissionView::at(&moved, now, &viewer);
     view.message = Some(
@@ -816,8 +807,7 @@ pub async fn of_organization(
     let organization = OrganizationId(path.into_inner());
     let (status, page) = (status.parse()?, query.page()?);
     let now = state.now();
-    let (state_for_view, caller_for_view) = (state.clone(), caller.clone());
-    let found = blocking(move || {
+    let (found, viewer) = blocking(move || {
         authorize_on(
             &state,
             &caller,
@@ -828,17 +818,12 @@ pub async fn of_organization(
         if state.db.organization(organization)?.is_none() {
             return Err(Resource::Organization.not_found());
         }
-        Ok(state
+        let found = state
             .db
-            .organization_permissions(organization, status, now, &page)?)
+            .organization_permissions(organization, status, now, &page)?;
+        let viewer = Viewer::load(&state, caller, context.language, &found.items)?;
+        Ok((found, viewer))
     })
-    .await?;
-    let viewer = Viewer::of(
-        &state_for_view,
-        &caller_for_view,
-        context.language,
-        found.items.clone(),
-    )
     .await?;
     Ok(web::Json(page_of(found, now, &viewer)))
 }
@@ -866,11 +851,12 @@ pub async fn mine(
     let partner = partner_of(&caller)?;
     let (status, page) = (status.parse()?, query.page()?);
     let now = state.now();
-    let found = {
-        let state = state.clone();
-        blocking(move || Ok(state.db.partner_permissions(partner, status, now, &page)?)).await?
-    };
-    let viewer = Viewer::of(&state, &caller, context.language, found.items.clone()).await?;
+    let (found, viewer) = blocking(move || {
+        let found = state.db.partner_permissions(partner, status, now, &page)?;
+        let viewer = Viewer::load(&state, caller, context.language, &found.items)?;
+        Ok((found, viewer))
+    })
+    .await?;
     Ok(web::Json(page_of(found, now, &viewer)))
 }
 
@@ -905,12 +891,13 @@ pub async fn my_organizations(
     let partner = partner_of(&caller)?;
     let page = query.page()?;
     let now = state.now();
-    let found = {
-        let state = state.clone();
-        blocking(move || Ok(state.db.permitted_organizations(partner, now, &page)?)).await?
-    };
-    let permissions = found.items.iter().map(|(_, p)| p.clone()).collect();
-    let viewer = Viewer::of(&state, &caller, context.language, permissions).await?;
+    let (found, viewer) = blocking(move || {
+        let found = state.db.permitted_organizations(partner, now, &page)?;
+        let permissions: Vec<Permission> = found.items.iter().map(|(_, p)| p.clone()).collect();
+        let viewer = Viewer::load(&state, caller, context.language, &permissions)?;
+        Ok((found, viewer))
+    })
+    .await?;
     Ok(web::Json(PermittedOrganizationList {
         items: found
             .items
