@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, AuditEvent, TargetKind};
 use domain::auth::Actor;
 use domain::ids::OrganizationId;
+use domain::Localized;
 use uuid::Uuid;
 
 /// An audit event with a fresh id.
@@ -12,7 +13,7 @@ pub fn event(
     organization_id: Option<OrganizationId>,
     action: AuditAction,
     (target_kind, target_id): (TargetKind, Uuid),
-    detail: Option<String>,
+    detail: Option<Localized>,
     at: DateTime<Utc>,
 ) -> AuditEvent {
     AuditEvent {

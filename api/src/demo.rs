@@ -477,7 +477,10 @@ fn seed_training(
                 Some(DEMO_ORG),
                 AuditAction::VoucherAssigned,
                 (TargetKind::Voucher, v.id),
-                Some(format!("{} days to {}", v.days, v.holder_email)),
+                Some(domain::audit::details::voucher_assigned(
+                    v.days,
+                    &v.holder_email,
+                )),
                 v.assigned_at,
             ))?;
         }
@@ -516,7 +519,7 @@ fn seed_training(
             Some(DEMO_ORG),
             AuditAction::ConversionMade,
             (TargetKind::Conversion, id),
-            Some("forward: 6 training days -> 2 planning days".into()),
+            Some(domain::audit::details::conversion(true, 6, 2)),
             at,
         ))?;
         Ok(())
@@ -580,7 +583,10 @@ fn seed_people(
                         Some(DEMO_ORG),
                         AuditAction::UserAdded,
                         (TargetKind::User, user.id),
-                        Some(format!("{} on {}", user.email, benefit_type.code.as_str())),
+                        Some(domain::audit::details::user_on(
+                            &user.email,
+                            &benefit_type.name,
+                        )),
                         at,
                     ))?;
                 }

@@ -109,8 +109,11 @@ impl Mailer {
     }
 
     async fn send(&self, n: &Notification) -> Result<(), String> {
+        // Only pending notifications are claimed, and those always have a recipient.
         let to: Mailbox = n
             .recipient
+            .as_ref()
+            .ok_or("no recipient")?
             .to_string()
             .parse()
             .map_err(|e| format!("bad recipient: {e}"))?;

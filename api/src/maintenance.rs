@@ -1,13 +1,21 @@
 //! Background upkeep, run once at start and then every few minutes: what time alone changes
 //! (idempotency keys past their 24 hours, partner permissions past their end date or left
-//! unanswered for 90 days, training vouchers 180 days after assignment — their days go back
-//! to the pool through the ledger while the benefit is active). Reads never depend on it: a lapsed permission reads as expired
+//! unanswered for 90 days — both sides are told —, training vouchers 180 days after
+//! assignment — their days go back to the pool through the ledger while the benefit is
+//! active —, benefits that ended with units left — one `expiry` entry each). Reads never depend on it: a lapsed permission reads as expired
 //! at once; this only records the move in its history.
 
+use crate::audit;
+use crate::error::ApiError;
 use crate::extract::blocking;
 use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use domain::audit::{details, AuditAction, TargetKind};
+use domain::auth::Actor;
 use domain::idempotency::IdempotencyStore;
-use domain::ports::{PermissionRepository, VoucherRepository};
+use domain::ids::BenefitId;
+use domain::metering;
+use domain::ports::{BenefitRepository, PermissionRepository, VoucherRepository, WriteError};
 use std::time::Duration;
 
 /// How often the upkeep runs.
@@ -28,6 +36,66 @@ pub async fn run_once(state: &AppState) {
         Err(e) => tracing::warn!(code = e.code, "permission upkeep failed"),
     }
     expire_vouchers(state).await;
+    expire_benefits(state).await;
+}
+
+/// Records the lapse of benefits that ended with units left: one `expiry` ledger entry each
+/// (PRODUCT.md §4), in batches, one transaction per benefit.
+async fn expire_benefits(state: &AppState) {
+    let state = state.clone();
+    let outcome = blocking(move || {
+        let mut recorded = 0usize;
+        loop {
+            let now = state.now();
+            let due = state.db.due_benefit_expiries(now, 200)?;
+            let batch = due.len();
+            for id in due {
+                if expire_benefit(&state, id, now)? {
+                    recorded += 1;
+                }
+            }
+            if batch < 200 {
+                return Ok(recorded);
+            }
+        }
+    })
+    .await;
+    match outcome {
+        Ok(0) => {}
+        Ok(expired) => tracing::info!(expired, "benefit expiries recorded"),
+        Err(e) => tracing::warn!(code = e.code, "benefit upkeep failed"),
+    }
+}
+
+/// Records the expiry of one benefit, if it is due: the ledger entry and its audit line.
+/// Blocking.
+pub fn expire_benefit(
+    state: &AppState,
+    id: BenefitId,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let actor = Actor::time("benefit expiry");
+    state.db.write(|tx| {
+        let Some(held) = tx.benefit(id)? else {
+            return Ok(false);
+        };
+        let entry = match metering::record_expiry(tx, &held.benefit, &actor, now) {
+            Ok(Some(entry)) => entry,
+            Ok(None) => return Ok(false),
+            // Units were given back or taken meanwhile: the next round sees the new figures.
+            Err(WriteError::Refused(_)) => return Ok(false),
+            Err(WriteError::Storage(e)) => return Err(e.into()),
+        };
+        tx.audit(&audit::event(
+            &actor,
+            Some(held.account.organization_id),
+            AuditAction::BenefitExpired,
+            (TargetKind::Benefit, id.as_uuid()),
+            Some(details::benefit_expired(-entry.amount, held.benefit.unit)),
+            entry.created_at,
+        ))?;
+        Ok(true)
+    })
 }
 
 /// Records the expiry of vouchers time has expired, in batches, one transaction each.

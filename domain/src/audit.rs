@@ -2,12 +2,13 @@
 //! the change it records.
 
 use crate::auth::Actor;
+use crate::i18n::Localized;
 use crate::ids::OrganizationId;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 macro_rules! actions {
-    ($($variant:ident => $code:literal),* $(,)?) => {
+    ($($variant:ident => $code:literal, $en:literal, $fr:literal),* $(,)?) => {
         /// What was done.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum AuditAction { $($variant),* }
@@ -22,38 +23,211 @@ macro_rules! actions {
             pub fn parse(code: &str) -> Option<AuditAction> {
                 match code { $($code => Some(AuditAction::$variant),)* _ => None }
             }
+
+            /// What a person reads in the audit log.
+            pub fn label(self) -> Localized {
+                match self { $(AuditAction::$variant => Localized::new($en, $fr)),* }
+            }
         }
     };
 }
 
 actions! {
-    OrganizationCreated => "organization_created",
-    OrganizationUpdated => "organization_updated",
-    AccountCreated => "account_created",
-    PartnerCreated => "partner_created",
-    PartnerUpdated => "partner_updated",
-    BenefitGranted => "benefit_granted",
-    BenefitAdjusted => "benefit_adjusted",
-    BenefitConsumed => "benefit_consumed",
-    PermissionRequested => "permission_requested",
-    PermissionApproved => "permission_approved",
-    PermissionDeclined => "permission_declined",
-    PermissionWithdrawn => "permission_withdrawn",
-    PermissionRemoved => "permission_removed",
-    VoucherAssigned => "voucher_assigned",
-    VoucherRevoked => "voucher_revoked",
-    VoucherRedeemed => "voucher_redeemed",
-    VoucherExpired => "voucher_expired",
-    ConversionMade => "conversion_made",
-    DomainAdded => "domain_added",
-    DomainRemoved => "domain_removed",
-    UserAdded => "user_added",
-    UserModified => "user_modified",
-    UserRemoved => "user_removed",
-    InstructionsSent => "instructions_sent",
-    AccessCodeSent => "access_code_sent",
-    DownloadRecorded => "download_recorded",
-    ProductKeysViewed => "product_keys_viewed",
+    OrganizationCreated => "organization_created", "Organization created", "Organisation créée",
+    OrganizationUpdated => "organization_updated", "Organization updated", "Organisation modifiée",
+    AccountCreated => "account_created", "Purchasing account created", "Compte d'achat créé",
+    PartnerCreated => "partner_created", "Partner created", "Partenaire créé",
+    PartnerUpdated => "partner_updated", "Partner updated", "Partenaire modifié",
+    BenefitGranted => "benefit_granted", "Benefit granted", "Avantage attribué",
+    BenefitAdjusted => "benefit_adjusted", "Benefit adjusted", "Avantage ajusté",
+    BenefitConsumed => "benefit_consumed", "Benefit consumed", "Avantage consommé",
+    BenefitExpired => "benefit_expired", "Benefit expired", "Avantage expiré",
+    BenefitTypeAdded => "benefit_type_added", "Benefit type added to the catalog", "Type d'avantage ajouté au catalogue",
+    PermissionRequested => "permission_requested", "Permission requested", "Autorisation demandée",
+    PermissionApproved => "permission_approved", "Permission approved", "Autorisation approuvée",
+    PermissionDeclined => "permission_declined", "Permission declined", "Autorisation refusée",
+    PermissionWithdrawn => "permission_withdrawn", "Request withdrawn", "Demande retirée",
+    PermissionRemoved => "permission_removed", "Permission removed", "Autorisation retirée",
+    PermissionExpired => "permission_expired", "Permission expired", "Autorisation expirée",
+    VoucherAssigned => "voucher_assigned", "Voucher assigned", "Bon attribué",
+    VoucherRevoked => "voucher_revoked", "Voucher revoked", "Bon révoqué",
+    VoucherRedeemed => "voucher_redeemed", "Voucher redeemed", "Bon utilisé",
+    VoucherExpired => "voucher_expired", "Voucher expired", "Bon expiré",
+    ConversionMade => "conversion_made", "Conversion made", "Conversion effectuée",
+    DomainAdded => "domain_added", "Domain added", "Domaine ajouté",
+    DomainRemoved => "domain_removed", "Domain removed", "Domaine supprimé",
+    UserAdded => "user_added", "User added", "Utilisateur ajouté",
+    UserModified => "user_modified", "User modified", "Utilisateur modifié",
+    UserRemoved => "user_removed", "User removed", "Utilisateur supprimé",
+    InstructionsSent => "instructions_sent", "Instructions sent", "Instructions envoyées",
+    AccessCodeSent => "access_code_sent", "Access code sent", "Code d'accès envoyé",
+    DownloadRecorded => "download_recorded", "Download recorded", "Téléchargement enregistré",
+    ProductKeysViewed => "product_keys_viewed", "Product keys viewed", "Clés de produit consultées",
+}
+
+/// The short accounts of changes the audit log shows, in both languages. Names, addresses
+/// and domains read the same in each; every word around them is translated.
+pub mod details {
+    use crate::auth::Scope;
+    use crate::catalog::Unit;
+    use crate::i18n::{Language, Localized};
+    use crate::ledger::EntryKind;
+    use crate::permission::PermissionStatus;
+    use crate::voucher::VoucherStatus;
+    use std::fmt::Display;
+
+    fn each(text: impl Fn(Language) -> String) -> Localized {
+        Localized::new(text(Language::En), text(Language::Fr))
+    }
+
+    /// A benefit granted: "10 incidents" (nothing for an unmetered type).
+    pub fn granted(quantity: Option<i64>, unit: Unit) -> Option<Localized> {
+        quantity.map(|q| each(|l| format!("{q} {}", unit.label(l))))
+    }
+
+    /// A ledger change: "Consumption: +1 incidents".
+    pub fn ledger_change(kind: EntryKind, amount: i64, unit: Unit) -> Localized {
+        let label = kind.label();
+        each(|l| match l {
+            Language::En => format!("{}: {amount:+} {}", label.get(l), unit.label(l)),
+            Language::Fr => format!("{} : {amount:+} {}", label.get(l), unit.label(l)),
+        })
+    }
+
+    /// A benefit expired with `lapsed` units left.
+    pub fn benefit_expired(lapsed: i64, unit: Unit) -> Localized {
+        Localized::new(
+            format!(
+                "{lapsed} {} lapsed with the benefit",
+                unit.label(Language::En)
+            ),
+            format!(
+                "{lapsed} {} perdus avec l'avantage",
+                unit.label(Language::Fr)
+            ),
+        )
+    }
+
+    /// A conversion: "6 training days -> 2 planning days".
+    pub fn conversion(forward: bool, training_days: i64, planning_days: i64) -> Localized {
+        let (training, planning) = (Unit::TrainingDays, Unit::PlanningDays);
+        each(|l| {
+            let (t, p) = (
+                format!("{training_days} {}", training.label(l)),
+                format!("{planning_days} {}", planning.label(l)),
+            );
+            if forward {
+                format!("{t} → {p}")
+            } else {
+                format!("{p} → {t}")
+            }
+        })
+    }
+
+    /// A voucher assigned: "3 days to ana@contoso.com".
+    pub fn voucher_assigned(days: i64, holder: impl Display) -> Localized {
+        Localized::new(
+            format!("{days} training days to {holder}"),
+            format!("{days} jours de formation pour {holder}"),
+        )
+    }
+
+    /// A voucher's move: "Assigned → Revoked".
+    pub fn voucher_moved(from: VoucherStatus, to: VoucherStatus) -> Localized {
+        each(|l| format!("{} → {}", from.label().get(l), to.label().get(l)))
+    }
+
+    /// A voucher expired, its days back in the pool or lost with the expired benefit.
+    pub fn voucher_expired(days: i64, returned: bool) -> Localized {
+        if returned {
+            Localized::new(
+                format!("{days} training days back to the pool"),
+                format!("{days} jours de formation rendus au solde"),
+            )
+        } else {
+            Localized::new(
+                format!("{days} training days lost with the expired benefit"),
+                format!("{days} jours de formation perdus avec l'avantage expiré"),
+            )
+        }
+    }
+
+    /// A user of a benefit: "ana@contoso.com on E-Learning".
+    pub fn user_on(email: impl Display, benefit: &Localized) -> Localized {
+        Localized::new(
+            format!("{email} on {}", benefit.en),
+            format!("{email} pour {}", benefit.fr),
+        )
+    }
+
+    /// A user's address changed.
+    pub fn user_changed(from: impl Display, to: impl Display) -> Localized {
+        Localized::same(format!("{from} → {to}"))
+    }
+
+    /// A user removed with its domain.
+    pub fn user_with_domain(email: impl Display, domain: &str) -> Localized {
+        Localized::new(
+            format!("{email} (with the domain {domain})"),
+            format!("{email} (avec le domaine {domain})"),
+        )
+    }
+
+    /// Product keys shown.
+    pub fn keys_viewed(count: usize) -> Localized {
+        Localized::new(format!("{count} keys"), format!("{count} clés"))
+    }
+
+    /// The scopes of a request, by their labels.
+    pub fn scopes(scopes: &[Scope]) -> Localized {
+        each(|l| {
+            scopes
+                .iter()
+                .map(|s| s.label().get(l).to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
+    /// A permission's move: "Pending → Approved".
+    pub fn permission_moved(from: Option<PermissionStatus>, to: PermissionStatus) -> Localized {
+        each(|l| match from {
+            Some(from) => format!("{} → {}", from.label().get(l), to.label().get(l)),
+            None => to.label().get(l).to_owned(),
+        })
+    }
+
+    /// An organization's e-mail settings changed.
+    pub fn organization_updated(contacts: usize, language: Language) -> Localized {
+        Localized::new(
+            format!(
+                "{contacts} contact e-mails, e-mails in {}",
+                language_name(language, Language::En)
+            ),
+            format!(
+                "{contacts} adresses de contact, e-mails en {}",
+                language_name(language, Language::Fr)
+            ),
+        )
+    }
+
+    /// A partner's e-mail language changed.
+    pub fn partner_updated(language: Language) -> Localized {
+        Localized::new(
+            format!("e-mails in {}", language_name(language, Language::En)),
+            format!("e-mails en {}", language_name(language, Language::Fr)),
+        )
+    }
+
+    /// A language's name, in `reader`'s language.
+    pub fn language_name(language: Language, reader: Language) -> &'static str {
+        match (language, reader) {
+            (Language::En, Language::En) => "English",
+            (Language::Fr, Language::En) => "French",
+            (Language::En, Language::Fr) => "anglais",
+            (Language::Fr, Language::Fr) => "français",
+        }
+    }
 }
 
 /// What a change was made to.
@@ -110,8 +284,8 @@ pub struct AuditEvent {
     pub action: AuditAction,
     pub target_kind: TargetKind,
     pub target_id: Uuid,
-    /// A short account of the change, e.g. "consumed 2 incidents".
-    pub detail: Option<String>,
+    /// A short account of the change in both languages, e.g. "2 incidents consumed".
+    pub detail: Option<Localized>,
     pub at: DateTime<Utc>,
 }
 

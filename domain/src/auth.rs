@@ -220,6 +220,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The service itself, recording what time alone changed (`what`: "voucher expiry", …).
+    pub fn time(what: &str) -> Actor {
+        Actor {
+            subject: format!("sa-benefits ({what})"),
+            role: Role::Operator,
+            partner: None,
+        }
+    }
+
     pub fn of(principal: &Principal) -> Actor {
         Actor {
             subject: principal.subject.clone(),

@@ -1,8 +1,11 @@
 //! The benefit catalog. Types are data (they live in the database and more can be added
 //! without touching the rules); the metering units are code.
 
+use crate::error::Refusal;
 use crate::i18n::{Language, Localized};
+use crate::people::Software;
 use crate::values::InvalidValue;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// What a benefit is counted in. The unit decides how the benefit is metered.
@@ -154,6 +157,160 @@ pub struct BenefitType {
     /// How the quantity is calculated.
     pub calculation: Localized,
     pub features: Features,
+    /// The packages a download type offers.
+    #[serde(default)]
+    pub software: Vec<Software>,
+    /// When an operator added it; `None` for the types the service shipped with. A partner's
+    /// permission covers a type added after its approval only with `manage_future_benefits`.
+    #[serde(default)]
+    pub added_at: Option<DateTime<Utc>>,
+}
+
+/// What an operator gives to add a type to the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewType {
+    pub code: TypeCode,
+    pub unit: Unit,
+    pub name: Localized,
+    pub description: Localized,
+    pub learn_more_url: String,
+    pub admin_instructions: Localized,
+    pub end_user_instructions: Localized,
+    pub calculation: Localized,
+    pub features: Features,
+    pub software: Vec<Software>,
+}
+
+/// Why a type cannot be added.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("the code is taken")]
+    CodeTaken { code: String },
+    #[error("features that contradict each other")]
+    InconsistentFeatures { reason: Localized },
+}
+
+impl Refusal for CatalogError {
+    fn code(&self) -> &'static str {
+        match self {
+            CatalogError::CodeTaken { .. } => "type_exists",
+            CatalogError::InconsistentFeatures { .. } => "inconsistent_features",
+        }
+    }
+
+    fn message(&self) -> Localized {
+        match self {
+            CatalogError::CodeTaken { code } => Localized::new(
+                format!("The catalog already has a type {code}."),
+                format!("Le catalogue a déjà un type {code}."),
+            ),
+            CatalogError::InconsistentFeatures { reason } => reason.clone(),
+        }
+    }
+}
+
+impl NewType {
+    /// The type as it enters the catalog after the others, or why its features contradict
+    /// each other or its unit: the rules of the units and features stay in code, so a type
+    /// may only combine them the way they work.
+    pub fn define(
+        self,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+    ) -> Result<BenefitType, CatalogError> {
+        if catalog.get(&self.code).is_some() {
+            return Err(CatalogError::CodeTaken {
+                code: self.code.as_str().to_owned(),
+            });
+        }
+        let f = self.features;
+        let metered = self.unit.is_metered();
+        let inconsistent = |en: &str, fr: &str| {
+            Err(CatalogError::InconsistentFeatures {
+                reason: Localized::new(en, fr),
+            })
+        };
+        if (f.user_consumes || f.requires_authorized_domain) && !f.takes_users {
+            return inconsistent(
+                "user_consumes and requires_authorized_domain need takes_users.",
+                "user_consumes et requires_authorized_domain demandent takes_users.",
+            );
+        }
+        if f.removal_releases && !f.user_consumes {
+            return inconsistent(
+                "removal_releases needs user_consumes: only a consumed unit can be given back.",
+                "removal_releases demande user_consumes : seule une unité consommée peut être rendue.",
+            );
+        }
+        if (f.user_consumes || f.has_downloads) && !metered {
+            return inconsistent(
+                "An unmetered type cannot consume units (user_consumes, has_downloads).",
+                "Un type non mesuré ne peut pas consommer d'unités (user_consumes, has_downloads).",
+            );
+        }
+        if f.has_downloads != (self.unit == Unit::Downloads) {
+            return inconsistent(
+                "has_downloads goes with the unit downloads, and only with it.",
+                "has_downloads va avec l'unité downloads, et seulement avec elle.",
+            );
+        }
+        if f.has_downloads == self.software.is_empty() {
+            return inconsistent(
+                "A type with has_downloads lists its software packages; another lists none.",
+                "Un type avec has_downloads liste ses logiciels ; un autre n'en liste aucun.",
+            );
+        }
+        if self.software.iter().any(|s| s.keyed) && !f.has_product_keys {
+            return inconsistent(
+                "A package that needs a product key needs has_product_keys.",
+                "Un logiciel qui demande une clé de produit demande has_product_keys.",
+            );
+        }
+        if f.has_product_keys && !f.has_downloads {
+            return inconsistent(
+                "has_product_keys goes with has_downloads: keys belong to packages.",
+                "has_product_keys va avec has_downloads : les clés appartiennent aux logiciels.",
+            );
+        }
+        if matches!(
+            self.unit,
+            Unit::Incidents | Unit::PlanningDays | Unit::TrainingDays
+        ) && f.user_consumes
+        {
+            return inconsistent(
+                "Incidents and days are consumed by their own operations, not by adding users.",
+                "Les incidents et les jours se consomment par leurs propres opérations, pas en ajoutant des utilisateurs.",
+            );
+        }
+        let mut ids = std::collections::HashSet::new();
+        if !self.software.iter().all(|s| ids.insert(s.id.as_str())) {
+            return inconsistent(
+                "Two software packages have the same id.",
+                "Deux logiciels ont le même identifiant.",
+            );
+        }
+        let position = catalog
+            .types()
+            .iter()
+            .map(|t| t.position)
+            .max()
+            .unwrap_or(0)
+            + 10;
+        Ok(BenefitType {
+            code: self.code,
+            unit: self.unit,
+            position,
+            name: self.name,
+            description: self.description,
+            learn_more_url: self.learn_more_url,
+            admin_instructions: self.admin_instructions,
+            end_user_instructions: self.end_user_instructions,
+            calculation: self.calculation,
+            features: self.features,
+            software: self.software,
+            added_at: Some(now),
+        })
+    }
 }
 
 /// The whole catalog, in display order.
@@ -248,8 +405,8 @@ pub fn builtin_catalog() -> Catalog {
             url: "http://www.microsoft.com/licensing/software-assurance/support.aspx",
             admin: SUPPORT_ADMIN,
             end_user: (
-                "You are an authorized contact for 24x7 Problem Resolution Support by phone. Call the support number for your country and give your organization's access ID to open an incident.",
-                "Vous êtes contact autorisé pour la Résolution des problèmes 24/7 par téléphone. Appelez le numéro du support de votre pays et indiquez l'identifiant d'accès de votre organisation pour ouvrir un incident.",
+                "You are an authorized contact for 24x7 Problem Resolution Support by phone. Call Microsoft support at the number for your country, give your name and your organization's name — support finds you among its authorized contacts — and describe the problem to open an incident.",
+                "Vous êtes contact autorisé pour la Résolution des problèmes 24/7 par téléphone. Appelez le support Microsoft au numéro de votre pays, donnez votre nom et celui de votre organisation — le support vous retrouve parmi ses contacts autorisés — et décrivez le problème pour ouvrir un incident.",
             ),
             calculation: SUPPORT_CALCULATION,
             features: SUPPORT,
@@ -337,8 +494,8 @@ pub fn builtin_catalog() -> Catalog {
                 "Autorisez les domaines de messagerie de votre organisation, puis distribuez le code du programme aux employés admissibles. Chaque employé qui reçoit le code utilise une licence, qui reste utilisée.",
             ),
             end_user: (
-                "Your employer offers the Microsoft Home Use Program. Go to the Home Use Program site, enter your work e-mail address and the program code below to order Office for home.",
-                "Votre employeur propose le Programme d'utilisation à domicile Microsoft. Rendez-vous sur le site du programme, saisissez votre adresse e-mail professionnelle et le code du programme ci-dessous pour commander Office pour la maison.",
+                "Your employer offers the Microsoft Home Use Program. Go to the Home Use Program site and enter your work e-mail address and your program code (given with these instructions, or sent to you by your administrator) to order Office for home.",
+                "Votre employeur propose le Programme d'utilisation à domicile Microsoft. Rendez-vous sur le site du programme et saisissez votre adresse e-mail professionnelle et votre code de programme (joint à ces instructions, ou envoyé par votre administrateur) pour commander Office pour la maison.",
             ),
             calculation: (
                 "Licences equal the number of qualifying Office licences with Software Assurance. Each user the program code is distributed to uses one licence; removing the user does not give it back.",
@@ -489,6 +646,8 @@ pub fn builtin_catalog() -> Catalog {
                 end_user_instructions: loc(t.end_user),
                 calculation: loc(t.calculation),
                 features: t.features,
+                software: crate::people::builtin_software(t.code),
+                added_at: None,
             })
             .collect(),
     )
@@ -497,6 +656,73 @@ pub fn builtin_catalog() -> Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn draft(t: &BenefitType, code: &str) -> NewType {
+        NewType {
+            code: TypeCode::parse(code).unwrap(),
+            unit: t.unit,
+            name: t.name.clone(),
+            description: t.description.clone(),
+            learn_more_url: t.learn_more_url.clone(),
+            admin_instructions: t.admin_instructions.clone(),
+            end_user_instructions: t.end_user_instructions.clone(),
+            calculation: t.calculation.clone(),
+            features: t.features,
+            software: t.software.clone(),
+        }
+    }
+
+    #[test]
+    fn every_builtin_type_could_be_added_as_data() {
+        let now = chrono::Utc::now();
+        let empty = Catalog::new(vec![]);
+        for t in builtin_catalog().types() {
+            let added = draft(t, t.code.as_str()).define(&empty, now).unwrap();
+            assert_eq!(added.added_at, Some(now));
+            assert_eq!((added.features, &added.software), (t.features, &t.software));
+        }
+    }
+
+    #[test]
+    fn a_new_type_comes_last_and_contradictions_are_refused() {
+        let now = chrono::Utc::now();
+        let catalog = builtin_catalog();
+        let e_learning = catalog.find("e_learning").unwrap();
+        let taken = draft(e_learning, "e_learning").define(&catalog, now);
+        assert_eq!(taken.unwrap_err().code(), "type_exists");
+        let added = draft(e_learning, "azure_learning")
+            .define(&catalog, now)
+            .unwrap();
+        assert!(catalog.types().iter().all(|t| t.position < added.position));
+        let mut orphan = draft(e_learning, "orphan_users");
+        orphan.features.takes_users = false;
+        assert_eq!(
+            orphan.define(&catalog, now).unwrap_err().code(),
+            "inconsistent_features"
+        );
+        let wtp = catalog.find("windows_thin_pc").unwrap();
+        let mut no_packages = draft(wtp, "thin_client");
+        no_packages.software.clear();
+        assert_eq!(
+            no_packages.define(&catalog, now).unwrap_err().code(),
+            "inconsistent_features"
+        );
+        let mut keys_without_flag = draft(wtp, "thin_client");
+        keys_without_flag.features.has_product_keys = false;
+        assert_eq!(
+            keys_without_flag.define(&catalog, now).unwrap_err().code(),
+            "inconsistent_features"
+        );
+        let mut unmetered_downloads = draft(wtp, "thin_client");
+        unmetered_downloads.unit = Unit::Unmetered;
+        assert_eq!(
+            unmetered_downloads
+                .define(&catalog, now)
+                .unwrap_err()
+                .code(),
+            "inconsistent_features"
+        );
+    }
 
     #[test]
     fn the_builtin_catalog_has_the_ten_types_with_their_units() {

@@ -73,6 +73,15 @@ impl Localized {
         }
     }
 
+    /// A text that reads the same in every language: a name, an e-mail address, a domain.
+    pub fn same(text: impl Into<String>) -> Self {
+        let text = text.into();
+        Self {
+            en: text.clone(),
+            fr: text,
+        }
+    }
+
     pub fn get(&self, language: Language) -> &str {
         match language {
             Language::En => &self.en,

@@ -263,6 +263,38 @@ pub fn consume(
         .map_err(|e| refusal_of(e, benefit.unit))
 }
 
+/// Records that a benefit expired with units left (PRODUCT.md §4): one `expiry` entry whose
+/// change of remaining is minus what remained, so that afterwards nothing remains. `None`
+/// while the benefit is active, unmetered, or has nothing left — so recording twice writes
+/// one entry. What assigned vouchers hold stays used: their days are lost with the benefit.
+pub fn record_expiry(
+    store: &mut impl LedgerStore,
+    benefit: &Benefit,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Option<LedgerEntry>, WriteError<MeteringError>> {
+    if benefit.status(now) != Status::Expired {
+        return Ok(None);
+    }
+    let Some(remaining) = benefit.remaining().filter(|r| *r > 0) else {
+        return Ok(None);
+    };
+    store
+        .record(
+            benefit.id,
+            Change {
+                kind: EntryKind::Expiry,
+                amount: -remaining,
+                actor,
+                reference: None,
+                note: None,
+                at: benefit.expires_at.min(now),
+            },
+        )
+        .map(Some)
+        .map_err(|e| refusal_of(e, benefit.unit))
+}
+
 /// Adds (positive) or removes (negative) entitled quantity, never below what is used.
 pub fn adjust(
     store: &mut impl LedgerStore,
@@ -564,6 +596,48 @@ mod tests {
                 prop_assert!(0 <= f.used && f.used <= f.quantity);
                 prop_assert!(store.agrees(b.id));
             }
+        }
+
+        /// PRODUCT.md §4: for every metered benefit, through consumptions, releases,
+        /// adjustments and its expiry, the ledger's `quantity` column (the change of
+        /// remaining) sums to what remains, `entitled_change` to the quantity and
+        /// `used_change` to what is used; after the expiry nothing remains, and recording it
+        /// again writes nothing.
+        #[test]
+        fn the_three_columns_sum_to_the_figures_through_the_expiry(start in 0i64..30, ops in prop::collection::vec((0u8..3, -15i64..15), 0..60), expire in any::<bool>()) {
+            let mut b = benefit("planning_services", Some(start));
+            let mut store = MemoryLedger::default();
+            store.grant(b.id, start);
+            let reason = Reason::parse("property").unwrap();
+            for (op, n) in ops {
+                let outcome = match op {
+                    0 => Quantity::positive(n).ok().map(|n| consume(&mut store, &b, n, &actor(), None, None, now())),
+                    1 => Some(adjust(&mut store, &b, n, &reason, &actor(), now())),
+                    _ => Some(store.record(b.id, Change { kind: EntryKind::Release, amount: -n.abs(), actor: &actor(), reference: None, note: None, at: now() }).map_err(|e| refusal_of(e, b.unit))),
+                };
+                if let Some(Ok(entry)) = outcome {
+                    b.figures = entry.after;
+                }
+            }
+            let later = b.expires_at + Duration::days(1);
+            if expire {
+                let left = b.remaining().unwrap();
+                let entry = record_expiry(&mut store, &b, &actor(), later).unwrap();
+                prop_assert_eq!(entry.is_some(), left > 0);
+                if let Some(entry) = entry {
+                    prop_assert_eq!(entry.kind, EntryKind::Expiry);
+                    prop_assert_eq!(entry.remaining_change(), -left);
+                    b.figures = entry.after;
+                }
+                prop_assert_eq!(b.remaining(), Some(0));
+                prop_assert!(record_expiry(&mut store, &b, &actor(), later).unwrap().is_none());
+            }
+            prop_assert!(record_expiry(&mut store, &b, &actor(), now()).unwrap().is_none(), "an active benefit does not expire");
+            let f = store.figures[&b.id];
+            let rows: Vec<&LedgerEntry> = store.entries.iter().filter(|e| e.benefit_id == b.id).collect();
+            prop_assert_eq!(rows.iter().map(|e| e.remaining_change()).sum::<i64>(), f.remaining());
+            prop_assert_eq!(rows.iter().map(|e| e.entitled_change()).sum::<i64>(), f.quantity);
+            prop_assert_eq!(rows.iter().map(|e| e.used_change()).sum::<i64>(), f.used);
         }
     }
 }

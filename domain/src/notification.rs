@@ -2,6 +2,7 @@
 //! delivered by a worker. Templates are rendered here, in the recipient's language.
 
 use crate::auth::Scope;
+use crate::entities::{Organization, Partner};
 use crate::i18n::{Language, Localized};
 use crate::ids::OrganizationId;
 use crate::values::EmailAddress;
@@ -22,13 +23,17 @@ pub enum DeliveryStatus {
     Pending,
     Sent,
     Failed,
+    /// Nobody to send it to (an organization without contact e-mails, a partner without a
+    /// contact): kept in the outbox so that it is seen, never delivered.
+    NoRecipient,
 }
 
 impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 3] = [
+    pub const ALL: [DeliveryStatus; 4] = [
         DeliveryStatus::Pending,
         DeliveryStatus::Sent,
         DeliveryStatus::Failed,
+        DeliveryStatus::NoRecipient,
     ];
 
     pub fn code(self) -> &'static str {
@@ -36,12 +41,44 @@ impl DeliveryStatus {
             DeliveryStatus::Pending => "pending",
             DeliveryStatus::Sent => "sent",
             DeliveryStatus::Failed => "failed",
+            DeliveryStatus::NoRecipient => "no_recipient",
         }
     }
 
     pub fn parse(code: &str) -> Option<DeliveryStatus> {
         DeliveryStatus::ALL.into_iter().find(|s| s.code() == code)
     }
+
+    /// What a person reads for the status.
+    pub fn label(self) -> Localized {
+        let (en, fr) = match self {
+            DeliveryStatus::Pending => ("Waiting to be sent", "En attente d'envoi"),
+            DeliveryStatus::Sent => ("Sent", "Envoyé"),
+            DeliveryStatus::Failed => ("Could not be delivered", "Échec de l'envoi"),
+            DeliveryStatus::NoRecipient => ("No recipient", "Aucun destinataire"),
+        };
+        Localized::new(en, fr)
+    }
+}
+
+/// The addresses one message goes to: each of `contacts`, or — when there is none — one
+/// notification without a recipient, so that the outbox shows that nobody was told.
+pub fn addressees<'a>(
+    contacts: impl IntoIterator<Item = &'a EmailAddress>,
+) -> Vec<Option<EmailAddress>> {
+    let list: Vec<Option<EmailAddress>> = contacts.into_iter().cloned().map(Some).collect();
+    if list.is_empty() {
+        vec![None]
+    } else {
+        list
+    }
+}
+
+/// Which side of a permission an e-mail about it goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Organization,
+    Partner,
 }
 
 /// A message to render.
@@ -63,6 +100,15 @@ pub enum Message<'a> {
         partner: &'a str,
         organization: &'a str,
     },
+    /// To both sides: time ended the permission (its end date passed, or a request was left
+    /// unanswered for 90 days).
+    PermissionExpired {
+        partner: &'a str,
+        organization: &'a str,
+        /// Whether it had been approved (otherwise it was a request nobody answered).
+        was_approved: bool,
+        to: Side,
+    },
     /// To a voucher's holder.
     VoucherAssigned {
         holder: &'a str,
@@ -79,6 +125,8 @@ pub enum Message<'a> {
         user: &'a str,
         benefit: &'a Localized,
         instructions: &'a Localized,
+        /// The benefit's program / access code, for a type whose instructions refer to it.
+        code: Option<&'a str>,
     },
     /// To a benefit's user: the program / access code.
     AccessCode {
@@ -99,12 +147,13 @@ pub enum Decision {
 impl Message<'_> {
     /// The template's stable name, shown in the outbox.
     /// Every template a notification can have.
-    pub const TEMPLATES: [&'static str; 9] = [
+    pub const TEMPLATES: [&'static str; 10] = [
         "permission_requested",
         "permission_approved",
         "permission_declined",
         "permission_removed",
         "permission_withdrawn",
+        "permission_expired",
         "voucher_assigned",
         "voucher_revoked",
         "end_user_instructions",
@@ -127,6 +176,7 @@ impl Message<'_> {
                 ..
             } => "permission_removed",
             Message::PermissionWithdrawn { .. } => "permission_withdrawn",
+            Message::PermissionExpired { .. } => "permission_expired",
             Message::VoucherAssigned { .. } => "voucher_assigned",
             Message::VoucherRevoked { .. } => "voucher_revoked",
             Message::Instructions { .. } => "end_user_instructions",
@@ -197,6 +247,45 @@ impl Message<'_> {
                     )
                 }
             }
+            Message::PermissionExpired {
+                partner,
+                organization,
+                was_approved,
+                to,
+            } => match (to, was_approved, fr) {
+                (Side::Organization, true, false) => (
+                    format!("The permission of {partner} has expired"),
+                    format!("The permission of {partner} to manage the Software Assurance benefits of {organization} reached its end date: {partner} can no longer act on them. It may ask again."),
+                ),
+                (Side::Organization, true, true) => (
+                    format!("L'autorisation de {partner} a expiré"),
+                    format!("L'autorisation de {partner} de gérer les avantages Software Assurance de {organization} a atteint sa date de fin : {partner} ne peut plus agir sur eux. Il peut en faire de nouveau la demande."),
+                ),
+                (Side::Organization, false, false) => (
+                    format!("The request of {partner} has expired"),
+                    format!("The request of {partner} to manage the Software Assurance benefits of {organization} went 90 days without an answer and has expired. Nothing is left to do."),
+                ),
+                (Side::Organization, false, true) => (
+                    format!("La demande de {partner} a expiré"),
+                    format!("La demande de {partner} de gérer les avantages Software Assurance de {organization} est restée 90 jours sans réponse et a expiré. Rien n'est à faire."),
+                ),
+                (Side::Partner, true, false) => (
+                    format!("Your permission for {organization} has expired"),
+                    format!("Your permission to manage the Software Assurance benefits of {organization} reached its end date. To go on, ask {organization} again."),
+                ),
+                (Side::Partner, true, true) => (
+                    format!("Votre autorisation pour {organization} a expiré"),
+                    format!("Votre autorisation de gérer les avantages Software Assurance de {organization} a atteint sa date de fin. Pour continuer, adressez une nouvelle demande à {organization}."),
+                ),
+                (Side::Partner, false, false) => (
+                    format!("Your request to {organization} has expired"),
+                    format!("{organization} did not answer your request to manage its Software Assurance benefits within 90 days: the request has expired. You may ask again."),
+                ),
+                (Side::Partner, false, true) => (
+                    format!("Votre demande à {organization} a expiré"),
+                    format!("{organization} n'a pas répondu sous 90 jours à votre demande de gérer ses avantages Software Assurance : la demande a expiré. Vous pouvez la renouveler."),
+                ),
+            },
             Message::VoucherAssigned {
                 holder,
                 course,
@@ -220,17 +309,23 @@ impl Message<'_> {
                 user,
                 benefit,
                 instructions,
+                code,
             } => {
                 let (name, text) = (benefit.get(language), instructions.get(language));
+                let code = match (code, fr) {
+                    (Some(code), false) => format!("\n\nYour code: {code}"),
+                    (Some(code), true) => format!("\n\nVotre code : {code}"),
+                    (None, _) => String::new(),
+                };
                 if fr {
                     (
                         format!("Comment utiliser votre avantage : {name}"),
-                        format!("Bonjour {user},\n\nVous bénéficiez de « {name} ».\n\n{text}"),
+                        format!("Bonjour {user},\n\nVous bénéficiez de « {name} ».\n\n{text}{code}"),
                     )
                 } else {
                     (
                         format!("How to use your benefit: {name}"),
-                        format!("Hello {user},\n\nYou have been given \"{name}\".\n\n{text}"),
+                        format!("Hello {user},\n\nYou have been given \"{name}\".\n\n{text}{code}"),
                     )
                 }
             }
@@ -270,12 +365,58 @@ impl Message<'_> {
     }
 }
 
+/// The e-mails telling both sides that time ended a permission (PRODUCT.md §8): each of the
+/// organization's contacts in its language, and the partner's contact in the partner's — or,
+/// for a side with nobody to write to, one notification recorded without a recipient.
+/// `id` draws each notification's id (the domain draws no randomness).
+pub fn permission_expired(
+    mut id: impl FnMut() -> Uuid,
+    organization: &Organization,
+    partner: &Partner,
+    was_approved: bool,
+    now: DateTime<Utc>,
+) -> Vec<Notification> {
+    let sides = [
+        (
+            Side::Organization,
+            addressees(&organization.contact_emails),
+            organization.preferred_language,
+        ),
+        (
+            Side::Partner,
+            addressees(&partner.contact_email),
+            partner.preferred_language,
+        ),
+    ];
+    let mut notices = Vec::new();
+    for (to, recipients, language) in sides {
+        let message = Message::PermissionExpired {
+            partner: partner.name.as_str(),
+            organization: organization.name.as_str(),
+            was_approved,
+            to,
+        };
+        for recipient in recipients {
+            notices.push(Notification::new(
+                id(),
+                organization.id,
+                recipient,
+                &message,
+                language,
+                now,
+            ));
+        }
+    }
+    notices
+}
+
 /// A notification in the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     pub id: Uuid,
     pub organization_id: OrganizationId,
-    pub recipient: EmailAddress,
+    /// `None` when there was nobody to send it to (status `no_recipient`).
+    pub recipient: Option<EmailAddress>,
     pub template: String,
     pub language: Language,
     pub subject: String,
@@ -289,11 +430,12 @@ pub struct Notification {
 }
 
 impl Notification {
-    /// A new pending notification (`id` from the caller: the domain draws no randomness).
+    /// A new notification (`id` from the caller: the domain draws no randomness): pending,
+    /// or `no_recipient` when there is nobody to send it to.
     pub fn new(
         id: Uuid,
         organization_id: OrganizationId,
-        recipient: EmailAddress,
+        recipient: Option<EmailAddress>,
         message: &Message<'_>,
         language: Language,
         now: DateTime<Utc>,
@@ -302,12 +444,16 @@ impl Notification {
         Notification {
             id,
             organization_id,
-            recipient,
             template: message.template().to_owned(),
             language,
             subject,
             body,
-            status: DeliveryStatus::Pending,
+            status: if recipient.is_some() {
+                DeliveryStatus::Pending
+            } else {
+                DeliveryStatus::NoRecipient
+            },
+            recipient,
             attempts: 0,
             last_error: None,
             next_attempt_at: now,
@@ -328,6 +474,49 @@ mod tests {
         assert_eq!(backoff(6), Duration::seconds(1920));
         assert_eq!(backoff(7), Duration::seconds(3600));
         assert_eq!(backoff(100), Duration::seconds(3600));
+    }
+
+    #[test]
+    fn a_message_without_a_contact_is_kept_with_no_recipient() {
+        assert_eq!(addressees(&[]), vec![None]);
+        let contact = EmailAddress::parse("it@contoso.com").unwrap();
+        assert_eq!(
+            addressees(std::slice::from_ref(&contact)),
+            vec![Some(contact)]
+        );
+        let m = Message::PermissionWithdrawn {
+            partner: "Fabrikam",
+            organization: "Contoso",
+        };
+        let n = Notification::new(
+            Uuid::nil(),
+            OrganizationId(Uuid::nil()),
+            None,
+            &m,
+            Language::En,
+            Utc::now(),
+        );
+        assert_eq!(n.status, DeliveryStatus::NoRecipient);
+    }
+
+    #[test]
+    fn expiry_messages_differ_by_side_and_language() {
+        let mut seen = std::collections::HashSet::new();
+        for to in [Side::Organization, Side::Partner] {
+            for was_approved in [true, false] {
+                for language in Language::ALL {
+                    let (subject, body) = Message::PermissionExpired {
+                        partner: "Fabrikam",
+                        organization: "Contoso",
+                        was_approved,
+                        to,
+                    }
+                    .render(language);
+                    assert!(body.contains("Contoso"));
+                    assert!(seen.insert(subject));
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::metering::{check_usable, refusal_of, Change, LedgerEntry, LedgerStore
 use crate::ports::WriteError;
 use crate::values::{DomainName, EmailAddress, Name};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A person who receives a benefit (an authorized contact, an e-learning participant, a
@@ -241,13 +242,15 @@ pub fn check_domain_removal(
     Ok(())
 }
 
-/// One downloadable package of a software benefit (catalog data).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One downloadable package of a software benefit: catalog data, part of its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Software {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub version: &'static str,
-    pub language: &'static str,
+    /// Stable id, passed as `software_id` to record a download.
+    pub id: String,
+    pub name: Localized,
+    pub version: String,
+    /// `multilingual` or a language code (`en`, `fr`, …).
+    pub language: String,
     pub size_mb: u32,
     /// Whether the package needs a product key.
     pub keyed: bool,
@@ -263,88 +266,112 @@ impl Software {
     pub fn download_url(&self) -> &'static str {
         DOWNLOAD_CENTER
     }
+
+    /// The package's language for people.
+    pub fn language_label(&self) -> Localized {
+        match self.language.as_str() {
+            "multilingual" => Localized::new("Multilingual", "Multilingue"),
+            "en" => Localized::new("English", "Anglais"),
+            "fr" => Localized::new("French", "Français"),
+            other => Localized::same(other),
+        }
+    }
 }
 
-const fn sw(
-    id: &'static str,
-    name: &'static str,
-    version: &'static str,
-    language: &'static str,
+fn sw(
+    id: &str,
+    (en, fr): (&str, &str),
+    version: &str,
+    language: &str,
     size_mb: u32,
     keyed: bool,
 ) -> Software {
     Software {
-        id,
-        name,
-        version,
-        language,
+        id: id.to_owned(),
+        name: Localized::new(en, fr),
+        version: version.to_owned(),
+        language: language.to_owned(),
         size_mb,
         keyed,
     }
 }
 
-const GSM: &[Software] = &[
-    sw(
-        "gsm-agent-x64",
-        "Global Service Monitor agent (x64)",
-        "2.4",
-        "multilingual",
-        38,
-        false,
-    ),
-    sw(
-        "gsm-management-pack",
-        "Global Service Monitor management pack",
-        "2.4",
-        "multilingual",
-        6,
-        false,
-    ),
-];
-const MLP: &[Software] = &[
-    sw(
-        "mlp-2024-x64",
-        "Office Multi-Language Pack 2024 (x64)",
-        "2024",
-        "multilingual",
-        3_900,
-        true,
-    ),
-    sw(
-        "mlp-2021-x64",
-        "Office Multi-Language Pack 2021 (x64)",
-        "2021",
-        "multilingual",
-        3_650,
-        true,
-    ),
-];
-const WTP: &[Software] = &[
-    sw(
-        "wtp-x86-en",
-        "Windows Thin PC (x86), English",
-        "2011 SP1",
-        "en",
-        2_300,
-        true,
-    ),
-    sw(
-        "wtp-x86-fr",
-        "Windows Thin PC (x86), French",
-        "2011 SP1",
-        "fr",
-        2_350,
-        true,
-    ),
-];
-
-/// The software a benefit type offers for download (none for the others).
-pub fn software_of(code: &str) -> &'static [Software] {
+/// The software the built-in types offer for download (none for the others).
+pub fn builtin_software(code: &str) -> Vec<Software> {
     match code {
-        "global_service_monitor" => GSM,
-        "multi_language_pack" => MLP,
-        "windows_thin_pc" => WTP,
-        _ => &[],
+        "global_service_monitor" => vec![
+            sw(
+                "gsm-agent-x64",
+                (
+                    "Global Service Monitor agent (x64)",
+                    "Agent Global Service Monitor (x64)",
+                ),
+                "2.4",
+                "multilingual",
+                38,
+                false,
+            ),
+            sw(
+                "gsm-management-pack",
+                (
+                    "Global Service Monitor management pack",
+                    "Pack d'administration Global Service Monitor",
+                ),
+                "2.4",
+                "multilingual",
+                6,
+                false,
+            ),
+        ],
+        "multi_language_pack" => vec![
+            sw(
+                "mlp-2024-x64",
+                (
+                    "Office Multi-Language Pack 2024 (x64)",
+                    "Module multilingue pour Office 2024 (x64)",
+                ),
+                "2024",
+                "multilingual",
+                3_900,
+                true,
+            ),
+            sw(
+                "mlp-2021-x64",
+                (
+                    "Office Multi-Language Pack 2021 (x64)",
+                    "Module multilingue pour Office 2021 (x64)",
+                ),
+                "2021",
+                "multilingual",
+                3_650,
+                true,
+            ),
+        ],
+        "windows_thin_pc" => vec![
+            sw(
+                "wtp-x86-en",
+                (
+                    "Windows Thin PC (x86), English",
+                    "Windows Thin PC (x86), anglais",
+                ),
+                "2011 SP1",
+                "en",
+                2_300,
+                true,
+            ),
+            sw(
+                "wtp-x86-fr",
+                (
+                    "Windows Thin PC (x86), French",
+                    "Windows Thin PC (x86), français",
+                ),
+                "2011 SP1",
+                "fr",
+                2_350,
+                true,
+            ),
+        ],
+        _ => Vec::new(),
     }
 }
 
@@ -359,10 +386,7 @@ pub fn record_download(
     if !benefit_type.features.has_downloads {
         return refused(PeopleError::NoDownloads);
     }
-    let Some(package) = software_of(benefit_type.code.as_str())
-        .iter()
-        .find(|s| s.id == software)
-    else {
+    let Some(package) = benefit_type.software.iter().find(|s| s.id == software) else {
         return refused(PeopleError::UnknownSoftware {
             id: software.to_owned(),
         });
@@ -381,7 +405,7 @@ pub fn record_download(
             },
         )
         .map_err(|e| metering(refusal_of(e, benefit.unit)))?;
-    Ok((*package, entry))
+    Ok((package.clone(), entry))
 }
 
 #[cfg(test)]
@@ -566,7 +590,7 @@ mod tests {
         ] {
             let catalog = builtin_catalog();
             let t = catalog.find(code).unwrap();
-            assert!(t.features.has_downloads && !software_of(code).is_empty());
+            assert!(t.features.has_downloads && !t.software.is_empty());
         }
     }
 }

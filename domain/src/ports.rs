@@ -92,6 +92,13 @@ pub trait BenefitRepository {
     fn benefit(&self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError>;
     /// The account's authorized e-mail domains, in order.
     fn authorized_domains(&self, account: AccountId) -> Result<Vec<DomainName>, StorageError>;
+    /// Metered benefits past their end with units left, whose expiry is not recorded yet
+    /// (up to `limit`, oldest end first).
+    fn due_benefit_expiries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<BenefitId>, StorageError>;
 }
 
 pub trait PermissionRepository {

@@ -162,7 +162,7 @@ diesel::table! {
     notifications (id) {
         id -> Text,
         organization_id -> Text,
-        recipient -> Text,
+        recipient -> Nullable<Text>,
         template -> Text,
         language -> Text,
         subject -> Text,

@@ -261,7 +261,22 @@ async fn days_of_vouchers_expiring_after_their_benefit_are_lost() {
     assert_eq!(assign(&app, training, &admin, 4).await.status(), 201);
     app.advance(Duration::days(181));
     app.run_maintenance().await;
-    assert_eq!(figures(&app, training).await, (10, 4, 6));
+    app.run_maintenance().await;
+    // The benefit's expiry lapses the 6 days left (one `expiry` row, remaining 0); the
+    // voucher's 4 days stay used: they are lost with the benefit, not given back.
+    assert_eq!(figures(&app, training).await, (4, 4, 0));
+    let history = body(
+        app.get(
+            &format!("/api/v1/benefits/{training}/transactions?kind=expiry"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 1);
+    assert_eq!(history["items"][0]["quantity"], -6);
+    assert_eq!(history["items"][0]["entitled_change"], -6);
+    assert_eq!(history["items"][0]["used_change"], 0);
     let list = body(
         app.get(&format!("/api/v1/benefits/{training}/vouchers"), &admin)
             .await,

@@ -17,6 +17,7 @@ use domain::entities::PurchasingAccount;
 use domain::ids::{AccountId, OrganizationId};
 use domain::ports::DirectoryRepository;
 use domain::values::{Name, Reference};
+use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -181,7 +182,7 @@ pub async fn create(
         Some(account.organization_id),
         AuditAction::AccountCreated,
         (TargetKind::Account, account.id.as_uuid()),
-        Some(account.name.as_str().to_owned()),
+        Some(Localized::same(account.name.as_str())),
         account.created_at,
     );
     let location = format!("/api/v1/accounts/{}/benefits", account.id);

@@ -609,15 +609,7 @@ pub async fn grant(
             Some(account.organization_id),
             AuditAction::BenefitGranted,
             (TargetKind::Benefit, benefit.id.as_uuid()),
-            Some(match benefit.figures {
-                Some(f) => format!(
-                    "{} {} {}",
-                    benefit.type_code.as_str(),
-                    f.quantity,
-                    benefit.unit.code()
-                ),
-                None => benefit.type_code.as_str().to_owned(),
-            }),
+            domain::audit::details::granted(benefit.figures.map(|f| f.quantity), benefit.unit),
             now,
         ))?;
         let presenter = Presenter {

@@ -309,16 +309,10 @@ pub async fn convert(
                 Some(account.organization_id),
                 AuditAction::ConversionMade,
                 (TargetKind::Conversion, record_id),
-                Some(format!(
-                    "{}: {} training days {} {} planning days",
-                    direction.code(),
+                Some(domain::audit::details::conversion(
+                    direction == Direction::Forward,
                     rule.ratio * n,
-                    if direction == Direction::Forward {
-                        "->"
-                    } else {
-                        "<-"
-                    },
-                    n
+                    n,
                 )),
                 now,
             ))?;

@@ -177,7 +177,7 @@ pub async fn add(
                 Some(account.organization_id),
                 AuditAction::DomainAdded,
                 (TargetKind::Account, id.as_uuid()),
-                Some(domain.as_str().to_owned()),
+                Some(Localized::same(domain.as_str())),
                 now,
             ))?;
             idempotency::stored(StatusCode::CREATED, &[], &view)
@@ -245,10 +245,9 @@ pub async fn remove(
                     Some(account.organization_id),
                     AuditAction::UserRemoved,
                     (TargetKind::User, user.id),
-                    Some(format!(
-                        "{} (with the domain {})",
-                        user.email,
-                        domain.as_str()
+                    Some(domain::audit::details::user_with_domain(
+                        &user.email,
+                        domain.as_str(),
                     )),
                     now,
                 ))?;
@@ -258,7 +257,7 @@ pub async fn remove(
                 Some(account.organization_id),
                 AuditAction::DomainRemoved,
                 (TargetKind::Account, id.as_uuid()),
-                Some(domain.as_str().to_owned()),
+                Some(Localized::same(domain.as_str())),
                 now,
             ))?;
             Ok(())

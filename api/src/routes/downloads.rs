@@ -19,6 +19,7 @@ use domain::auth::Action;
 use domain::ids::BenefitId;
 use domain::people::{self, PeopleError, Software};
 use domain::ports::WriteError;
+use domain::{Language, Localized};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,13 +42,14 @@ pub struct SoftwareView {
     pub download_url: String,
 }
 
-impl From<&Software> for SoftwareView {
-    fn from(s: &Software) -> Self {
+impl SoftwareView {
+    /// The package as `language`'s reader sees it.
+    pub fn of(s: &Software, language: Language) -> Self {
         Self {
-            id: s.id.to_owned(),
-            name: s.name.to_owned(),
-            version: s.version.to_owned(),
-            language: s.language.to_owned(),
+            id: s.id.clone(),
+            name: s.name.get(language).to_owned(),
+            version: s.version.clone(),
+            language: s.language.clone(),
             size_mb: s.size_mb,
             needs_product_key: s.keyed,
             download_url: s.download_url().to_owned(),
@@ -127,15 +129,21 @@ fn new_product_key() -> String {
 pub async fn list(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
 ) -> Result<web::Json<DownloadList>, ApiError> {
     let id = BenefitId(path.into_inner());
+    let catalog = state.catalog.clone();
     let (held, _) =
         blocking(move || benefit_for(&state, &caller, id, Action::ListDownloads)).await?;
+    let packages = catalog
+        .get(&held.benefit.type_code)
+        .map(|t| t.software.as_slice())
+        .unwrap_or_default();
     Ok(web::Json(DownloadList {
-        items: people::software_of(held.benefit.type_code.as_str())
+        items: packages
             .iter()
-            .map(SoftwareView::from)
+            .map(|s| SoftwareView::of(s, context.language))
             .collect(),
         remaining: held.benefit.remaining(),
         next_cursor: None,
@@ -202,14 +210,14 @@ pub async fn record(
                 Some(held.account.organization_id),
                 AuditAction::DownloadRecorded,
                 (TargetKind::Benefit, id.as_uuid()),
-                Some(package.id.to_owned()),
+                Some(Localized::same(package.id.clone())),
                 now,
             ))?;
             idempotency::stored(
                 StatusCode::CREATED,
                 &[],
                 &DownloadView {
-                    software: (&package).into(),
+                    software: SoftwareView::of(&package, context.language),
                     change: LedgerChange::new(&entry, context.language),
                 },
             )
@@ -237,9 +245,11 @@ pub async fn record(
 pub async fn product_keys(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = BenefitId(path.into_inner());
+    let language = context.language;
     let keys = blocking(move || {
         let (held, actor) = benefit_for(&state, &caller, id, Action::UseDownloads)?;
         let benefit_type = state
@@ -251,18 +261,20 @@ pub async fn product_keys(
                 PeopleError::NoProductKeys,
             )));
         }
-        let packages: Vec<&Software> = people::software_of(benefit_type.code.as_str())
+        let packages: Vec<Software> = benefit_type
+            .software
             .iter()
             .filter(|s| s.keyed)
+            .cloned()
             .collect();
         let now = state.now();
         state.db.write(|tx| {
             let mut keys = tx.product_keys(id)?;
             for package in &packages {
-                if !keys.iter().any(|(s, _)| s == package.id) {
+                if !keys.iter().any(|(s, _)| *s == package.id) {
                     let key = new_product_key();
-                    tx.insert_product_key(id, package.id, &key, now)?;
-                    keys.push((package.id.to_owned(), key));
+                    tx.insert_product_key(id, &package.id, &key, now)?;
+                    keys.push((package.id.clone(), key));
                 }
             }
             tx.audit(&audit::event(
@@ -270,17 +282,17 @@ pub async fn product_keys(
                 Some(held.account.organization_id),
                 AuditAction::ProductKeysViewed,
                 (TargetKind::Benefit, id.as_uuid()),
-                Some(format!("{} keys", keys.len())),
+                Some(domain::audit::details::keys_viewed(keys.len())),
                 now,
             ))?;
             Ok(packages
                 .iter()
                 .filter_map(|p| {
                     keys.iter()
-                        .find(|(s, _)| s == p.id)
+                        .find(|(s, _)| *s == p.id)
                         .map(|(_, k)| ProductKeyView {
-                            software_id: p.id.to_owned(),
-                            name: p.name.to_owned(),
+                            software_id: p.id.clone(),
+                            name: p.name.get(language).to_owned(),
                             product_key: k.clone(),
                         })
                 })

@@ -216,11 +216,10 @@ where
                 Some(held.account.organization_id),
                 action,
                 (TargetKind::Benefit, id.as_uuid()),
-                Some(format!(
-                    "{} {:+} {}",
-                    kind.code(),
+                Some(domain::audit::details::ledger_change(
+                    kind,
                     amount,
-                    held.benefit.unit.code()
+                    held.benefit.unit,
                 )),
                 now,
             ))?;

@@ -16,6 +16,7 @@ use domain::entities::Organization;
 use domain::ids::OrganizationId;
 use domain::ports::DirectoryRepository;
 use domain::values::{EmailAddress, Name};
+use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -144,7 +145,7 @@ pub async fn create(
         Some(organization.id),
         AuditAction::OrganizationCreated,
         (TargetKind::Organization, organization.id.as_uuid()),
-        Some(organization.name.as_str().to_owned()),
+        Some(Localized::same(organization.name.as_str())),
         organization.created_at,
     );
     let location = format!("/api/v1/organizations/{}", organization.id);
@@ -274,10 +275,9 @@ pub async fn update(
                 Some(id),
                 AuditAction::OrganizationUpdated,
                 (TargetKind::Organization, id.as_uuid()),
-                Some(format!(
-                    "{} contact e-mails, {}",
+                Some(domain::audit::details::organization_updated(
                     organization.contact_emails.len(),
-                    organization.preferred_language.code()
+                    organization.preferred_language,
                 )),
                 now,
             ))?;

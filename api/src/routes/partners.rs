@@ -17,6 +17,7 @@ use domain::ids::PartnerId;
 use domain::page::PageRequest;
 use domain::ports::{DirectoryRepository, PermissionRepository};
 use domain::values::{EmailAddress, Name};
+use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -118,7 +119,7 @@ pub async fn create(
         None,
         AuditAction::PartnerCreated,
         (TargetKind::Partner, partner.id.as_uuid()),
-        Some(partner.name.as_str().to_owned()),
+        Some(Localized::same(partner.name.as_str())),
         partner.created_at,
     );
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
@@ -260,7 +261,9 @@ pub async fn update(
                 None,
                 AuditAction::PartnerUpdated,
                 (TargetKind::Partner, id.as_uuid()),
-                Some(partner.preferred_language.code().to_owned()),
+                Some(domain::audit::details::partner_updated(
+                    partner.preferred_language,
+                )),
                 now,
             ))?;
             Ok::<_, ApiError>(partner)

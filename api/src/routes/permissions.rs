@@ -20,7 +20,7 @@ use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor, Principal, PrincipalKind, Scope};
 use domain::entities::{Organization, Partner};
 use domain::ids::{OrganizationId, PartnerId};
-use domain::notification::{Decision, Message, Notification};
+use domain::notification::{addressees, Decision, Message, Notification};
 use domain::page::Page;
 use domain::permission::{
     Permission, PermissionError, PermissionEvent, PermissionStatus, PENDING_LIFETIME,
@@ -483,15 +483,15 @@ pub async fn request(
                 Some(organization),
                 AuditAction::PermissionRequested,
                 (TargetKind::Permission, permission.id),
-                Some(scope_list(&permission.scopes)),
+                Some(domain::audit::details::scopes(&permission.scopes)),
                 now,
             ))?;
             // In the language the organization chose for its e-mails, not the partner's.
-            for recipient in &org.contact_emails {
+            for recipient in addressees(&org.contact_emails) {
                 tx.notify(&Notification::new(
                     Uuid::new_v4(),
                     organization,
-                    recipient.clone(),
+                    recipient,
                     &message,
                     org.preferred_language,
                     now,
@@ -509,14 +509,6 @@ pub async fn request(
         )
     })
     .await
-}
-
-fn scope_list(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.code())
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// One permission
@@ -659,10 +651,9 @@ pub async fn decide(
                 Some(current.organization_id),
                 action,
                 (TargetKind::Permission, id),
-                Some(format!(
-                    "{} -> {}",
-                    transition.event.from.map_or("none", PermissionStatus::code),
-                    to.code()
+                Some(domain::audit::details::permission_moved(
+                    transition.event.from,
+                    to,
                 )),
                 now,
             ))?;
@@ -671,11 +662,11 @@ pub async fn decide(
                 let partner_name = partner
                     .as_ref()
                     .map_or_else(|| caller.subject.clone(), |p| p.name.as_str().to_owned());
-                for recipient in &organization.contact_emails {
+                for recipient in addressees(&organization.contact_emails) {
                     tx.notify(&Notification::new(
                         Uuid::new_v4(),
                         current.organization_id,
-                        recipient.clone(),
+                        recipient,
                         &Message::PermissionWithdrawn {
                             partner: &partner_name,
                             organization: organization.name.as_str(),
@@ -687,7 +678,7 @@ pub async fn decide(
             }
             // In the partner's language, not the one of the administrator who decided.
             if let (Some(decision), Some(partner)) = (decision, partner.as_ref()) {
-                if let Some(recipient) = partner.contact_email.clone() {
+                for recipient in addressees(&partner.contact_email) {
                     tx.notify(&Notification::new(
                         Uuid::new_v4(),
                         current.organization_id,

@@ -4,6 +4,7 @@
 use super::list_schema;
 use crate::access::{authorize_on, Resource};
 use crate::auth::Caller;
+use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::state::AppState;
@@ -15,6 +16,7 @@ use domain::ids::OrganizationId;
 use domain::notification::Notification;
 use domain::page::{Page, PageRequest};
 use domain::ports::{DirectoryRepository, RecordsRepository};
+use domain::Language;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,8 +27,9 @@ use uuid::Uuid;
     "id": "8c2e4a6b-0d1f-4a3b-9c5d-7e9f1a3b5c7d", "organization_id": "6d3c1a52-0b7e-4c9d-8e21-c017505a1101",
     "actor": {"subject": "integration@fabrikam.com", "role": "partner", "partner_id": "9a8b7c6d-5e4f-4a3b-8c1d-0e9f8a7b6c01"},
     "on_behalf_of": "6d3c1a52-0b7e-4c9d-8e21-c017505a1101", "action": "benefit_consumed",
+    "action_label": "Benefit consumed",
     "target": {"kind": "benefit", "id": "56a5b687-1e8f-45d3-98fd-679f126e0714"},
-    "detail": "consumption +1 incidents", "created_at": "2026-11-24T10:15:00Z"
+    "detail": "Consumption: +1 incidents", "created_at": "2026-11-24T10:15:00Z"
 }))]
 pub struct AuditEventView {
     pub id: Uuid,
@@ -36,7 +39,10 @@ pub struct AuditEventView {
     pub on_behalf_of: Option<Uuid>,
     /// What was done, e.g. `benefit_consumed`, `permission_approved`.
     pub action: String,
+    /// The action for people, in the language of the answer.
+    pub action_label: String,
     pub target: TargetView,
+    /// A short account of the change, in the language of the answer.
     pub detail: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -49,8 +55,8 @@ pub struct TargetView {
     pub id: Uuid,
 }
 
-impl From<&AuditEvent> for AuditEventView {
-    fn from(e: &AuditEvent) -> Self {
+impl AuditEventView {
+    fn of(e: &AuditEvent, language: Language) -> Self {
         Self {
             id: e.id,
             organization_id: e.organization_id.map(|o| o.as_uuid()),
@@ -61,11 +67,12 @@ impl From<&AuditEvent> for AuditEventView {
             },
             on_behalf_of: e.on_behalf_of().map(|o| o.as_uuid()),
             action: e.action.code().to_owned(),
+            action_label: e.action.label().get(language).to_owned(),
             target: TargetView {
                 kind: e.target_kind.code().to_owned(),
                 id: e.target_id,
             },
-            detail: e.detail.clone(),
+            detail: e.detail.as_ref().map(|d| d.get(language).to_owned()),
             created_at: e.at,
         }
     }
@@ -80,20 +87,24 @@ list_schema!(AuditEventList, AuditEventView);
     "template": "permission_requested", "language": "en",
     "subject": "Northwind Advisors asks to manage the benefits of Contoso Ltd",
     "body": "Northwind Advisors asks to manage the Software Assurance benefits of Contoso Ltd on its behalf. Approve or decline the request in the portal.",
-    "status": "pending", "attempts": 0, "last_error": null,
+    "status": "pending", "status_label": "Waiting to be sent", "attempts": 0, "last_error": null,
     "next_attempt_at": "2026-11-24T10:15:00Z", "created_at": "2026-11-24T10:15:00Z", "sent_at": null
 }))]
 pub struct NotificationView {
     pub id: Uuid,
-    pub recipient: String,
+    /// `null` when there was nobody to send it to (status `no_recipient`).
+    pub recipient: Option<String>,
     /// e.g. `permission_requested`, `permission_approved`, `voucher_assigned`.
     pub template: String,
     /// `en` or `fr`.
     pub language: String,
     pub subject: String,
     pub body: String,
-    /// `pending` (not sent yet, or waiting for a retry), `sent`, `failed` (gave up).
+    /// `pending` (not sent yet, or waiting for a retry), `sent`, `failed` (gave up),
+    /// `no_recipient` (nobody to send it to: kept so that it is seen).
     pub status: String,
+    /// The status for people, in the language of the answer.
+    pub status_label: String,
     pub attempts: i32,
     pub last_error: Option<String>,
     pub next_attempt_at: DateTime<Utc>,
@@ -101,16 +112,17 @@ pub struct NotificationView {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
-impl From<&Notification> for NotificationView {
-    fn from(n: &Notification) -> Self {
+impl NotificationView {
+    pub fn of(n: &Notification, language: Language) -> Self {
         Self {
             id: n.id,
-            recipient: n.recipient.to_string(),
+            recipient: n.recipient.as_ref().map(ToString::to_string),
             template: n.template.clone(),
             language: n.language.code().to_owned(),
             subject: n.subject.clone(),
             body: n.body.clone(),
             status: n.status.code().to_owned(),
+            status_label: n.status.label().get(language).to_owned(),
             attempts: n.attempts,
             last_error: n.last_error.clone(),
             next_attempt_at: n.next_attempt_at,
@@ -161,9 +173,11 @@ fn records<T>(
 pub async fn audit_events(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<AuditEventList>, ApiError> {
+    let language = context.language;
     let organization = OrganizationId(path.into_inner());
     let page: PageRequest = query.page()?;
     let found = blocking(move || {
@@ -173,7 +187,11 @@ pub async fn audit_events(
     })
     .await?;
     Ok(web::Json(AuditEventList {
-        items: found.items.iter().map(AuditEventView::from).collect(),
+        items: found
+            .items
+            .iter()
+            .map(|e| AuditEventView::of(e, language))
+            .collect(),
         next_cursor: found.next.as_ref().map(encode_cursor),
     }))
 }
@@ -197,9 +215,11 @@ pub async fn audit_events(
 pub async fn notifications(
     state: web::Data<AppState>,
     Caller(caller): Caller,
+    context: RequestContext,
     path: web::Path<Uuid>,
     query: web::Query<ListQuery>,
 ) -> Result<web::Json<NotificationList>, ApiError> {
+    let language = context.language;
     let organization = OrganizationId(path.into_inner());
     let page = query.page()?;
     let found = blocking(move || {
@@ -209,7 +229,11 @@ pub async fn notifications(
     })
     .await?;
     Ok(web::Json(NotificationList {
-        items: found.items.iter().map(NotificationView::from).collect(),
+        items: found
+            .items
+            .iter()
+            .map(|n| NotificationView::of(n, language))
+            .collect(),
         next_cursor: found.next.as_ref().map(encode_cursor),
     }))
 }

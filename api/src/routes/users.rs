@@ -102,7 +102,7 @@ fn type_of<'a>(catalog: &'a Catalog, held: &HeldBenefit) -> Result<&'a BenefitTy
 
 /// The instructions e-mail for one user.
 fn instructions(
-    organization: domain::ids::OrganizationId,
+    held: &HeldBenefit,
     benefit_type: &BenefitType,
     user: &BenefitUser,
     language: Language,
@@ -110,12 +110,18 @@ fn instructions(
 ) -> Notification {
     Notification::new(
         Uuid::new_v4(),
-        organization,
-        user.email.clone(),
+        held.account.organization_id,
+        Some(user.email.clone()),
         &Message::Instructions {
             user: user.display_name.as_str(),
             benefit: &benefit_type.name,
             instructions: &benefit_type.end_user_instructions,
+            // The instructions of a type with a program / access code (HUP) refer to it.
+            code: held
+                .benefit
+                .access_code
+                .as_deref()
+                .filter(|_| benefit_type.features.has_access_code),
         },
         language,
         now,
@@ -234,16 +240,13 @@ pub async fn add(
                 Some(organization),
                 AuditAction::UserAdded,
                 (TargetKind::User, user.id),
-                Some(format!("{} on {}", user.email, benefit_type.code.as_str())),
+                Some(domain::audit::details::user_on(
+                    &user.email,
+                    &benefit_type.name,
+                )),
                 now,
             ))?;
-            tx.notify(&instructions(
-                organization,
-                benefit_type,
-                &user,
-                language,
-                now,
-            ))?;
+            tx.notify(&instructions(&held, benefit_type, &user, language, now))?;
             idempotency::stored(StatusCode::CREATED, &[], &UserView::from(&user))
         },
     )
@@ -351,7 +354,10 @@ pub async fn modify(
                     Some(held.account.organization_id),
                     AuditAction::UserModified,
                     (TargetKind::User, user.id),
-                    Some(format!("{} -> {}", user.email, changed.email)),
+                    Some(domain::audit::details::user_changed(
+                        &user.email,
+                        &changed.email,
+                    )),
                     now,
                 ))?;
                 Ok(changed)
@@ -411,7 +417,7 @@ pub async fn remove(
                     Some(held.account.organization_id),
                     AuditAction::UserRemoved,
                     (TargetKind::User, user.id),
-                    Some(user.email.to_string()),
+                    Some(Localized::same(user.email.to_string())),
                     now,
                 ))?;
                 Ok(())
@@ -461,13 +467,7 @@ pub async fn resend_instructions(
         &context,
         mail,
         move |held, benefit_type, user, now| {
-            Ok(instructions(
-                held.account.organization_id,
-                benefit_type,
-                user,
-                language,
-                now,
-            ))
+            Ok(instructions(held, benefit_type, user, language, now))
         },
     )
     .await
@@ -528,7 +528,7 @@ pub async fn access_code(
             Ok(Notification::new(
                 Uuid::new_v4(),
                 held.account.organization_id,
-                user.email.clone(),
+                Some(user.email.clone()),
                 &Message::AccessCode {
                     user: user.display_name.as_str(),
                     benefit: &benefit_type.name,
@@ -575,6 +575,7 @@ async fn mail_user(
     };
     let catalog: Arc<Catalog> = state.catalog.clone();
     let fingerprint = serde_json::json!({ "user": mail.user });
+    let language = context.language;
     idempotency::run(state, req, caller, context, &fingerprint, move |tx, now| {
         let held = tx
             .benefit(mail.benefit)?
@@ -590,10 +591,14 @@ async fn mail_user(
             Some(held.account.organization_id),
             mail.audited,
             (TargetKind::User, user.id),
-            Some(user.email.to_string()),
+            Some(Localized::same(user.email.to_string())),
             now,
         ))?;
-        idempotency::stored(StatusCode::ACCEPTED, &[], &NotificationView::from(&n))
+        idempotency::stored(
+            StatusCode::ACCEPTED,
+            &[],
+            &NotificationView::of(&n, language),
+        )
     })
     .await
 }

@@ -15,7 +15,7 @@ use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
-use domain::auth::{Action, Actor, Principal, Role};
+use domain::auth::{Action, Actor, Principal};
 use domain::ids::BenefitId;
 use domain::notification::{Message, Notification};
 use domain::ports::{VoucherRepository, WriteError};
@@ -238,7 +238,7 @@ pub async fn assign(
             let held = tx
                 .benefit(id)?
                 .ok_or_else(|| Resource::Benefit.not_found())?;
-            let (voucher, entry) =
+            let (voucher, _entry) =
                 voucher::assign(tx, &held.benefit, Uuid::new_v4(), new, &actor, now)
                     .map_err(refused)?;
             tx.insert_voucher(&voucher)?;
@@ -248,16 +248,16 @@ pub async fn assign(
                 Some(organization),
                 AuditAction::VoucherAssigned,
                 (TargetKind::Voucher, voucher.id),
-                Some(format!(
-                    "{} days to {}, ledger #{}",
-                    voucher.days, voucher.holder_email, entry.seq
+                Some(domain::audit::details::voucher_assigned(
+                    voucher.days,
+                    &voucher.holder_email,
                 )),
                 now,
             ))?;
             tx.notify(&Notification::new(
                 Uuid::new_v4(),
                 organization,
-                voucher.holder_email.clone(),
+                Some(voucher.holder_email.clone()),
                 &Message::VoucherAssigned {
                     holder: voucher.holder_name.as_str(),
                     course: voucher.course.as_str(),
@@ -334,10 +334,9 @@ async fn move_voucher(
                 Some(organization),
                 audited,
                 (TargetKind::Voucher, id),
-                Some(format!(
-                    "{} -> {}",
-                    current.status.code(),
-                    moved.status.code()
+                Some(domain::audit::details::voucher_moved(
+                    current.status,
+                    moved.status,
                 )),
                 now,
             ))?;
@@ -345,7 +344,7 @@ async fn move_voucher(
                 tx.notify(&Notification::new(
                     Uuid::new_v4(),
                     organization,
-                    moved.holder_email.clone(),
+                    Some(moved.holder_email.clone()),
                     &Message::VoucherRevoked {
                         holder: moved.holder_name.as_str(),
                         course: moved.course.as_str(),
@@ -440,11 +439,7 @@ pub async fn redeem(
 
 /// The actor time acts as when it expires vouchers.
 pub fn system_actor() -> Actor {
-    Actor {
-        subject: "sa-benefits (voucher expiry)".to_owned(),
-        role: Role::Operator,
-        partner: None,
-    }
+    Actor::time("voucher expiry")
 }
 
 /// Records the expiry of one voucher time has expired (the sweeper). Blocking.
@@ -467,11 +462,10 @@ pub fn expire(state: &AppState, id: Uuid, now: DateTime<Utc>) -> Result<bool, Ap
             Some(held.account.organization_id),
             AuditAction::VoucherExpired,
             (TargetKind::Voucher, id),
-            Some(if expired.days_returned == Some(true) {
-                format!("{} days back to the pool", expired.days)
-            } else {
-                format!("{} days lost with the expired benefit", expired.days)
-            }),
+            Some(domain::audit::details::voucher_expired(
+                expired.days,
+                expired.days_returned == Some(true),
+            )),
             now,
         ))?;
         Ok(true)

@@ -222,6 +222,23 @@ pub(crate) fn load_held(
 }
 
 impl BenefitRepository for Database {
+    fn due_benefit_expiries(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<BenefitId>, StorageError> {
+        use benefits::dsl as b;
+        let ids: Vec<String> = b::benefits
+            .filter(b::expires_at.le(to_db(now)))
+            .filter(b::quantity.gt(b::used))
+            .select(b::id)
+            .order(b::expires_at.asc())
+            .limit(limit)
+            .load(&mut self.conn()?)
+            .map_err(storage)?;
+        ids.iter().map(|i| uuid(i).map(BenefitId)).collect()
+    }
+
     fn grant(
         &self,
         account: AccountId,

@@ -104,6 +104,19 @@ impl PartnerRow {
     }
 }
 
+pub(crate) fn load_partner(
+    conn: &mut DbConnection,
+    id: PartnerId,
+) -> Result<Option<Partner>, StorageError> {
+    partners::table
+        .find(id.to_string())
+        .first::<PartnerRow>(conn)
+        .optional()
+        .map_err(storage)?
+        .map(PartnerRow::into_domain)
+        .transpose()
+}
+
 pub(crate) fn load_organization(
     conn: &mut DbConnection,
     id: OrganizationId,
@@ -214,13 +227,7 @@ impl Tx<'_> {
 
     /// A partner, read in this transaction.
     pub fn partner(&mut self, id: PartnerId) -> Result<Option<Partner>, StorageError> {
-        partners::table
-            .find(id.to_string())
-            .first::<PartnerRow>(self.conn)
-            .optional()
-            .map_err(storage)?
-            .map(PartnerRow::into_domain)
-            .transpose()
+        load_partner(self.conn, id)
     }
 }
 

@@ -9,10 +9,12 @@ use crate::{Database, DbConnection};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use domain::auth::{ActivePermission, Scope};
+use domain::audit::{details, AuditAction, AuditEvent, TargetKind};
+use domain::auth::{ActivePermission, Actor, Scope};
 use domain::entities::Organization;
 use domain::error::StorageError;
 use domain::ids::{OrganizationId, PartnerId};
+use domain::notification;
 use domain::page::{Page, PageRequest};
 use domain::permission::{
     Mover, Permission, PermissionError, PermissionEvent, PermissionStatus, Transition,
@@ -159,7 +161,47 @@ fn settle(
         None => Ok(permission),
         Some(event) => {
             let settled = permission.settled(now);
-            store_move(conn, &settled, permission.version, &[&event])?;
+            if store_move(conn, &settled, permission.version, &[&event])? {
+                // Both sides are told, in the same transaction as the move (PRODUCT.md §8).
+                let organization =
+                    super::directory::load_organization(conn, permission.organization_id)?
+                        .ok_or_else(|| {
+                            StorageError(format!(
+                                "permission {} has no organization",
+                                permission.id
+                            ))
+                        })?;
+                let partner = super::directory::load_partner(conn, permission.partner_id)?
+                    .ok_or_else(|| {
+                        StorageError(format!("permission {} has no partner", permission.id))
+                    })?;
+                let was_approved = permission.status == PermissionStatus::Approved;
+                super::records::insert_audit(
+                    conn,
+                    &AuditEvent {
+                        id: Uuid::new_v4(),
+                        organization_id: Some(permission.organization_id),
+                        actor: Actor::time("permission expiry"),
+                        action: AuditAction::PermissionExpired,
+                        target_kind: TargetKind::Permission,
+                        target_id: permission.id,
+                        detail: Some(details::permission_moved(
+                            Some(permission.status),
+                            PermissionStatus::Expired,
+                        )),
+                        at: event.at,
+                    },
+                )?;
+                for notice in notification::permission_expired(
+                    Uuid::new_v4,
+                    &organization,
+                    &partner,
+                    was_approved,
+                    now,
+                ) {
+                    super::records::insert_notification(conn, &notice)?;
+                }
+            }
             Ok(settled)
         }
     }

@@ -6,7 +6,7 @@ use crate::connection::storage;
 use crate::convert::{corrupt, from_db, to_db, uuid};
 use crate::schema::{audit_events, notifications};
 use crate::tx::Tx;
-use crate::Database;
+use crate::{Database, DbConnection};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use domain::audit::{AuditAction, AuditEvent, TargetKind};
@@ -17,7 +17,7 @@ use domain::notification::{DeliveryStatus, Notification};
 use domain::page::{Page, PageRequest};
 use domain::ports::{OutboxRepository, RecordsRepository};
 use domain::values::EmailAddress;
-use domain::Language;
+use domain::{Language, Localized};
 use uuid::Uuid;
 
 #[derive(Queryable)]
@@ -60,7 +60,11 @@ impl AuditRow {
             target_kind: TargetKind::parse(&self.target_kind)
                 .ok_or_else(|| corrupt("audit target", &self.target_kind))?,
             target_id: uuid(&self.target_id)?,
-            detail: self.detail,
+            // Stored as {"en": …, "fr": …}; a line written before details were translated
+            // holds one plain text, shown as it is in both languages.
+            detail: self.detail.map(|d| {
+                serde_json::from_str::<Localized>(&d).unwrap_or_else(|_| Localized::same(d))
+            }),
             at: from_db(self.created_at),
         })
     }
@@ -70,7 +74,7 @@ impl AuditRow {
 struct NotificationRow {
     id: String,
     organization_id: String,
-    recipient: String,
+    recipient: Option<String>,
     template: String,
     language: String,
     subject: String,
@@ -88,8 +92,10 @@ impl NotificationRow {
         Ok(Notification {
             id: uuid(&self.id)?,
             organization_id: OrganizationId(uuid(&self.organization_id)?),
-            recipient: EmailAddress::parse(&self.recipient)
-                .map_err(|_| corrupt("recipient", &self.recipient))?,
+            recipient: match &self.recipient {
+                None => None,
+                Some(r) => Some(EmailAddress::parse(r).map_err(|_| corrupt("recipient", r))?),
+            },
             template: self.template,
             language: Language::ALL
                 .into_iter()
@@ -111,33 +117,55 @@ impl NotificationRow {
 impl Tx<'_> {
     /// Appends one line to the audit log, in this transaction.
     pub fn audit(&mut self, event: &AuditEvent) -> Result<(), StorageError> {
-        use audit_events::dsl as a;
-        diesel::insert_into(a::audit_events)
-            .values((
-                a::id.eq(event.id.to_string()),
-                a::organization_id.eq(event.organization_id.map(|o| o.to_string())),
-                a::actor_subject.eq(&event.actor.subject),
-                a::actor_role.eq(event.actor.role.code()),
-                a::partner_id.eq(event.actor.partner.map(|p| p.to_string())),
-                a::action.eq(event.action.code()),
-                a::target_kind.eq(event.target_kind.code()),
-                a::target_id.eq(event.target_id.to_string()),
-                a::detail.eq(&event.detail),
-                a::created_at.eq(to_db(event.at)),
-            ))
-            .execute(self.conn)
-            .map_err(storage)?;
-        Ok(())
+        insert_audit(self.conn, event)
     }
 
     /// Puts a notification in the outbox, in this transaction.
     pub fn notify(&mut self, n: &Notification) -> Result<(), StorageError> {
+        insert_notification(self.conn, n)
+    }
+}
+
+/// Appends one line to the audit log, in the caller's transaction.
+pub(crate) fn insert_audit(
+    conn: &mut DbConnection,
+    event: &AuditEvent,
+) -> Result<(), StorageError> {
+    use audit_events::dsl as a;
+    diesel::insert_into(a::audit_events)
+        .values((
+            a::id.eq(event.id.to_string()),
+            a::organization_id.eq(event.organization_id.map(|o| o.to_string())),
+            a::actor_subject.eq(&event.actor.subject),
+            a::actor_role.eq(event.actor.role.code()),
+            a::partner_id.eq(event.actor.partner.map(|p| p.to_string())),
+            a::action.eq(event.action.code()),
+            a::target_kind.eq(event.target_kind.code()),
+            a::target_id.eq(event.target_id.to_string()),
+            a::detail.eq(event
+                .detail
+                .as_ref()
+                .map(|d| serde_json::to_string(d).map_err(|e| StorageError(e.to_string())))
+                .transpose()?),
+            a::created_at.eq(to_db(event.at)),
+        ))
+        .execute(conn)
+        .map_err(storage)?;
+    Ok(())
+}
+
+/// Puts one notification in the outbox, in the caller's transaction.
+pub(crate) fn insert_notification(
+    conn: &mut DbConnection,
+    n: &Notification,
+) -> Result<(), StorageError> {
+    {
         use notifications::dsl as o;
         diesel::insert_into(o::notifications)
             .values((
                 o::id.eq(n.id.to_string()),
                 o::organization_id.eq(n.organization_id.to_string()),
-                o::recipient.eq(n.recipient.to_string()),
+                o::recipient.eq(n.recipient.as_ref().map(ToString::to_string)),
                 o::template.eq(&n.template),
                 o::language.eq(n.language.code()),
                 o::subject.eq(&n.subject),
@@ -149,7 +177,7 @@ impl Tx<'_> {
                 o::created_at.eq(to_db(n.created_at)),
                 o::sent_at.eq(n.sent_at.map(to_db)),
             ))
-            .execute(self.conn)
+            .execute(conn)
             .map_err(storage)?;
         Ok(())
     }

@@ -1,0 +1,2 @@
+DELETE FROM notifications WHERE recipient IS NULL;
+ALTER TABLE notifications ALTER COLUMN recipient SET NOT NULL;
