@@ -781,3 +781,67 @@ async fn e_mails_are_written_in_their_recipients_language() {
     assert_eq!(language_of("permission_requested"), "fr");
     assert_eq!(language_of("permission_approved"), "en");
 }
+
+/// PRODUCT.md §8: an expired permission tells both sides, and a side with nobody to write to
+/// still gets its notification recorded, with status `no_recipient`.
+#[tokio::test]
+async fn an_expired_permission_tells_both_sides_and_nobody_is_recorded_as_such() {
+    let app = TestApp::spawn().await;
+    // No contact e-mails: the organization's side has nobody to write to.
+    let org = app.create_org("Contoso").await;
+    let partner = app.create_partner("Fabrikam").await;
+    let end = Utc::now() + Duration::days(10);
+    let id = app.request_permission(org, partner, None, Some(end)).await;
+    let r = app.move_permission(id, &app.admin(org), "approved").await;
+    assert_eq!(r.status(), 200);
+    app.advance(Duration::days(11));
+    app.run_maintenance().await;
+    app.run_maintenance().await;
+    let outbox = body(
+        app.get(
+            &format!("/api/v1/organizations/{org}/notifications"),
+            &app.admin(org),
+        )
+        .await,
+    )
+    .await;
+    let mut seen: Vec<(String, Value, String)> = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["template"].as_str().unwrap().to_owned(),
+                n["recipient"].clone(),
+                n["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort_by_key(|a| (a.0.clone(), a.1.to_string()));
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "permission_approved".into(),
+                json!("licensing@partner.example"),
+                "pending".into()
+            ),
+            (
+                "permission_expired".into(),
+                json!("licensing@partner.example"),
+                "pending".into()
+            ),
+            (
+                "permission_expired".into(),
+                Value::Null,
+                "no_recipient".into()
+            ),
+            (
+                "permission_requested".into(),
+                Value::Null,
+                "no_recipient".into()
+            ),
+        ],
+        "{outbox}"
+    );
+}
