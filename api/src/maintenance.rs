@@ -42,28 +42,63 @@ pub async fn run_once(state: &AppState) {
 /// Records the lapse of benefits that ended with units left: one `expiry` ledger entry each
 /// (PRODUCT.md §4), in batches, one transaction per benefit.
 async fn expire_benefits(state: &AppState) {
+    sweep(
+        state,
+        "benefit",
+        |s, now| s.db.due_benefit_expiries(now, BATCH),
+        expire_benefit,
+    )
+    .await
+}
+
+/// Records the expiry of vouchers time has expired, in batches, one transaction each.
+async fn expire_vouchers(state: &AppState) {
+    sweep(
+        state,
+        "voucher",
+        |s, now| s.db.due_voucher_expiries(now, BATCH),
+        crate::routes::vouchers::expire,
+    )
+    .await
+}
+
+/// How many due items one round of a sweep reads at a time.
+const BATCH: i64 = 200;
+
+/// Reads what time made due in batches of [`BATCH`] and records each with `expire` (true
+/// when it wrote something), until a batch comes back short; logs what it did.
+async fn sweep<I, E>(
+    state: &AppState,
+    what: &'static str,
+    due: fn(&AppState, DateTime<Utc>) -> Result<Vec<I>, E>,
+    expire: fn(&AppState, I, DateTime<Utc>) -> Result<bool, ApiError>,
+) where
+    I: Send + 'static,
+    ApiError: From<E>,
+    E: 'static,
+{
     let state = state.clone();
     let outcome = blocking(move || {
         let mut recorded = 0usize;
         loop {
             let now = state.now();
-            let due = state.db.due_benefit_expiries(now, 200)?;
-            let batch = due.len();
-            for id in due {
-                if expire_benefit(&state, id, now)? {
+            let batch = due(&state, now)?;
+            let read = batch.len();
+            for id in batch {
+                if expire(&state, id, now)? {
                     recorded += 1;
                 }
             }
-            if batch < 200 {
-                return Ok(recorded);
+            if (read as i64) < BATCH {
+                return Ok::<_, ApiError>(recorded);
             }
         }
     })
     .await;
     match outcome {
         Ok(0) => {}
-        Ok(expired) => tracing::info!(expired, "benefit expiries recorded"),
-        Err(e) => tracing::warn!(code = e.code, "benefit upkeep failed"),
+        Ok(expired) => tracing::info!(expired, what, "expiries recorded"),
+        Err(e) => tracing::warn!(code = e.code, what, "expiry upkeep failed"),
     }
 }
 
@@ -98,34 +133,6 @@ pub fn expire_benefit(
     })
 }
 
-/// Records the expiry of vouchers time has expired, in batches, one transaction each.
-async fn expire_vouchers(state: &AppState) {
-    let state = state.clone();
-    let outcome = blocking(move || {
-        let mut recorded = 0usize;
-        loop {
-            let now = state.now();
-            let due = state.db.due_voucher_expiries(now, 200)?;
-            let batch = due.len();
-            for id in due {
-                if crate::routes::vouchers::expire(&state, id, now)? {
-                    recorded += 1;
-                }
-            }
-            if batch < 200 {
-                return Ok(recorded);
-            }
-        }
-    })
-    .await;
-    match outcome {
-        Ok(0) => {}
-        Ok(expired) => tracing::info!(expired, "voucher expiries recorded"),
-        Err(e) => tracing::warn!(code = e.code, "voucher upkeep failed"),
-    }
-}
-
-/// Runs the upkeep now and every [`PERIOD`] for as long as the server runs.
 /// Runs the upkeep every [`PERIOD`] until `stop` turns true; a round under way is finished.
 pub fn spawn(
     state: AppState,
