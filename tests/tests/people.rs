@@ -643,3 +643,59 @@ async fn a_mail_server_with_an_untrusted_certificate_gets_nothing() {
     assert!(items[0]["last_error"].is_string(), "{items:?}");
     assert!(smtp.messages().is_empty());
 }
+
+/// PRODUCT.md §5 and the guide: the Home Use Program's instructions tell the user to enter
+/// the program code, so the e-mail carries the benefit's code; a type without one carries none.
+#[tokio::test]
+async fn hup_instructions_carry_the_benefits_code() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let account = app.create_account(org, "EMEA").await;
+    let admin = app.admin(org);
+    let hup = app.grant(account, "home_use_program", Some(20)).await;
+    let learning = app.grant(account, "e_learning", Some(5)).await;
+    assert_eq!(
+        add_domain(&app, account, &admin, "contoso.com")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        add_user(&app, hup, &admin, "ana@contoso.com")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        add_user(&app, learning, &admin, "li@contoso.com")
+            .await
+            .status(),
+        201
+    );
+    let detail = body(app.get(&format!("/api/v1/benefits/{hup}"), &admin).await).await;
+    let code = detail["identification"]["access_code"]
+        .as_str()
+        .expect("a HUP benefit has its code")
+        .to_owned();
+    let outbox = body(
+        app.get(
+            &format!("/api/v1/organizations/{org}/notifications"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let body_to = |to: &str| {
+        outbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["recipient"] == to && n["template"] == "end_user_instructions")
+            .unwrap_or_else(|| panic!("no instructions to {to} in {outbox}"))["body"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(body_to("ana@contoso.com").contains(&code));
+    assert!(!body_to("li@contoso.com").contains("Your code"));
+}
