@@ -6,7 +6,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use domain::auth::{
-    authorize, needs_permission_lookup, Action, Actor, Denied, Principal, PrincipalKind,
+    authorize_on_benefit as decide_on_benefit, needs_permission_lookup, Action, Actor, Denied,
+    Principal, PrincipalKind,
 };
 use domain::entities::PurchasingAccount;
 use domain::ids::{AccountId, BenefitId, OrganizationId};
@@ -56,17 +57,44 @@ pub fn authorize_on(
     action: Action,
     resource: Resource,
 ) -> Result<Actor, ApiError> {
-    decide(state, principal, organization, action, resource).map(|(actor, _)| actor)
+    decide(state, principal, organization, action, resource, None).map(|(actor, _)| actor)
 }
 
-/// [`authorize_on`], with when the decision stops holding by time alone (the end of the
-/// partner's permission it rests on; `None` for never).
+/// Decides `action` on a benefit held by `organization`: as [`authorize_on`], and a partner
+/// acting on a benefit of a type added to the catalog after its approval needs
+/// `manage_future_benefits` (`domain::auth::authorize_on_benefit`). Blocking.
+pub fn authorize_on_held(
+    state: &AppState,
+    principal: &Principal,
+    held: &HeldBenefit,
+    action: Action,
+    resource: Resource,
+) -> Result<Actor, ApiError> {
+    let catalog = state.catalog_covering([&held.benefit.type_code])?;
+    let added_at = catalog
+        .get(&held.benefit.type_code)
+        .and_then(|t| t.added_at);
+    decide(
+        state,
+        principal,
+        held.account.organization_id,
+        action,
+        resource,
+        added_at,
+    )
+    .map(|(actor, _)| actor)
+}
+
+/// [`authorize_on`] (on a benefit of a type added to the catalog at `type_added_at`, when
+/// given), with when the decision stops holding by time alone (the end of the partner's
+/// permission it rests on; `None` for never).
 fn decide(
     state: &AppState,
     principal: &Principal,
     organization: OrganizationId,
     action: Action,
     resource: Resource,
+    type_added_at: Option<DateTime<Utc>>,
 ) -> Result<(Actor, Option<DateTime<Utc>>), ApiError> {
     let permission =
         match principal.kind {
@@ -75,13 +103,17 @@ fn decide(
                 .active_permission(partner, organization, state.now())?,
             _ => None,
         };
-    let actor =
-        authorize(principal, organization, action, permission.as_ref()).map_err(|denied| {
-            match denied {
-                Denied::NotFound => resource.not_found(),
-                other => other.into(),
-            }
-        })?;
+    let actor = decide_on_benefit(
+        principal,
+        organization,
+        action,
+        permission.as_ref(),
+        type_added_at,
+    )
+    .map_err(|denied| match denied {
+        Denied::NotFound => resource.not_found(),
+        other => other.into(),
+    })?;
     Ok((actor, permission.and_then(|p| p.ends_at)))
 }
 
@@ -118,13 +150,7 @@ pub fn benefit_for(
         .db
         .benefit(id)?
         .ok_or_else(|| Resource::Benefit.not_found())?;
-    let actor = authorize_on(
-        state,
-        caller,
-        held.account.organization_id,
-        action,
-        Resource::Benefit,
-    )?;
+    let actor = authorize_on_held(state, caller, &held, action, Resource::Benefit)?;
     Ok((held, actor))
 }
 
@@ -156,6 +182,19 @@ pub fn portfolio_until(
         portfolio.account.organization_id,
         action,
         Resource::Account,
+        None,
     )?;
     Ok((portfolio, until))
+}
+
+/// The calling partner, for the operations on a partner's own resources (`/partners/me/…`);
+/// any other caller is refused with `refusal` (403).
+pub fn partner_of(
+    caller: &Principal,
+    refusal: Localized,
+) -> Result<domain::ids::PartnerId, ApiError> {
+    match caller.kind {
+        PrincipalKind::Partner(p) => Ok(p),
+        _ => Err(ApiError::forbidden(refusal)),
+    }
 }

@@ -727,6 +727,10 @@ pub async fn authenticate(
         .clone();
     let principal = match bearer_token(req.request()) {
         Ok(token) => verifier.verify(token).await,
+        Err(AuthError::Missing) => match stream_token(req.request()) {
+            Some(token) => verifier.verify(&token).await,
+            None => Err(AuthError::Missing),
+        },
         Err(e) => Err(e),
     };
     // The limit counts every request: a principal's under its name, the others under the
@@ -741,6 +745,18 @@ pub async fn authenticate(
     let principal = principal.map_err(ApiError::from)?;
     req.extensions_mut().insert(principal);
     next.call(req).await
+}
+
+/// The token of an event stream passed as `?access_token=`: a browser's `EventSource` cannot
+/// send an `Authorization` header. Only on `GET …/events`, only without the header.
+fn stream_token(req: &HttpRequest) -> Option<String> {
+    if req.method() != actix_web::http::Method::GET || !req.path().ends_with("/events") {
+        return None;
+    }
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(name, _)| name == "access_token")
+        .map(|(_, token)| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
 }
 
 fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {

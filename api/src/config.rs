@@ -77,6 +77,11 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// An extra certificate authority (PEM) trusted for the SMTP server's certificate.
     pub smtp_ca_file: Option<PathBuf>,
+    /// The key webhook secrets are derived from (`WEBHOOK_SIGNING_KEY`, or a key created once
+    /// under `data/`); servers sharing a database must share it.
+    pub webhook_signing_key: Vec<u8>,
+    /// `WEBHOOK_ALLOW_PRIVATE=true`: webhooks may use `http://` and private addresses.
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +110,10 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
+    #[error("WEBHOOK_SIGNING_KEY must be at least 32 bytes")]
+    ShortWebhookKey,
+    #[error("{name} must be true or false, not {value}")]
+    NotABoolean { name: &'static str, value: String },
     #[error("{name} is not a number: {value}")]
     NotANumber { name: &'static str, value: String },
 }
@@ -256,10 +265,25 @@ impl Config {
             workers: number("WORKERS")?.map(|n| n as usize),
             database_pool_size: number("DATABASE_POOL_SIZE")?.unwrap_or(16),
             kept_answers: number("KEPT_ANSWERS")?
-                .map_or(crate::answers::Answers::DEFAULT_CAPACITY, |n| n as usize),
+                .map_or(crate::cache::ListCache::DEFAULT_CAPACITY, |n| n as usize),
             rate_limit_per_minute: number("RATE_LIMIT_PER_MINUTE")?
                 .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE),
             smtp_ca_file: var("SMTP_CA_FILE")?.map(PathBuf::from),
+            webhook_signing_key: match var("WEBHOOK_SIGNING_KEY")? {
+                Some(key) if key.len() < 32 => return Err(ConfigError::ShortWebhookKey),
+                Some(key) => key.into_bytes(),
+                None => local_secret(&data_dir()?.join("webhook-signing-key"))?,
+            },
+            webhook_allow_private: match var("WEBHOOK_ALLOW_PRIVATE")?.as_deref() {
+                None | Some("false") | Some("0") => false,
+                Some("true") | Some("1") => true,
+                Some(other) => {
+                    return Err(ConfigError::NotABoolean {
+                        name: "WEBHOOK_ALLOW_PRIVATE",
+                        value: other.to_owned(),
+                    })
+                }
+            },
         })
     }
 }
@@ -286,8 +310,8 @@ fn local_secret(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
         std::fs::create_dir_all(dir).map_err(err)?;
     }
     let secret: String = {
-        use rand::Rng;
-        let bytes: [u8; 32] = rand::thread_rng().gen();
+        use rand::RngExt;
+        let bytes: [u8; 32] = rand::rng().random();
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     };
     let mut options = std::fs::OpenOptions::new();

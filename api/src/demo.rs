@@ -9,9 +9,10 @@ use domain::benefit::{CalculationInput, Grant};
 use domain::catalog::Catalog;
 use domain::entities::{Organization, Partner, PurchasingAccount};
 use domain::error::StorageError;
+use domain::error::WriteError;
 use domain::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
 use domain::permission::{Permission, PermissionError, PermissionStatus};
-use domain::ports::{BenefitRepository, DirectoryRepository, PermissionRepository, WriteError};
+use domain::ports::{BenefitRepository, DirectoryRepository, PermissionRepository};
 use domain::values::{EmailAddress, Name, Quantity, Reference};
 use domain::Language;
 use persistence::Database;
@@ -41,6 +42,10 @@ const BENEFITS: u128 = 0xb;
 const VOUCHERS: u128 = 0xc;
 const USERS: u128 = 0xd;
 const PERMISSIONS: u128 = 0xe;
+const NOTIFICATIONS: u128 = 0xa;
+const WEBHOOKS: u128 = 0xf;
+/// Fabrikam's webhook (to an address that does not resolve: its deliveries show failures).
+pub const DEMO_WEBHOOK: Uuid = demo_id(WEBHOOKS, 0);
 /// Problem Resolution Services (phone) of the demo account: metered, 20 incidents.
 pub const DEMO_BENEFIT: BenefitId = BenefitId(demo_id(BENEFITS, 0));
 /// Training Vouchers of the demo account (its vouchers and conversions).
@@ -89,12 +94,18 @@ struct DemoGrant {
     quantity: Option<i64>,
     started_days_ago: i64,
     lasts_days: i64,
-    inputs: &'static [(&'static str, i64)],
+    /// Each input's label in English and French, and its value.
+    inputs: &'static [(&'static str, &'static str, i64)],
 }
 
 /// Fills an empty database with the demo. Returns `false` (and changes nothing) when the
 /// database already holds organizations.
-pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool, SeedError> {
+pub fn seed(
+    db: &Database,
+    catalog: &Catalog,
+    webhooks: &crate::webhooks::Webhooks,
+    now: DateTime<Utc>,
+) -> Result<bool, SeedError> {
     if !db.is_empty()? {
         return Ok(false);
     }
@@ -156,7 +167,11 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(20),
             started_days_ago: 120,
             lasts_days: 365 * 3,
-            inputs: &[("Qualifying server licences with SA", 2_000)],
+            inputs: &[(
+                "Qualifying server licences with SA",
+                "Licences serveur éligibles avec SA",
+                2_000,
+            )],
         },
         DemoGrant {
             account: DEMO_ACCOUNT,
@@ -164,7 +179,11 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(12),
             started_days_ago: 120,
             lasts_days: 365 * 3,
-            inputs: &[("Qualifying server licences with SA", 2_000)],
+            inputs: &[(
+                "Qualifying server licences with SA",
+                "Licences serveur éligibles avec SA",
+                2_000,
+            )],
         },
         DemoGrant {
             account: DEMO_ACCOUNT,
@@ -172,7 +191,11 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(250),
             started_days_ago: 120,
             lasts_days: 365,
-            inputs: &[("Qualifying desktop licences with SA", 1_250)],
+            inputs: &[(
+                "Qualifying desktop licences with SA",
+                "Licences de postes de travail éligibles avec SA",
+                1_250,
+            )],
         },
         DemoGrant {
             account: DEMO_ACCOUNT,
@@ -180,7 +203,11 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(1_250),
             started_days_ago: 120,
             lasts_days: 365 * 3,
-            inputs: &[("Qualifying Office licences with SA", 1_250)],
+            inputs: &[(
+                "Qualifying Office licences with SA",
+                "Licences Office éligibles avec SA",
+                1_250,
+            )],
         },
         DemoGrant {
             account: DEMO_ACCOUNT,
@@ -196,7 +223,11 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(40),
             started_days_ago: 120,
             lasts_days: 365 * 3,
-            inputs: &[("Qualifying Office licences with SA", 1_250)],
+            inputs: &[(
+                "Qualifying Office licences with SA",
+                "Licences Office éligibles avec SA",
+                1_250,
+            )],
         },
         DemoGrant {
             account: DEMO_ACCOUNT,
@@ -204,15 +235,23 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(10),
             started_days_ago: 120,
             lasts_days: 365 * 2,
-            inputs: &[("Qualifying SA spend (thousands of USD)", 850)],
+            inputs: &[(
+                "Qualifying SA spend (thousands of USD)",
+                "Dépense SA éligible (milliers d'USD)",
+                850,
+            )],
         },
         DemoGrant {
             account: DEMO_ACCOUNT,
             code: "training_vouchers",
             quantity: Some(45),
-            started_days_ago: 120,
+            started_days_ago: 200,
             lasts_days: 365 * 2,
-            inputs: &[("Qualifying desktop licences with SA", 1_250)],
+            inputs: &[(
+                "Qualifying desktop licences with SA",
+                "Licences de postes de travail éligibles avec SA",
+                1_250,
+            )],
         },
         DemoGrant {
             account: DEMO_ACCOUNT,
@@ -220,23 +259,37 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(100),
             started_days_ago: 400,
             lasts_days: 365,
-            inputs: &[("Windows desktop licences with SA", 900)],
+            inputs: &[(
+                "Windows desktop licences with SA",
+                "Licences de postes Windows avec SA",
+                900,
+            )],
         },
         DemoGrant {
             account: SECOND_ACCOUNT,
             code: "problem_resolution_phone",
             quantity: Some(6),
-            started_days_ago: 60,
-            lasts_days: 365 * 3,
-            inputs: &[("Qualifying server licences with SA", 600)],
+            // Expires in 15 days: "expiring soon".
+            started_days_ago: 350,
+            lasts_days: 365,
+            inputs: &[(
+                "Qualifying server licences with SA",
+                "Licences serveur éligibles avec SA",
+                600,
+            )],
         },
         DemoGrant {
             account: SECOND_ACCOUNT,
             code: "e_learning",
-            quantity: Some(80),
+            // The three demo users take every seat: "low remaining".
+            quantity: Some(3),
             started_days_ago: 60,
             lasts_days: 365,
-            inputs: &[("Qualifying desktop licences with SA", 400)],
+            inputs: &[(
+                "Qualifying desktop licences with SA",
+                "Licences de postes de travail éligibles avec SA",
+                400,
+            )],
         },
         DemoGrant {
             account: OTHER_ACCOUNT,
@@ -244,7 +297,37 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
             quantity: Some(15),
             started_days_ago: 30,
             lasts_days: 365,
-            inputs: &[("Qualifying desktop licences with SA", 300)],
+            inputs: &[(
+                "Qualifying desktop licences with SA",
+                "Licences de postes de travail éligibles avec SA",
+                300,
+            )],
+        },
+        // Starts in two weeks: "not yet valid".
+        DemoGrant {
+            account: SECOND_ACCOUNT,
+            code: "planning_services",
+            quantity: Some(3),
+            started_days_ago: -14,
+            lasts_days: 365,
+            inputs: &[(
+                "Qualifying SA spend (thousands of USD)",
+                "Dépense SA éligible (milliers d'USD)",
+                250,
+            )],
+        },
+        // Woodgrove has authorized no e-mail domain yet: "domain required".
+        DemoGrant {
+            account: OTHER_ACCOUNT,
+            code: "e_learning",
+            quantity: Some(50),
+            started_days_ago: 30,
+            lasts_days: 365,
+            inputs: &[(
+                "Qualifying desktop licences with SA",
+                "Licences de postes de travail éligibles avec SA",
+                300,
+            )],
         },
     ];
     let operator = Actor {
@@ -264,9 +347,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         let inputs = g
             .inputs
             .iter()
-            .map(|(label, value)| {
-                CalculationInput::new(label, *value).expect("demo inputs are valid")
-            })
+            .map(|(en, fr, value)| CalculationInput::new(name(en), name(fr), *value))
             .collect();
         let grant = Grant::new(
             benefit_type,
@@ -302,6 +383,7 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
     }
     seed_training(db, &ago, now)?;
     seed_people(db, catalog, &ago)?;
+    seed_activity(db, catalog, &ago, now)?;
     for (id, partner_name, contact) in [
         (
             DEMO_PARTNER,
@@ -347,6 +429,19 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         &approved.permission,
         &[asked.requested_event(PARTNER_SUBJECT), approved.event],
     )?;
+    // Fabrikam hears of Contoso's changes at an address of its own; every later event of
+    // the demo is a delivery in its history.
+    let webhook = domain::events::Webhook {
+        id: DEMO_WEBHOOK,
+        partner_id: DEMO_PARTNER,
+        url: domain::events::WebhookUrl::stored(
+            "https://hooks.fabrikam.example/sa-benefits".to_owned(),
+        ),
+        filter: domain::events::EventFilter::all(),
+        created_at: ago(97),
+    };
+    let (salt, _, check) = webhooks.new_secret(webhook.id);
+    db.write(|tx| tx.insert_webhook(&webhook, &salt, &check))?;
     // Northwind asked three days ago; the request waits for an answer.
     let pending = Permission::request(
         PENDING_PERMISSION,
@@ -365,7 +460,394 @@ pub fn seed(db: &Database, catalog: &Catalog, now: DateTime<Utc>) -> Result<bool
         &pending,
         &[pending.requested_event("requests@northwindadvisors.com")],
     )?;
+    // Northwind's first request, two months ago, was declined.
+    let asked = Permission::request(
+        demo_id(PERMISSIONS, 2),
+        PENDING_PARTNER,
+        DEMO_ORG,
+        Some(vec![Scope::ManageDomains]),
+        None,
+        ago(62),
+    )
+    .map_err(refused)?;
+    let declined = asked
+        .decide(&admin, PermissionStatus::Declined, ago(60))
+        .map_err(refused)?;
+    db.insert_permission(
+        &declined.permission,
+        &[
+            asked.requested_event("requests@northwindadvisors.com"),
+            declined.event,
+        ],
+    )?;
+    // Tailspin managed the organization's vouchers for a while, until it was removed.
+    db.insert_partner(&Partner {
+        id: FORMER_PARTNER,
+        name: name("Tailspin Licensing"),
+        contact_email: Some(email("licensing@tailspin.example")),
+        created_at: ago(380),
+        preferred_language: Language::Fr,
+    })?;
+    let asked = Permission::request(
+        demo_id(PERMISSIONS, 3),
+        FORMER_PARTNER,
+        DEMO_ORG,
+        Some(vec![Scope::ManageVouchers]),
+        None,
+        ago(300),
+    )
+    .map_err(refused)?;
+    let approved = asked
+        .decide(&admin, PermissionStatus::Approved, ago(299))
+        .map_err(refused)?;
+    let removed = approved
+        .permission
+        .decide(&admin, PermissionStatus::Removed, ago(50))
+        .map_err(refused)?;
+    db.insert_permission(
+        &removed.permission,
+        &[
+            asked.requested_event("ops@tailspin.example"),
+            approved.event,
+            removed.event,
+        ],
+    )?;
+    seed_outbox(db, &ago)?;
     Ok(true)
+}
+
+/// The e-mails of the permission moves, as the outbox keeps them: Fabrikam's approval sent,
+/// Northwind's pending request waiting to be sent, Tailspin's removal given up on after its
+/// mail server refused it.
+fn seed_outbox(db: &Database, ago: &dyn Fn(i64) -> DateTime<Utc>) -> Result<(), SeedError> {
+    use domain::notification::{Decision, DeliveryStatus, Message, Notification};
+    let organization = "Contoso Ltd";
+    let approved = Message::PermissionDecided {
+        organization,
+        decision: Decision::Approved,
+    };
+    let asked = Message::PermissionRequested {
+        partner: "Northwind Advisors",
+        organization,
+        scopes: &[
+            Scope::ManageUsers,
+            Scope::ManageVouchers,
+            Scope::ConvertBenefits,
+        ],
+    };
+    let removed = Message::PermissionDecided {
+        organization,
+        decision: Decision::Removed,
+    };
+    let mut sent = Notification::new(
+        demo_id(NOTIFICATIONS, 0),
+        DEMO_ORG,
+        Some(email("licensing@fabrikam.com")),
+        &approved,
+        Language::En,
+        ago(98),
+    );
+    sent.status = DeliveryStatus::Sent;
+    sent.attempts = 1;
+    sent.sent_at = Some(ago(98));
+    let waiting = Notification::new(
+        demo_id(NOTIFICATIONS, 1),
+        DEMO_ORG,
+        Some(email("it-admins@contoso.com")),
+        &asked,
+        Language::En,
+        ago(3),
+    );
+    let mut failed = Notification::new(
+        demo_id(NOTIFICATIONS, 2),
+        DEMO_ORG,
+        Some(email("licensing@tailspin.example")),
+        &removed,
+        Language::Fr,
+        ago(50),
+    );
+    failed.status = DeliveryStatus::Failed;
+    failed.attempts = 8;
+    failed.last_error = Some("550 5.1.1 mailbox unavailable".to_owned());
+    db.write(|tx| {
+        for n in [&sent, &waiting, &failed] {
+            tx.notify(n)?;
+        }
+        Ok(())
+    })
+}
+
+/// A partner whose permission the demo organization removed.
+pub const FORMER_PARTNER: PartnerId = PartnerId(demo_id(0xf, 2));
+
+/// What the portal has seen happen: incidents opened, a download recorded, an adjustment, a
+/// revoked voucher, a conversion undone in part — each through the domain's rules and the
+/// ledger, each in the audit log.
+fn seed_activity(
+    db: &Database,
+    catalog: &Catalog,
+    ago: &dyn Fn(i64) -> DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), SeedError> {
+    use domain::audit::details;
+    use domain::conversion::Direction;
+    use domain::ledger::EntryKind;
+    use domain::values::Reason;
+    use domain::{metering, people, voucher};
+    let admin = customer_admin();
+    let operator = Actor {
+        subject: OPERATOR_SUBJECT.to_owned(),
+        role: Role::Operator,
+        partner: None,
+    };
+    let failed = |what: &str| {
+        let what = what.to_owned();
+        move |e: &dyn std::fmt::Debug| refused(&what, format!("{e:?}"))
+    };
+    db.write(|tx| {
+        let benefits = tx.account_benefits(DEMO_ACCOUNT)?;
+        let held = |code: &str| {
+            benefits
+                .iter()
+                .find(|b| b.type_code.as_str() == code)
+                .cloned()
+                .ok_or_else(|| refused(code, "not granted"))
+        };
+        let audit = |tx: &mut persistence::Tx<'_>,
+                     action: AuditAction,
+                     benefit: BenefitId,
+                     detail: domain::Localized,
+                     actor: &Actor,
+                     at: DateTime<Utc>| {
+            tx.audit(&crate::audit::event(
+                actor,
+                Some(DEMO_ORG),
+                action,
+                TargetKind::Benefit.target(benefit.as_uuid()),
+                Some(detail),
+                at,
+            ))
+        };
+        // Three incidents opened on the phone support.
+        let phone = held("problem_resolution_phone")?;
+        for (n, days) in [40, 25, 9].into_iter().enumerate() {
+            let one = Quantity::new(1).expect("1 is a quantity");
+            let reference = format!("INC-DEMO-{:04}", n + 1);
+            metering::consume(tx, &phone, one, &admin, Some(reference), None, ago(days))
+                .map_err(|e| failed("incident")(&e))?;
+            let detail = details::ledger_change(EntryKind::Consumption, 1, phone.unit);
+            audit(
+                tx,
+                AuditAction::BenefitConsumed,
+                phone.id,
+                detail,
+                &admin,
+                ago(days),
+            )?;
+        }
+        // A true-up of the web support.
+        let web = held("problem_resolution_web")?;
+        let reason = Reason::parse("True-up: 400 more qualifying server licences")
+            .map_err(|e| refused("adjustment", e.message.en))?;
+        metering::adjust(tx, &web, 4, &reason, &operator, ago(30))
+            .map_err(|e| failed("adjustment")(&e))?;
+        let detail = details::ledger_change(EntryKind::Adjustment, 4, web.unit);
+        audit(
+            tx,
+            AuditAction::BenefitAdjusted,
+            web.id,
+            detail,
+            &operator,
+            ago(30),
+        )?;
+        // A download of the Multi-Language Pack.
+        let pack = held("multi_language_pack")?;
+        let pack_type = catalog
+            .get(&pack.type_code)
+            .ok_or_else(|| refused("multi_language_pack", "not in the catalog"))?;
+        let software = pack_type
+            .software
+            .first()
+            .ok_or_else(|| refused("multi_language_pack", "no software"))?;
+        people::record_download(tx, pack_type, &pack, &software.id, &admin, ago(12))
+            .map_err(|e| failed("download")(&e))?;
+        let detail = details::ledger_change(EntryKind::Consumption, 1, pack.unit);
+        audit(
+            tx,
+            AuditAction::BenefitConsumed,
+            pack.id,
+            detail,
+            &admin,
+            ago(12),
+        )?;
+        // A voucher assigned by mistake and revoked: its days came back.
+        let training = tx
+            .account_benefits(DEMO_ACCOUNT)?
+            .into_iter()
+            .find(|b| b.type_code.as_str() == "training_vouchers")
+            .ok_or_else(|| refused("training_vouchers", "not granted"))?;
+        let new = voucher::NewVoucher {
+            holder_email: email("sam.okafor@contoso.com"),
+            holder_name: name("Sam Okafor"),
+            course: name("AZ-900 Azure Fundamentals"),
+            days: voucher::VoucherDays::new(2).map_err(|_| refused("voucher", "days"))?,
+        };
+        let (assigned, _) =
+            voucher::assign(tx, &training, demo_id(VOUCHERS, 3), new, &admin, ago(20))
+                .map_err(|e| failed("voucher")(&e))?;
+        tx.insert_voucher(&assigned)?;
+        let (revoked, _) = voucher::revoke(tx, &training, &assigned, &admin, ago(18))
+            .map_err(|e| failed("voucher")(&e))?;
+        if !tx.update_voucher(&revoked, assigned.version)? {
+            return Err(refused("voucher", "changed meanwhile"));
+        }
+        for (action, detail, at) in [
+            (
+                AuditAction::VoucherAssigned,
+                details::voucher_assigned(assigned.days, &assigned.holder_email),
+                ago(20),
+            ),
+            (
+                AuditAction::VoucherRevoked,
+                details::voucher_moved(voucher::VoucherStatus::Assigned, revoked.status),
+                ago(18),
+            ),
+        ] {
+            tx.audit(&crate::audit::event(
+                &admin,
+                Some(DEMO_ORG),
+                action,
+                TargetKind::Voucher.target(assigned.id),
+                Some(detail),
+                at,
+            ))?;
+        }
+        // A voucher nobody used in its 180 days: expired ten days ago, its days back.
+        let training = tx
+            .account_benefits(DEMO_ACCOUNT)?
+            .into_iter()
+            .find(|b| b.type_code.as_str() == "training_vouchers")
+            .ok_or_else(|| refused("training_vouchers", "not granted"))?;
+        let new = voucher::NewVoucher {
+            holder_email: email("ana.lopez@contoso.com"),
+            holder_name: name("Ana López"),
+            course: name("MD-102 Endpoint Administrator"),
+            days: voucher::VoucherDays::new(3).map_err(|_| refused("voucher", "days"))?,
+        };
+        let assigned_at = ago(190);
+        let (unused, _) = voucher::assign(
+            tx,
+            &training,
+            demo_id(VOUCHERS, 4),
+            new,
+            &admin,
+            assigned_at,
+        )
+        .map_err(|e| failed("voucher")(&e))?;
+        tx.insert_voucher(&unused)?;
+        let lapsed = unused.expires_at;
+        let time = Actor::time("voucher expiry");
+        let (expired, _) = voucher::record_expiry(tx, &training, &unused, &time, lapsed)
+            .map_err(|e| failed("voucher expiry")(&e))?
+            .ok_or_else(|| refused("voucher expiry", "not due"))?;
+        if !tx.update_voucher(&expired, unused.version)? {
+            return Err(refused("voucher", "changed meanwhile"));
+        }
+        for (actor, action, detail, at) in [
+            (
+                &admin,
+                AuditAction::VoucherAssigned,
+                details::voucher_assigned(unused.days, &unused.holder_email),
+                assigned_at,
+            ),
+            (
+                &time,
+                AuditAction::VoucherExpired,
+                details::voucher_expired(unused.days, true),
+                lapsed,
+            ),
+        ] {
+            tx.audit(&crate::audit::event(
+                actor,
+                Some(DEMO_ORG),
+                action,
+                TargetKind::Voucher.target(unused.id),
+                Some(detail),
+                at,
+            ))?;
+        }
+        // One of the two planning days converted a week ago goes back to training days.
+        demo_conversion(tx, Direction::Reverse, 1, &admin, ago(2), now)
+    })
+}
+
+/// The demo account's administrator, as the actor of what the demo records in her name.
+fn customer_admin() -> Actor {
+    Actor {
+        subject: ADMIN_SUBJECT.to_owned(),
+        role: Role::CustomerAdmin,
+        partner: None,
+    }
+}
+
+/// One conversion of `planning_days` on the demo account, as `POST /conversions` records it:
+/// the two ledger entries, the conversion's row and its audit line.
+fn demo_conversion(
+    tx: &mut persistence::Tx<'_>,
+    direction: domain::conversion::Direction,
+    planning_days: i64,
+    actor: &Actor,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), SeedError> {
+    use domain::conversion::{ConversionRecord, Direction, Position, TRAINING_TO_PLANNING};
+    let rule = TRAINING_TO_PLANNING;
+    let benefits = tx.account_benefits(DEMO_ACCOUNT)?;
+    let converted = tx.converted(DEMO_ACCOUNT, &rule)?;
+    let position = Position::of(&rule, &benefits, converted, now);
+    let id = Uuid::new_v4();
+    rule.convert(
+        tx,
+        direction,
+        &position,
+        planning_days,
+        domain::conversion::Attribution {
+            actor,
+            reference: &format!("conversion:{id}"),
+        },
+        at,
+    )
+    .map_err(|e| refused("conversion", format!("{e:?}")))?;
+    let (source, target) = match (position.source, position.target) {
+        (Some(s), Some(t)) => (s.id, t.id),
+        _ => return Err(refused("conversion", "benefits missing")),
+    };
+    let training_days = rule.ratio * planning_days;
+    tx.insert_conversion(&ConversionRecord {
+        id,
+        account_id: DEMO_ACCOUNT,
+        rule,
+        direction,
+        source_benefit_id: source,
+        target_benefit_id: target,
+        source_days: training_days,
+        target_days: planning_days,
+        actor: actor.clone(),
+        at,
+    })?;
+    tx.audit(&crate::audit::event(
+        actor,
+        Some(DEMO_ORG),
+        AuditAction::ConversionMade,
+        TargetKind::Conversion.target(id),
+        Some(domain::audit::details::conversion(
+            direction == Direction::Forward,
+            training_days,
+            planning_days,
+        )),
+        at,
+    ))?;
+    Ok(())
 }
 
 /// The demo tokens: one per role.
@@ -411,13 +893,9 @@ fn seed_training(
     ago: &dyn Fn(i64) -> DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), SeedError> {
-    use domain::conversion::{ConversionRecord, Direction, Position, TRAINING_TO_PLANNING};
+    use domain::conversion::Direction;
     use domain::voucher::{self, NewVoucher, VoucherDays};
-    let admin = Actor {
-        subject: ADMIN_SUBJECT.to_owned(),
-        role: Role::CustomerAdmin,
-        partner: None,
-    };
+    let admin = customer_admin();
     db.write(|tx| {
         let benefits = tx.account_benefits(DEMO_ACCOUNT)?;
         let training = benefits
@@ -438,7 +916,8 @@ fn seed_training(
                 "Li Wei",
                 "MS-102 Microsoft 365 Administrator",
                 5,
-                25,
+                // Its voucher expires in 15 days: "training days expiring".
+                165,
             ),
             (
                 "sam.okafor@contoso.com",
@@ -476,7 +955,7 @@ fn seed_training(
                 &admin,
                 Some(DEMO_ORG),
                 AuditAction::VoucherAssigned,
-                (TargetKind::Voucher, v.id),
+                TargetKind::Voucher.target(v.id),
                 Some(domain::audit::details::voucher_assigned(
                     v.days,
                     &v.holder_email,
@@ -484,45 +963,7 @@ fn seed_training(
                 v.assigned_at,
             ))?;
         }
-        let rule = TRAINING_TO_PLANNING;
-        let benefits = tx.account_benefits(DEMO_ACCOUNT)?;
-        let position = Position::of(&rule, &benefits, 0, now);
-        let id = Uuid::new_v4();
-        let at = ago(7);
-        rule.convert(
-            tx,
-            Direction::Forward,
-            &position,
-            2,
-            (&admin, &format!("conversion:{id}")),
-            at,
-        )
-        .map_err(|e| refused("conversion", format!("{e:?}")))?;
-        let (source, target) = match (position.source, position.target) {
-            (Some(s), Some(t)) => (s.id, t.id),
-            _ => return Err(refused("conversion", "benefits missing")),
-        };
-        tx.insert_conversion(&ConversionRecord {
-            id,
-            account_id: DEMO_ACCOUNT,
-            rule,
-            direction: Direction::Forward,
-            source_benefit_id: source,
-            target_benefit_id: target,
-            source_days: 6,
-            target_days: 2,
-            actor: admin.clone(),
-            at,
-        })?;
-        tx.audit(&crate::audit::event(
-            &admin,
-            Some(DEMO_ORG),
-            AuditAction::ConversionMade,
-            (TargetKind::Conversion, id),
-            Some(domain::audit::details::conversion(true, 6, 2)),
-            at,
-        ))?;
-        Ok(())
+        demo_conversion(tx, Direction::Forward, 2, &admin, ago(7), now)
     })
 }
 
@@ -535,11 +976,7 @@ fn seed_people(
 ) -> Result<(), SeedError> {
     use domain::people::{self, BenefitUser};
     use domain::values::DomainName;
-    let admin = Actor {
-        subject: ADMIN_SUBJECT.to_owned(),
-        role: Role::CustomerAdmin,
-        partner: None,
-    };
+    let admin = customer_admin();
     let people = [
         ("ana.lopez@contoso.com", "Ana López"),
         ("li.wei@contoso.com", "Li Wei"),
@@ -576,13 +1013,13 @@ fn seed_people(
                     users += 1;
                     tx.insert_user(&user)
                         .map_err(|e| refused("user", format!("{e:?}")))?;
-                    people::add_user(tx, (benefit_type, &benefit), &user, &domains, &admin, at)
+                    people::add_user(tx, benefit_type, &benefit, &user, &domains, &admin, at)
                         .map_err(|e| refused("user", format!("{e:?}")))?;
                     tx.audit(&crate::audit::event(
                         &admin,
                         Some(DEMO_ORG),
                         AuditAction::UserAdded,
-                        (TargetKind::User, user.id),
+                        TargetKind::User.target(user.id),
                         Some(domain::audit::details::user_on(
                             &user.email,
                             &benefit_type.name,

@@ -10,9 +10,10 @@ use domain::auth::{Role, Scope};
 use domain::benefit::{AlertCode, Severity, Status};
 use domain::catalog::Unit;
 use domain::conversion::Direction;
+use domain::events::{DeliveryStatus as WebhookDeliveryStatus, EventType};
 use domain::ledger::EntryKind;
 use domain::notification::{DeliveryStatus, Message};
-use domain::permission::PermissionStatus;
+use domain::permission::{decided_statuses, PermissionStatus};
 use domain::voucher::VoucherStatus;
 use domain::Language;
 use openapi::ClosedSet;
@@ -29,6 +30,7 @@ pub fn examples() -> openapi::Examples {
             ("permission_id", DEMO_PERMISSION.to_string()),
             ("partner_id", crate::demo::DEMO_PARTNER.to_string()),
             ("domain", DEMO_DOMAIN.to_owned()),
+            ("webhook_id", crate::demo::DEMO_WEBHOOK.to_string()),
         ],
         by_path: vec![
             (
@@ -81,6 +83,7 @@ pub fn closed_sets() -> Vec<ClosedSet> {
             used_by: vec![
                 ("BenefitSummary", "unit"),
                 ("BenefitTypeView", "unit"),
+                ("NewBenefitType", "unit"),
                 ("CalculationView", "unit"),
             ],
         },
@@ -94,7 +97,7 @@ pub fn closed_sets() -> Vec<ClosedSet> {
             name: "Role",
             description: "Who acts: the customer's administrator, its licensing partner, or an operator.",
             values: codes(&Role::ALL, Role::code),
-            used_by: vec![("ActorView", "role"), ("MeView", "role")],
+            used_by: vec![("ActorView", "role"), ("MeView", "role"), ("EventActor", "role")],
         },
         ClosedSet {
             name: "EntryKind",
@@ -107,6 +110,18 @@ pub fn closed_sets() -> Vec<ClosedSet> {
             description: "Where a partner permission stands, as of now.",
             values: codes(&PermissionStatus::ALL, PermissionStatus::code),
             used_by: vec![("PermissionView", "status"), ("PermissionView", "allowed_moves")],
+        },
+        ClosedSet {
+            name: "PermissionMove",
+            description: "A decision on a partner permission.",
+            // The moves people make in domain::permission::MOVES, so the document accepts
+            // exactly what a decision accepts.
+            values: {
+                let mut moves = codes(&decided_statuses(), PermissionStatus::code);
+                moves.sort_unstable();
+                moves
+            },
+            used_by: vec![("MoveBody", "status")],
         },
         ClosedSet {
             name: "Scope",
@@ -124,13 +139,13 @@ pub fn closed_sets() -> Vec<ClosedSet> {
             name: "AuditAction",
             description: "What was done.",
             values: codes(AuditAction::ALL, AuditAction::code),
-            used_by: vec![("AuditEventView", "action")],
+            used_by: vec![("AuditEventView", "action"), ("EventView", "action")],
         },
         ClosedSet {
             name: "TargetKind",
             description: "What a change was made to.",
             values: codes(&TargetKind::ALL, TargetKind::code),
-            used_by: vec![("TargetView", "kind")],
+            used_by: vec![("TargetView", "kind"), ("EventResource", "kind")],
         },
         ClosedSet {
             name: "NotificationTemplate",
@@ -140,9 +155,25 @@ pub fn closed_sets() -> Vec<ClosedSet> {
         },
         ClosedSet {
             name: "DeliveryStatus",
-            description: "`pending` (not sent yet, or waiting for a retry), `sent`, `failed` (gave up).",
+            description: "`pending` (not sent yet, or waiting for a retry), `sent`, `failed` (gave up), `no_recipient` (nobody to send it to: kept, never sent).",
             values: codes(&DeliveryStatus::ALL, DeliveryStatus::code),
             used_by: vec![("NotificationView", "status")],
+        },
+        ClosedSet {
+            name: "EventType",
+            description: "What kind of resource an event is about.",
+            values: codes(EventType::ALL, EventType::code),
+            used_by: vec![
+                ("EventView", "type"),
+                ("NewWebhook", "event_types"),
+                ("WebhookView", "event_types"),
+            ],
+        },
+        ClosedSet {
+            name: "WebhookDeliveryStatus",
+            description: "`pending` (not made yet, or waiting for a retry), `delivered` (the receiver answered 2xx), `failed` (every attempt of the retry window failed), `skipped` (the permission or the subscription had ended).",
+            values: codes(&WebhookDeliveryStatus::ALL, WebhookDeliveryStatus::code),
+            used_by: vec![("DeliveryView", "status")],
         },
         ClosedSet {
             name: "Language",

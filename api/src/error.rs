@@ -4,7 +4,7 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use domain::auth::Denied;
-use domain::error::{Refusal, StorageError};
+use domain::error::{Refusal, RefusalKind, StorageError, WriteError};
 use domain::values::InvalidValue;
 use domain::{Language, Localized};
 use openapi::{FieldError, Problem};
@@ -161,9 +161,22 @@ impl ApiError {
         )
     }
 
-    /// A refusal of a domain rule with the given status.
-    pub fn refused(status: StatusCode, refusal: &impl Refusal) -> Self {
-        Self::new(status, refusal.code(), refusal.message())
+    /// A refusal of the domain. Its kind decides the status, here and nowhere else: not found
+    /// 404, forbidden 403, conflict 409, a rule 422, one field's value 400 (as that field's
+    /// error). The refusal's facts travel as `context`.
+    pub fn refused(refusal: &impl Refusal) -> Self {
+        let status = match refusal.kind() {
+            RefusalKind::NotFound => StatusCode::NOT_FOUND,
+            RefusalKind::Forbidden => StatusCode::FORBIDDEN,
+            RefusalKind::Conflict => StatusCode::CONFLICT,
+            RefusalKind::Rule => StatusCode::UNPROCESSABLE_ENTITY,
+            RefusalKind::Field(field) => return Self::invalid(field, refusal.message()),
+        };
+        let error = Self::new(status, refusal.code(), refusal.message());
+        match refusal.context() {
+            Some(context) => error.with_context(context),
+            None => error,
+        }
     }
 
     fn title(&self) -> Localized {
@@ -251,6 +264,15 @@ impl From<StorageError> for ApiError {
     }
 }
 
+impl<E: Refusal> From<WriteError<E>> for ApiError {
+    fn from(e: WriteError<E>) -> Self {
+        match e {
+            WriteError::Refused(refusal) => ApiError::refused(&refusal),
+            WriteError::Storage(storage) => storage.into(),
+        }
+    }
+}
+
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> Self {
         match denied {
@@ -335,4 +357,48 @@ macro_rules! valid {
             return Err($fields.into_error());
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Sample(RefusalKind);
+
+    impl Refusal for Sample {
+        fn code(&self) -> &'static str {
+            "sample"
+        }
+        fn message(&self) -> Localized {
+            Localized::new("refused", "refusé")
+        }
+        fn kind(&self) -> RefusalKind {
+            self.0
+        }
+        fn context(&self) -> Option<serde_json::Value> {
+            Some(serde_json::json!({ "remaining": 3 }))
+        }
+    }
+
+    #[test]
+    fn a_refusals_kind_decides_its_status() {
+        for (kind, status) in [
+            (RefusalKind::NotFound, 404),
+            (RefusalKind::Forbidden, 403),
+            (RefusalKind::Conflict, 409),
+            (RefusalKind::Rule, 422),
+        ] {
+            let error = ApiError::refused(&Sample(kind));
+            assert_eq!(error.status.as_u16(), status, "{kind:?}");
+            assert_eq!(error.code, "sample");
+            assert_eq!(error.context, Some(serde_json::json!({ "remaining": 3 })));
+        }
+        let error = ApiError::refused(&Sample(RefusalKind::Field("expires_at")));
+        assert_eq!(error.status.as_u16(), 400);
+        assert_eq!(error.code, "validation_failed");
+        assert_eq!(error.errors[0].field, "expires_at");
+        assert_eq!(error.errors[0].message.fr, "refusé");
+        let stored: ApiError = WriteError::<Sample>::Storage(StorageError("gone".into())).into();
+        assert_eq!(stored.status.as_u16(), 500);
+    }
 }

@@ -1,7 +1,7 @@
 //! Request parsing shared by every handler: JSON bodies, query strings and path parameters
 //! answer problem+json when they do not parse; list pagination; running blocking work.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Fields};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
@@ -226,6 +226,25 @@ where
         tracing::error!(error = %e, "blocking task failed");
         ApiError::internal()
     })?
+}
+
+/// A language given in a body: `en` or `fr`.
+pub fn parse_language(
+    fields: &mut Fields,
+    name: &str,
+    raw: Option<&str>,
+) -> Option<Option<domain::Language>> {
+    match raw {
+        None => Some(None),
+        Some(code) => fields
+            .check(
+                name,
+                domain::Language::parse(code).ok_or(domain::values::InvalidValue {
+                    message: domain::Localized::new("must be en or fr", "doit valoir en ou fr"),
+                }),
+            )
+            .map(Some),
+    }
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! handlers, one error type rendered as problem+json, and the server itself.
 
 pub mod access;
-pub mod answers;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod conventions;
@@ -12,6 +12,7 @@ mod cors;
 pub mod demo;
 pub mod document;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod mailer;
@@ -23,6 +24,9 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod use_cases;
+pub mod views;
+pub mod webhooks;
 
 pub use config::Config;
 pub use startup::{openapi_document, prepare_database, Application};

@@ -96,7 +96,11 @@ async fn main() -> anyhow::Result<()> {
             let config = Config::from_env()?;
             let db = api::prepare_database(&config)?;
             let catalog = db.catalog()?;
-            if demo::seed(&db, &catalog, SystemClock.now())? {
+            let webhooks = api::webhooks::Webhooks::new(
+                config.webhook_signing_key,
+                domain::events::Destinations::PublicOnly,
+            )?;
+            if demo::seed(&db, &catalog, &webhooks, SystemClock.now())? {
                 tracing::info!("demo data added");
             } else {
                 tracing::warn!("the database already holds organizations: demo data not added");
@@ -138,7 +142,7 @@ async fn serve(print_tokens: bool) -> anyhow::Result<()> {
     let app = Application::build(&config)?;
     let state = app.state().clone();
     let now = state.now();
-    let filled = demo::seed(&state.db, &state.catalog, now)?;
+    let filled = demo::seed(&state.db, &state.catalog(), &state.webhooks, now)?;
     if filled {
         tracing::info!("empty database: demo data added");
     }

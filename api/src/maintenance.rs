@@ -12,10 +12,11 @@ use crate::state::AppState;
 use chrono::{DateTime, Utc};
 use domain::audit::{details, AuditAction, TargetKind};
 use domain::auth::Actor;
+use domain::error::WriteError;
 use domain::idempotency::IdempotencyStore;
 use domain::ids::BenefitId;
 use domain::metering;
-use domain::ports::{BenefitRepository, PermissionRepository, VoucherRepository, WriteError};
+use domain::ports::{BenefitRepository, EventRepository, PermissionRepository, VoucherRepository};
 use std::time::Duration;
 
 /// How often the upkeep runs.
@@ -35,8 +36,23 @@ pub async fn run_once(state: &AppState) {
         Ok(expired) => tracing::info!(expired, "permission expiries recorded"),
         Err(e) => tracing::warn!(code = e.code, "permission upkeep failed"),
     }
+    // A partner's delivery history goes back as far as the events are kept.
+    let (db, before) = (
+        state.db.clone(),
+        state.now() - chrono::Duration::days(domain::events::KEPT_DAYS),
+    );
+    match blocking(move || Ok(db.purge_deliveries(before)?)).await {
+        Ok(0) => {}
+        Ok(purged) => tracing::info!(purged, "finished webhook deliveries purged"),
+        Err(e) => tracing::warn!(code = e.code, "webhook delivery upkeep failed"),
+    }
     expire_vouchers(state).await;
     expire_benefits(state).await;
+    // Types another server sharing the database added to the catalog.
+    let store = state.clone();
+    if let Err(e) = blocking(move || Ok(store.catalog_store.refresh(&store.db)?)).await {
+        tracing::warn!(code = e.code, "catalog refresh failed");
+    }
 }
 
 /// Records the lapse of benefits that ended with units left: one `expiry` ledger entry each
@@ -57,7 +73,7 @@ async fn expire_vouchers(state: &AppState) {
         state,
         "voucher",
         |s, now| s.db.due_voucher_expiries(now, BATCH),
-        crate::routes::vouchers::expire,
+        crate::use_cases::vouchers::expire,
     )
     .await
 }
@@ -121,11 +137,11 @@ pub fn expire_benefit(
             Err(WriteError::Refused(_)) => return Ok(false),
             Err(WriteError::Storage(e)) => return Err(e.into()),
         };
-        tx.audit(&audit::event(
+        tx.audit(&audit::on_account(
             &actor,
-            Some(held.account.organization_id),
+            &held.account,
             AuditAction::BenefitExpired,
-            (TargetKind::Benefit, id.as_uuid()),
+            TargetKind::Benefit.target(id.as_uuid()),
             Some(details::benefit_expired(-entry.amount, held.benefit.unit)),
             entry.created_at,
         ))?;

@@ -76,7 +76,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, pool: (u32, u32)) -> String {
+    pub fn render(&self, pool: persistence::PoolState) -> String {
         let series = self
             .series
             .lock()
@@ -121,8 +121,8 @@ impl Metrics {
             "# HELP db_pool_connections Database connections in the pool."
         );
         let _ = writeln!(out, "# TYPE db_pool_connections gauge");
-        let _ = writeln!(out, "db_pool_connections{{state=\"open\"}} {}", pool.0);
-        let _ = writeln!(out, "db_pool_connections{{state=\"idle\"}} {}", pool.1);
+        let _ = writeln!(out, "db_pool_connections{{state=\"open\"}} {}", pool.open);
+        let _ = writeln!(out, "db_pool_connections{{state=\"idle\"}} {}", pool.idle);
         out
     }
 }

@@ -1,8 +1,8 @@
 //! Building and running the server: one place that wires the routes, the document, the
 //! middleware and the shared state, for the binary and the end-to-end tests alike.
 
-use crate::answers::Answers;
 use crate::auth::{authenticate, JwtVerifier};
+use crate::cache::ListCache;
 use crate::config::Config;
 use crate::context::request_context;
 use crate::extract::{json_config, path_config, query_config, MAX_BODY_BYTES};
@@ -106,14 +106,23 @@ impl Application {
         // aws-lc-rs, the crypto the token verification already uses. A second call is a no-op.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let port = listener.local_addr()?.port();
-        let catalog = Arc::new(db.catalog()?);
-        let answers = Arc::new(Answers::new(config.kept_answers));
+        let catalog_store = Arc::new(crate::state::CatalogStore::new(db.catalog()?));
+        let cache = Arc::new(ListCache::new(config.kept_answers));
         let state = AppState {
             db,
-            catalog,
+            catalog_store,
             clock,
-            answers,
+            cache,
             stopping: Arc::default(),
+            webhooks: Arc::new(crate::webhooks::Webhooks::new(
+                config.webhook_signing_key.clone(),
+                if config.webhook_allow_private {
+                    domain::events::Destinations::PrivateAllowed
+                } else {
+                    domain::events::Destinations::PublicOnly
+                },
+            )?),
+            events: Arc::default(),
         };
         let verifier = web::Data::new(JwtVerifier::new(&config.jwt)?);
         let document = openapi_document();
@@ -196,10 +205,16 @@ impl Application {
     /// returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut background = vec![crate::maintenance::spawn(
-            self.state.clone(),
-            stopped.clone(),
-        )];
+        let mut background = vec![
+            crate::maintenance::spawn(self.state.clone(), stopped.clone()),
+            crate::webhooks::spawn(self.state.webhook_worker(), stopped.clone()),
+        ];
+        if self.state.db.backend() == persistence::Backend::Postgres {
+            background.push(crate::events::spawn_sequencer(
+                self.state.db.clone(),
+                stopped.clone(),
+            ));
+        }
         match self.mailer {
             Some(mailer) => background.push(crate::mailer::spawn(
                 self.state.clone(),

@@ -65,6 +65,36 @@ actions! {
     ProductKeysViewed => "product_keys_viewed", "Product keys viewed", "Clés de produit consultées",
 }
 
+/// What a change was made to: a kind and an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub id: Uuid,
+}
+
+impl TargetKind {
+    /// The target of this kind with `id`.
+    pub fn target(self, id: Uuid) -> Target {
+        Target { kind: self, id }
+    }
+}
+
+impl AuditAction {
+    /// The audit action of a permission moved to `to` (each status of the state machine has
+    /// its own).
+    pub fn permission_moved(to: crate::permission::PermissionStatus) -> AuditAction {
+        use crate::permission::PermissionStatus::*;
+        match to {
+            Pending => AuditAction::PermissionRequested,
+            Approved => AuditAction::PermissionApproved,
+            Declined => AuditAction::PermissionDeclined,
+            Withdrawn => AuditAction::PermissionWithdrawn,
+            Removed => AuditAction::PermissionRemoved,
+            Expired => AuditAction::PermissionExpired,
+        }
+    }
+}
+
 /// The short accounts of changes the audit log shows, in both languages. Names, addresses
 /// and domains read the same in each; every word around them is translated.
 pub mod details {
@@ -241,10 +271,12 @@ pub enum TargetKind {
     Voucher,
     Conversion,
     User,
+    /// A type of the catalog (its id is derived from its code).
+    BenefitType,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 8] = [
+    pub const ALL: [TargetKind; 9] = [
         TargetKind::Organization,
         TargetKind::Account,
         TargetKind::Partner,
@@ -253,6 +285,7 @@ impl TargetKind {
         TargetKind::Voucher,
         TargetKind::Conversion,
         TargetKind::User,
+        TargetKind::BenefitType,
     ];
 
     pub fn code(self) -> &'static str {
@@ -265,6 +298,7 @@ impl TargetKind {
             TargetKind::Voucher => "voucher",
             TargetKind::Conversion => "conversion",
             TargetKind::User => "user",
+            TargetKind::BenefitType => "benefit_type",
         }
     }
 
@@ -279,6 +313,10 @@ pub struct AuditEvent {
     pub id: Uuid,
     /// The organization concerned (`None` for a partner's creation).
     pub organization_id: Option<OrganizationId>,
+    /// The purchasing account concerned, when the change is about one of its benefits,
+    /// vouchers, users or domains and nothing else of the organization (it then leaves the
+    /// organization's other accounts' kept answers alone). Not stored.
+    pub account_id: Option<crate::ids::AccountId>,
     /// Who did it; `actor.partner` is set when a partner acted on behalf of the organization.
     pub actor: Actor,
     pub action: AuditAction,
@@ -290,6 +328,12 @@ pub struct AuditEvent {
 }
 
 impl AuditEvent {
+    /// The same line, about one purchasing account only (see [`AuditEvent::account_id`]).
+    pub fn about_account(mut self, account: crate::ids::AccountId) -> Self {
+        self.account_id = Some(account);
+        self
+    }
+
     /// Whether it was done by a partner on behalf of the organization.
     pub fn on_behalf_of(&self) -> Option<OrganizationId> {
         self.actor.partner.and(self.organization_id)

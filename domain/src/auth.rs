@@ -130,6 +130,8 @@ impl Scope {
 pub enum Action {
     /// Create organizations, purchasing accounts and partners.
     ManageDirectory,
+    /// Add types to the benefit catalog.
+    ManageCatalog,
     /// Grant benefits and adjust their quantity.
     GrantBenefits,
     /// Read an organization and everything it holds.
@@ -171,7 +173,9 @@ impl Action {
             }
         }
         match self {
-            Action::ManageDirectory | Action::GrantBenefits => r(false, true, None),
+            Action::ManageDirectory | Action::ManageCatalog | Action::GrantBenefits => {
+                r(false, true, None)
+            }
             Action::ReadOrganization => r(true, true, Some(None)),
             Action::ReadOrganizationAdministration | Action::ManageOrganizationSettings => {
                 r(true, true, None)
@@ -197,6 +201,9 @@ pub struct ActivePermission {
     pub scopes: Vec<Scope>,
     /// When it stops granting anything; `None` when it has no end date.
     pub ends_at: Option<DateTime<Utc>>,
+    /// When the organization approved it: the catalog types added after this are covered
+    /// only with [`Scope::ManageFutureBenefits`].
+    pub approved_at: DateTime<Utc>,
 }
 
 /// Why access is refused.
@@ -283,6 +290,32 @@ pub fn authorize(
     allowed.map(|()| Actor::of(principal))
 }
 
+/// Decides an action on one benefit: [`authorize`], and for a partner acting (not reading)
+/// on a benefit whose type was added to the catalog after its permission was approved
+/// (`type_added_at`), the permission must also include [`Scope::ManageFutureBenefits`].
+pub fn authorize_on_benefit(
+    principal: &Principal,
+    organization: OrganizationId,
+    action: Action,
+    permission: Option<&ActivePermission>,
+    type_added_at: Option<DateTime<Utc>>,
+) -> Result<Actor, Denied> {
+    let actor = authorize(principal, organization, action, permission)?;
+    let later_type = match (permission, type_added_at) {
+        (Some(p), Some(added)) => added > p.approved_at,
+        _ => false,
+    };
+    let covered = permission.is_some_and(|p| p.scopes.contains(&Scope::ManageFutureBenefits));
+    match principal.kind {
+        PrincipalKind::Partner(_)
+            if action != Action::ReadOrganization && later_type && !covered =>
+        {
+            Err(Denied::MissingScope(Scope::ManageFutureBenefits))
+        }
+        _ => Ok(actor),
+    }
+}
+
 /// Decides an action that concerns no organization (creating organizations, partners).
 pub fn authorize_global(principal: &Principal, action: Action) -> Result<Actor, Denied> {
     let rule = action.rule();
@@ -360,10 +393,12 @@ mod tests {
         let all = ActivePermission {
             scopes: Scope::ALL.to_vec(),
             ends_at: None,
+            approved_at: DateTime::UNIX_EPOCH,
         };
         let read_only = ActivePermission {
             scopes: vec![Scope::ManageDomains],
             ends_at: None,
+            approved_at: DateTime::UNIX_EPOCH,
         };
         assert_eq!(
             authorize(&partner(), org(1), Action::ReadOrganization, None),
@@ -404,5 +439,44 @@ mod tests {
         }
         assert_eq!(Role::parse("operator"), Some(Role::Operator));
         assert_eq!(Role::parse("root"), None);
+    }
+
+    #[test]
+    fn types_added_after_the_approval_need_manage_future_benefits() {
+        let approved = DateTime::UNIX_EPOCH + chrono::Duration::days(100);
+        let without = ActivePermission {
+            scopes: vec![Scope::ManageUsers],
+            ends_at: None,
+            approved_at: approved,
+        };
+        let with = ActivePermission {
+            scopes: vec![Scope::ManageUsers, Scope::ManageFutureBenefits],
+            ends_at: None,
+            approved_at: approved,
+        };
+        let decide = |p: &ActivePermission, action, added: Option<DateTime<Utc>>| {
+            authorize_on_benefit(&partner(), org(1), action, Some(p), added)
+        };
+        let later = Some(approved + chrono::Duration::seconds(1));
+        let earlier = Some(approved - chrono::Duration::seconds(1));
+        // Shipped types and types added before the approval: the usual scopes decide.
+        assert!(decide(&without, Action::ManageUsers, None).is_ok());
+        assert!(decide(&without, Action::ManageUsers, earlier).is_ok());
+        assert!(decide(&without, Action::ManageUsers, Some(approved)).is_ok());
+        // A later type: acting needs the scope, reading does not.
+        assert_eq!(
+            decide(&without, Action::ManageUsers, later),
+            Err(Denied::MissingScope(Scope::ManageFutureBenefits))
+        );
+        assert!(decide(&without, Action::ReadOrganization, later).is_ok());
+        assert!(decide(&with, Action::ManageUsers, later).is_ok());
+        // The scope never replaces the action's own scope.
+        assert_eq!(
+            decide(&with, Action::ManageVouchers, later),
+            Err(Denied::MissingScope(Scope::ManageVouchers))
+        );
+        // Administrators and operators are not concerned.
+        assert!(authorize_on_benefit(&admin(1), org(1), Action::ManageUsers, None, later).is_ok());
+        assert!(authorize_on_benefit(&operator(), org(1), Action::Consume, None, later).is_ok());
     }
 }

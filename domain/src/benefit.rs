@@ -2,11 +2,11 @@
 //! and the rules of granting one.
 
 use crate::catalog::{BenefitType, TypeCode, Unit};
-use crate::error::Refusal;
+use crate::error::{Refusal, RefusalKind};
 use crate::i18n::{Language, Localized};
 use crate::ids::{AccountId, BenefitId};
 use crate::ledger::Figures;
-use crate::values::{InvalidValue, Name, Quantity};
+use crate::values::{Name, Quantity};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -42,20 +42,20 @@ impl Status {
 }
 
 /// A figure recorded by the operator with a grant, shown in the calculation view
-/// (for example "Qualifying Office licences: 1200").
+/// (for example "Qualifying Office licences: 1200"), its label in both languages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CalculationInput {
-    pub label: String,
+    #[serde(deserialize_with = "crate::i18n::localized_or_plain")]
+    pub label: Localized,
     pub value: i64,
 }
 
 impl CalculationInput {
-    pub fn new(label: &str, value: i64) -> Result<Self, InvalidValue> {
-        let label = Name::parse(label)?;
-        Ok(Self {
-            label: label.as_str().to_owned(),
+    pub fn new(en: Name, fr: Name, value: i64) -> Self {
+        Self {
+            label: Localized::new(en.as_str(), fr.as_str()),
             value,
-        })
+        }
     }
 }
 
@@ -290,6 +290,25 @@ pub enum GrantError {
 }
 
 impl Refusal for GrantError {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            GrantError::AlreadyHeld { .. } => RefusalKind::Conflict,
+            // Well-formed, but refused by the rules of the type (catalog data) or of time.
+            _ => RefusalKind::Rule,
+        }
+    }
+
+    fn context(&self) -> Option<serde_json::Value> {
+        let field = match self {
+            GrantError::QuantityRequired { .. } | GrantError::QuantityNotAllowed => "quantity",
+            GrantError::PeriodInverted | GrantError::AlreadyOver => "expires_at",
+            GrantError::AlreadyHeld { benefit_id } => {
+                return Some(serde_json::json!({ "benefit_id": benefit_id.as_uuid() }));
+            }
+        };
+        Some(serde_json::json!({ "field": field }))
+    }
+
     fn code(&self) -> &'static str {
         match self {
             GrantError::QuantityRequired { .. } => "quantity_required",

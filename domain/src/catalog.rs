@@ -1,9 +1,8 @@
 //! The benefit catalog. Types are data (they live in the database and more can be added
 //! without touching the rules); the metering units are code.
 
-use crate::error::Refusal;
+use crate::error::{Refusal, RefusalKind};
 use crate::i18n::{Language, Localized};
-use crate::people::Software;
 use crate::values::InvalidValue;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -191,6 +190,13 @@ pub enum CatalogError {
 }
 
 impl Refusal for CatalogError {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            CatalogError::CodeTaken { .. } => RefusalKind::Conflict,
+            CatalogError::InconsistentFeatures { .. } => RefusalKind::Rule,
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             CatalogError::CodeTaken { .. } => "type_exists",
@@ -646,11 +652,144 @@ pub fn builtin_catalog() -> Catalog {
                 end_user_instructions: loc(t.end_user),
                 calculation: loc(t.calculation),
                 features: t.features,
-                software: crate::people::builtin_software(t.code),
+                software: builtin_software(t.code),
                 added_at: None,
             })
             .collect(),
     )
+}
+
+/// One downloadable package of a software benefit: catalog data, part of its type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Software {
+    /// Stable id, passed as `software_id` to record a download.
+    pub id: String,
+    pub name: Localized,
+    pub version: String,
+    /// `multilingual` or a language code (`en`, `fr`, …).
+    pub language: String,
+    pub size_mb: u32,
+    /// Whether the package needs a product key.
+    pub keyed: bool,
+}
+
+/// Where Software Assurance customers download their software and find their keys: the
+/// Volume Licensing Service Center's downloads page (signed in with the organization's account).
+pub const DOWNLOAD_CENTER: &str =
+    "https://www.microsoft.com/Licensing/servicecenter/Downloads/DownloadsAndKeys.aspx";
+
+impl Software {
+    /// Where the package is downloaded.
+    pub fn download_url(&self) -> &'static str {
+        DOWNLOAD_CENTER
+    }
+
+    /// The package's language for people.
+    pub fn language_label(&self) -> Localized {
+        match self.language.as_str() {
+            "multilingual" => Localized::new("Multilingual", "Multilingue"),
+            "en" => Localized::new("English", "Anglais"),
+            "fr" => Localized::new("French", "Français"),
+            other => Localized::same(other),
+        }
+    }
+}
+
+fn sw(
+    id: &str,
+    name: Localized,
+    version: &str,
+    language: &str,
+    size_mb: u32,
+    keyed: bool,
+) -> Software {
+    Software {
+        id: id.to_owned(),
+        name,
+        version: version.to_owned(),
+        language: language.to_owned(),
+        size_mb,
+        keyed,
+    }
+}
+
+/// The software the built-in types offer for download (none for the others).
+pub fn builtin_software(code: &str) -> Vec<Software> {
+    match code {
+        "global_service_monitor" => vec![
+            sw(
+                "gsm-agent-x64",
+                Localized::new(
+                    "Global Service Monitor agent (x64)",
+                    "Agent Global Service Monitor (x64)",
+                ),
+                "2.4",
+                "multilingual",
+                38,
+                false,
+            ),
+            sw(
+                "gsm-management-pack",
+                Localized::new(
+                    "Global Service Monitor management pack",
+                    "Pack d'administration Global Service Monitor",
+                ),
+                "2.4",
+                "multilingual",
+                6,
+                false,
+            ),
+        ],
+        "multi_language_pack" => vec![
+            sw(
+                "mlp-2024-x64",
+                Localized::new(
+                    "Office Multi-Language Pack 2024 (x64)",
+                    "Module multilingue pour Office 2024 (x64)",
+                ),
+                "2024",
+                "multilingual",
+                3_900,
+                true,
+            ),
+            sw(
+                "mlp-2021-x64",
+                Localized::new(
+                    "Office Multi-Language Pack 2021 (x64)",
+                    "Module multilingue pour Office 2021 (x64)",
+                ),
+                "2021",
+                "multilingual",
+                3_650,
+                true,
+            ),
+        ],
+        "windows_thin_pc" => vec![
+            sw(
+                "wtp-x86-en",
+                Localized::new(
+                    "Windows Thin PC (x86), English",
+                    "Windows Thin PC (x86), anglais",
+                ),
+                "2011 SP1",
+                "en",
+                2_300,
+                true,
+            ),
+            sw(
+                "wtp-x86-fr",
+                Localized::new(
+                    "Windows Thin PC (x86), French",
+                    "Windows Thin PC (x86), français",
+                ),
+                "2011 SP1",
+                "fr",
+                2_350,
+                true,
+            ),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]

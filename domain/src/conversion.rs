@@ -4,11 +4,11 @@
 
 use crate::auth::Actor;
 use crate::benefit::{Benefit, Status};
-use crate::error::Refusal;
+use crate::error::WriteError;
+use crate::error::{Refusal, RefusalKind};
 use crate::i18n::Localized;
 use crate::ledger::{EntryKind, LedgerError};
 use crate::metering::{Change, LedgerEntry, LedgerStore};
-use crate::ports::WriteError;
 use chrono::{DateTime, Utc};
 
 /// `ratio` days of `source` make one day of `target`.
@@ -80,6 +80,13 @@ pub struct ConversionRecord {
     pub at: DateTime<Utc>,
 }
 
+/// Who converts, and the reference both ledger rows of a conversion carry.
+#[derive(Debug, Clone, Copy)]
+pub struct Attribution<'a> {
+    pub actor: &'a Actor,
+    pub reference: &'a str,
+}
+
 impl ConversionRule {
     /// The rule between two type codes, if the service offers it.
     pub fn between(source: &str, target: &str) -> Option<ConversionRule> {
@@ -147,6 +154,15 @@ pub enum ConversionError {
 }
 
 impl Refusal for ConversionError {
+    fn kind(&self) -> RefusalKind {
+        RefusalKind::Rule
+    }
+
+    fn context(&self) -> Option<serde_json::Value> {
+        self.max()
+            .map(|max| serde_json::json!({ "max_planning_days": max }))
+    }
+
     fn code(&self) -> &'static str {
         match self {
             ConversionError::Missing { .. } => "conversion_unavailable",
@@ -257,17 +273,18 @@ impl ConversionRule {
         })
     }
 
-    /// Converts `n >= 1` target days: both ledger rows, linked by `reference`, through the
-    /// store (exact under concurrency: each is a conditional update).
+    /// Converts `n >= 1` target days: both ledger rows, attributed to `by` and linked by its
+    /// reference, through the store (exact under concurrency: each is a conditional update).
     pub fn convert(
         &self,
         store: &mut impl LedgerStore,
         direction: Direction,
         position: &Position<'_>,
         n: i64,
-        (actor, reference): (&Actor, &str),
+        by: Attribution<'_>,
         now: DateTime<Utc>,
     ) -> Result<(LedgerEntry, LedgerEntry), WriteError<ConversionError>> {
+        let Attribution { actor, reference } = by;
         self.quote(direction, position, Some(n), now)
             .map_err(WriteError::Refused)?;
         let (source, target) = match (position.source, position.target) {
@@ -469,7 +486,7 @@ mod tests {
                     Op::Forward(n) | Op::Reverse(n) => {
                         let direction = if matches!(op, Op::Forward(_)) { Direction::Forward } else { Direction::Reverse };
                         let max = rule.maximum(direction, &position, now()).unwrap();
-                        let done = rule.convert(&mut ledger, direction, &position, n, (&actor(), "c"), now());
+                        let done = rule.convert(&mut ledger, direction, &position, n, Attribution { actor: &actor(), reference: "c" }, now());
                         prop_assert_eq!(done.is_ok(), n <= max);
                         if done.is_ok() {
                             converted += if direction == Direction::Forward { n } else { -n };

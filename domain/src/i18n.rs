@@ -90,6 +90,23 @@ impl Localized {
     }
 }
 
+/// Reads a [`Localized`] stored as `{"en", "fr"}`, or as one plain text written before the
+/// text had two languages (it then reads the same in both).
+pub fn localized_or_plain<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Localized, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Both(Localized),
+        Plain(String),
+    }
+    Ok(match Stored::deserialize(deserializer)? {
+        Stored::Both(text) => text,
+        Stored::Plain(text) => Localized::same(text),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod conversion;
 pub mod entities;
 pub mod error;
+pub mod events;
 pub mod horizon;
 pub mod i18n;
 pub mod idempotency;

@@ -4,11 +4,11 @@
 use crate::auth::{Actor, Role};
 use crate::benefit::{Benefit, Status};
 use crate::catalog::Unit;
-use crate::error::{Refusal, StorageError};
+use crate::error::WriteError;
+use crate::error::{Refusal, RefusalKind, StorageError};
 use crate::i18n::{Language, Localized};
 use crate::ids::{BenefitId, PartnerId, TransactionId};
 use crate::ledger::{EntryKind, Figures, LedgerError};
-use crate::ports::WriteError;
 use crate::values::{Quantity, Reason};
 use chrono::{DateTime, Utc};
 
@@ -117,6 +117,15 @@ pub enum MeteringError {
 }
 
 impl Refusal for MeteringError {
+    fn kind(&self) -> RefusalKind {
+        RefusalKind::Rule
+    }
+
+    fn context(&self) -> Option<serde_json::Value> {
+        self.remaining()
+            .map(|remaining| serde_json::json!({ "remaining": remaining }))
+    }
+
     fn code(&self) -> &'static str {
         match self {
             MeteringError::Unmetered => "unmetered_benefit",

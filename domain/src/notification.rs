@@ -144,6 +144,19 @@ pub enum Decision {
     Removed,
 }
 
+impl Decision {
+    /// The decision a move to `to` tells the partner about, if it is one.
+    pub fn of(to: crate::permission::PermissionStatus) -> Option<Decision> {
+        use crate::permission::PermissionStatus::*;
+        match to {
+            Approved => Some(Decision::Approved),
+            Declined => Some(Decision::Declined),
+            Removed => Some(Decision::Removed),
+            Pending | Withdrawn | Expired => None,
+        }
+    }
+}
+
 impl Message<'_> {
     /// The template's stable name, shown in the outbox.
     /// Every template a notification can have.

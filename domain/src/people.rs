@@ -4,16 +4,15 @@
 
 use crate::auth::Actor;
 use crate::benefit::Benefit;
-use crate::catalog::BenefitType;
-use crate::error::Refusal;
+use crate::catalog::{BenefitType, Software};
+use crate::error::WriteError;
+use crate::error::{Refusal, RefusalKind};
 use crate::i18n::Localized;
 use crate::ids::BenefitId;
 use crate::ledger::EntryKind;
 use crate::metering::{check_usable, refusal_of, Change, LedgerEntry, LedgerStore, MeteringError};
-use crate::ports::WriteError;
 use crate::values::{DomainName, EmailAddress, Name};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// A person who receives a benefit (an authorized contact, an e-learning participant, a
@@ -66,6 +65,28 @@ pub enum PeopleError {
 }
 
 impl Refusal for PeopleError {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            PeopleError::DuplicateUser { .. }
+            | PeopleError::DuplicateDomain { .. }
+            | PeopleError::DomainInUse { .. } => RefusalKind::Conflict,
+            PeopleError::Metering(m) => m.kind(),
+            _ => RefusalKind::Rule,
+        }
+    }
+
+    fn context(&self) -> Option<serde_json::Value> {
+        match self {
+            PeopleError::DomainNotAuthorized { domain } => {
+                Some(serde_json::json!({ "domain": domain }))
+            }
+            PeopleError::DomainInUse { count, .. } => Some(serde_json::json!({ "users": count })),
+            _ => self
+                .remaining()
+                .map(|remaining| serde_json::json!({ "remaining": remaining })),
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             PeopleError::NoUsers => "users_not_supported",
@@ -181,7 +202,8 @@ fn user_change<'a>(
 /// store's to refuse (a unique key).
 pub fn add_user(
     store: &mut impl LedgerStore,
-    (benefit_type, benefit): (&BenefitType, &Benefit),
+    benefit_type: &BenefitType,
+    benefit: &Benefit,
     user: &BenefitUser,
     domains: &[DomainName],
     actor: &Actor,
@@ -208,7 +230,8 @@ pub fn add_user(
 /// otherwise (a distributed HUP licence).
 pub fn remove_user(
     store: &mut impl LedgerStore,
-    (benefit_type, benefit): (&BenefitType, &Benefit),
+    benefit_type: &BenefitType,
+    benefit: &Benefit,
     user: &BenefitUser,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -242,143 +265,11 @@ pub fn check_domain_removal(
     Ok(())
 }
 
-/// One downloadable package of a software benefit: catalog data, part of its type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Software {
-    /// Stable id, passed as `software_id` to record a download.
-    pub id: String,
-    pub name: Localized,
-    pub version: String,
-    /// `multilingual` or a language code (`en`, `fr`, …).
-    pub language: String,
-    pub size_mb: u32,
-    /// Whether the package needs a product key.
-    pub keyed: bool,
-}
-
-/// Where Software Assurance customers download their software and find their keys: the
-/// Volume Licensing Service Center's downloads page (signed in with the organization's account).
-pub const DOWNLOAD_CENTER: &str =
-    "https://www.microsoft.com/Licensing/servicecenter/Downloads/DownloadsAndKeys.aspx";
-
-impl Software {
-    /// Where the package is downloaded.
-    pub fn download_url(&self) -> &'static str {
-        DOWNLOAD_CENTER
-    }
-
-    /// The package's language for people.
-    pub fn language_label(&self) -> Localized {
-        match self.language.as_str() {
-            "multilingual" => Localized::new("Multilingual", "Multilingue"),
-            "en" => Localized::new("English", "Anglais"),
-            "fr" => Localized::new("French", "Français"),
-            other => Localized::same(other),
-        }
-    }
-}
-
-fn sw(
-    id: &str,
-    (en, fr): (&str, &str),
-    version: &str,
-    language: &str,
-    size_mb: u32,
-    keyed: bool,
-) -> Software {
-    Software {
-        id: id.to_owned(),
-        name: Localized::new(en, fr),
-        version: version.to_owned(),
-        language: language.to_owned(),
-        size_mb,
-        keyed,
-    }
-}
-
-/// The software the built-in types offer for download (none for the others).
-pub fn builtin_software(code: &str) -> Vec<Software> {
-    match code {
-        "global_service_monitor" => vec![
-            sw(
-                "gsm-agent-x64",
-                (
-                    "Global Service Monitor agent (x64)",
-                    "Agent Global Service Monitor (x64)",
-                ),
-                "2.4",
-                "multilingual",
-                38,
-                false,
-            ),
-            sw(
-                "gsm-management-pack",
-                (
-                    "Global Service Monitor management pack",
-                    "Pack d'administration Global Service Monitor",
-                ),
-                "2.4",
-                "multilingual",
-                6,
-                false,
-            ),
-        ],
-        "multi_language_pack" => vec![
-            sw(
-                "mlp-2024-x64",
-                (
-                    "Office Multi-Language Pack 2024 (x64)",
-                    "Module multilingue pour Office 2024 (x64)",
-                ),
-                "2024",
-                "multilingual",
-                3_900,
-                true,
-            ),
-            sw(
-                "mlp-2021-x64",
-                (
-                    "Office Multi-Language Pack 2021 (x64)",
-                    "Module multilingue pour Office 2021 (x64)",
-                ),
-                "2021",
-                "multilingual",
-                3_650,
-                true,
-            ),
-        ],
-        "windows_thin_pc" => vec![
-            sw(
-                "wtp-x86-en",
-                (
-                    "Windows Thin PC (x86), English",
-                    "Windows Thin PC (x86), anglais",
-                ),
-                "2011 SP1",
-                "en",
-                2_300,
-                true,
-            ),
-            sw(
-                "wtp-x86-fr",
-                (
-                    "Windows Thin PC (x86), French",
-                    "Windows Thin PC (x86), français",
-                ),
-                "2011 SP1",
-                "fr",
-                2_350,
-                true,
-            ),
-        ],
-        _ => Vec::new(),
-    }
-}
-
 /// Records one download of `software`: consumes one unit of a usable software benefit.
 pub fn record_download(
     store: &mut impl LedgerStore,
-    (benefit_type, benefit): (&BenefitType, &Benefit),
+    benefit_type: &BenefitType,
+    benefit: &Benefit,
     software: &str,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -467,7 +358,8 @@ mod tests {
         let domains = vec![DomainName::parse("Contoso.COM").unwrap()];
         let refused = add_user(
             &mut ledger,
-            (&t, &b),
+            &t,
+            &b,
             &user("a@fabrikam.com"),
             &domains,
             &actor(),
@@ -477,14 +369,13 @@ mod tests {
             matches!(refused, Err(WriteError::Refused(PeopleError::DomainNotAuthorized { ref domain })) if domain == "fabrikam.com")
         );
         let a = user("A.Person@CONTOSO.com");
-        assert!(
-            add_user(&mut ledger, (&t, &b), &a, &domains, &actor(), now())
-                .unwrap()
-                .is_some()
-        );
+        assert!(add_user(&mut ledger, &t, &b, &a, &domains, &actor(), now())
+            .unwrap()
+            .is_some());
         add_user(
             &mut ledger,
-            (&t, &b),
+            &t,
+            &b,
             &user("b@contoso.com"),
             &domains,
             &actor(),
@@ -493,14 +384,15 @@ mod tests {
         .unwrap();
         let full = add_user(
             &mut ledger,
-            (&t, &b),
+            &t,
+            &b,
             &user("c@contoso.com"),
             &domains,
             &actor(),
             now(),
         );
         assert!(matches!(full, Err(WriteError::Refused(ref e)) if e.remaining() == Some(0)));
-        remove_user(&mut ledger, (&t, &b), &a, &actor(), now()).unwrap();
+        remove_user(&mut ledger, &t, &b, &a, &actor(), now()).unwrap();
         assert_eq!(ledger.figures[&b.id].used, 1);
         assert!(ledger.agrees(b.id));
     }
@@ -510,8 +402,8 @@ mod tests {
         let (t, b, mut ledger) = setup("home_use_program", 5);
         let domains = vec![DomainName::parse("contoso.com").unwrap()];
         let u = user("a@contoso.com");
-        add_user(&mut ledger, (&t, &b), &u, &domains, &actor(), now()).unwrap();
-        assert!(remove_user(&mut ledger, (&t, &b), &u, &actor(), now())
+        add_user(&mut ledger, &t, &b, &u, &domains, &actor(), now()).unwrap();
+        assert!(remove_user(&mut ledger, &t, &b, &u, &actor(), now())
             .unwrap()
             .is_none());
         assert_eq!(ledger.figures[&b.id].used, 1);
@@ -519,7 +411,8 @@ mod tests {
         // No domain needed, nothing consumed.
         assert!(add_user(
             &mut ledger,
-            (&t, &b),
+            &t,
+            &b,
             &user("x@anywhere.org"),
             &[],
             &actor(),
@@ -532,7 +425,8 @@ mod tests {
         assert!(matches!(
             add_user(
                 &mut ledger,
-                (&t, &b),
+                &t,
+                &b,
                 &user("x@contoso.com"),
                 &domains,
                 &actor(),
@@ -574,13 +468,12 @@ mod tests {
     #[test]
     fn downloads_consume_one_until_none_remain() {
         let (t, b, mut ledger) = setup("windows_thin_pc", 1);
-        let (sw, _) =
-            record_download(&mut ledger, (&t, &b), "wtp-x86-en", &actor(), now()).unwrap();
+        let (sw, _) = record_download(&mut ledger, &t, &b, "wtp-x86-en", &actor(), now()).unwrap();
         assert!(sw.keyed);
-        let none = record_download(&mut ledger, (&t, &b), "wtp-x86-en", &actor(), now());
+        let none = record_download(&mut ledger, &t, &b, "wtp-x86-en", &actor(), now());
         assert!(matches!(none, Err(WriteError::Refused(ref e)) if e.remaining() == Some(0)));
         assert!(matches!(
-            record_download(&mut ledger, (&t, &b), "nope", &actor(), now()),
+            record_download(&mut ledger, &t, &b, "nope", &actor(), now()),
             Err(WriteError::Refused(PeopleError::UnknownSoftware { .. }))
         ));
         for code in [

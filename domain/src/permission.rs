@@ -1,7 +1,7 @@
 //! Partner permissions: what a customer lets its licensing partner do on its behalf.
 
 use crate::auth::{Principal, PrincipalKind, Role, Scope};
-use crate::error::Refusal;
+use crate::error::{Refusal, RefusalKind};
 use crate::i18n::Localized;
 use crate::ids::{OrganizationId, PartnerId};
 use chrono::{DateTime, Duration, Utc};
@@ -151,6 +151,18 @@ pub fn moves_from(from: PermissionStatus) -> Vec<Move> {
     MOVES.into_iter().filter(|m| m.from == Some(from)).collect()
 }
 
+/// The statuses a person moves a permission to: every move of [`MOVES`] but the request and
+/// time's. What a decision accepts, in the order of `MOVES`.
+pub fn decided_statuses() -> Vec<PermissionStatus> {
+    let mut statuses = Vec::new();
+    for m in MOVES {
+        if m.from.is_some() && m.by != Mover::Time && !statuses.contains(&m.to) {
+            statuses.push(m.to);
+        }
+    }
+    statuses
+}
+
 impl PermissionStatus {
     /// Whether the permission still counts for "one pending or approved permission per
     /// partner and organization".
@@ -187,6 +199,35 @@ pub enum PermissionError {
 }
 
 impl Refusal for PermissionError {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            PermissionError::NotYourMove { .. } => RefusalKind::Forbidden,
+            PermissionError::InvalidTransition { .. } | PermissionError::AlreadyHeld { .. } => {
+                RefusalKind::Conflict
+            }
+            PermissionError::EndInPast => RefusalKind::Field("expires_at"),
+            PermissionError::NoScope => RefusalKind::Field("scopes"),
+        }
+    }
+
+    fn context(&self) -> Option<serde_json::Value> {
+        match self {
+            PermissionError::InvalidTransition { from, allowed, .. } => {
+                let allowed: Vec<_> = allowed
+                    .iter()
+                    .map(|m| serde_json::json!({"status": m.to.code(), "by": m.by.code()}))
+                    .collect();
+                Some(serde_json::json!({"current_status": from.code(), "allowed": allowed}))
+            }
+            PermissionError::AlreadyHeld {
+                existing: Some((id, status)),
+            } => Some(serde_json::json!({
+                "existing_permission_id": id, "existing_status": status.code()
+            })),
+            _ => None,
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             PermissionError::NotYourMove { .. } => "forbidden_transition",
@@ -561,6 +602,15 @@ mod tests {
             }
         }
         assert_eq!(MOVES.iter().filter(|m| m.by == Mover::Time).count(), 2);
+        assert_eq!(
+            decided_statuses(),
+            [
+                PermissionStatus::Approved,
+                PermissionStatus::Declined,
+                PermissionStatus::Withdrawn,
+                PermissionStatus::Removed
+            ]
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::benefit::{Benefit, Grant, GrantError};
 use crate::catalog::Catalog;
 use crate::conversion::{ConversionRecord, ConversionRule};
 use crate::entities::{Organization, Partner, PurchasingAccount};
-use crate::error::StorageError;
+use crate::error::{StorageError, WriteError};
+use crate::events::{Delivery, Event, Webhook};
 use crate::ids::{AccountId, BenefitId, OrganizationId, PartnerId};
 use crate::ledger::{EntryKind, Figures};
 use crate::metering::{LedgerEntry, LedgerFilter};
@@ -23,15 +24,6 @@ use uuid::Uuid;
 /// Where the time comes from.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
-}
-
-/// A failed write: the rule refused it, or the storage failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError<E> {
-    #[error(transparent)]
-    Refused(E),
-    #[error(transparent)]
-    Storage(#[from] StorageError),
 }
 
 pub trait CatalogRepository {
@@ -188,6 +180,46 @@ pub trait OutboxRepository {
         error: &str,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StorageError>;
+}
+
+/// The organizations' events and the partners' webhooks.
+pub trait EventRepository {
+    /// Up to `limit` events of the organization after `after`, in order of position.
+    fn events_after(
+        &self,
+        organization: OrganizationId,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<Event>, StorageError>;
+    /// The organization's last position (0 before its first event).
+    fn last_position(&self, organization: OrganizationId) -> Result<i64, StorageError>;
+    /// The partner's subscriptions, oldest first.
+    fn webhooks(&self, partner: PartnerId) -> Result<Vec<Webhook>, StorageError>;
+    /// A subscription with its salt and secret check, when it exists and was not removed.
+    fn webhook(&self, id: Uuid) -> Result<Option<(Webhook, String, String)>, StorageError>;
+    /// Ends a subscription of the partner: its pending deliveries are not made. False when
+    /// the partner has no such subscription.
+    fn remove_webhook(
+        &self,
+        partner: PartnerId,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StorageError>;
+    /// A subscription's deliveries, newest first.
+    fn deliveries(&self, webhook: Uuid, limit: i64) -> Result<Vec<Delivery>, StorageError>;
+    /// Claims up to `limit` deliveries due at `now`: none is due again before
+    /// `lease_until`, so two servers never make one both.
+    fn claim_due_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Delivery>, StorageError>;
+    /// Records an attempt: its new status, the receiver's answer, the next attempt.
+    fn record_attempt(&self, delivery: &Delivery) -> Result<(), StorageError>;
+    /// Forgets the finished deliveries (delivered, failed, skipped) made before `before`;
+    /// how many.
+    fn purge_deliveries(&self, before: DateTime<Utc>) -> Result<usize, StorageError>;
 }
 
 /// The users of benefits, read back.

@@ -63,31 +63,53 @@ impl Reason {
     pub const MAX_CHARS: usize = 500;
 
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let trimmed = raw.trim();
-        if trimmed.is_empty() {
-            return Err(InvalidValue::new(
-                "must not be empty",
-                "ne doit pas être vide",
-            ));
-        }
-        if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err(InvalidValue::new(
-                format!("must be at most {} characters", Self::MAX_CHARS),
-                format!("ne doit pas dépasser {} caractères", Self::MAX_CHARS),
-            ));
-        }
-        if trimmed.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(InvalidValue::new(
-                "must not contain control characters",
-                "ne doit pas contenir de caractères de contrôle",
-            ));
-        }
-        Ok(Self(trimmed.to_owned()))
+        text(raw, Self::MAX_CHARS).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A text of the catalog (a description, instructions, how the quantity is calculated):
+/// trimmed, 1 to 4000 characters, no control characters but new lines.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CatalogText(String);
+
+impl CatalogText {
+    pub const MAX_CHARS: usize = 4000;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        text(raw, Self::MAX_CHARS).map(Self)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A text a person wrote: trimmed, 1 to `max` characters, no control characters but new lines.
+fn text(raw: &str, max: usize) -> Result<String, InvalidValue> {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Err(InvalidValue::new(
+            "must not be empty",
+            "ne doit pas être vide",
+        ));
+    }
+    if trimmed.chars().count() > max {
+        return Err(InvalidValue::new(
+            format!("must be at most {max} characters"),
+            format!("ne doit pas dépasser {max} caractères"),
+        ));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(InvalidValue::new(
+            "must not contain control characters",
+            "ne doit pas contenir de caractères de contrôle",
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// An optional short reference (agreement number, SA ID, program code): trimmed, 1 to 64

@@ -5,12 +5,12 @@
 use crate::auth::Actor;
 use crate::benefit::{Benefit, Status};
 use crate::catalog::Unit;
-use crate::error::Refusal;
+use crate::error::WriteError;
+use crate::error::{Refusal, RefusalKind};
 use crate::i18n::Localized;
 use crate::ids::BenefitId;
 use crate::ledger::EntryKind;
 use crate::metering::{check_usable, refusal_of, Change, LedgerEntry, LedgerStore, MeteringError};
-use crate::ports::WriteError;
 use crate::values::{EmailAddress, InvalidValue, Name};
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
@@ -158,6 +158,25 @@ pub enum VoucherError {
 }
 
 impl Refusal for VoucherError {
+    fn kind(&self) -> RefusalKind {
+        match self {
+            VoucherError::InvalidTransition { .. } => RefusalKind::Conflict,
+            VoucherError::NotTrainingVouchers => RefusalKind::Rule,
+            VoucherError::Metering(m) => m.kind(),
+        }
+    }
+
+    fn context(&self) -> Option<serde_json::Value> {
+        match self {
+            VoucherError::InvalidTransition { from, allowed, .. } => {
+                let allowed: Vec<&str> = allowed.iter().map(|s| s.code()).collect();
+                Some(serde_json::json!({"current_status": from.code(), "allowed": allowed}))
+            }
+            VoucherError::NotTrainingVouchers => None,
+            VoucherError::Metering(m) => m.context(),
+        }
+    }
+
     fn code(&self) -> &'static str {
         match self {
             VoucherError::NotTrainingVouchers => "not_a_voucher_benefit",

@@ -186,11 +186,13 @@ problem_response!(
         (name = "people", description = "Authorized e-mail domains and the users of benefits: instructions and access codes by e-mail"),
         (name = "downloads", description = "Software benefits: packages, recorded downloads, product keys"),
         (name = "records", description = "The audit log and the outbox of notifications of an organization"),
+        (name = "events", description = "An organization's changes as they happen: a live stream (Server-Sent Events)"),
+        (name = "webhooks", description = "A partner's signed webhooks (Standard Webhooks): subscriptions and their deliveries"),
     ),
     components(
         schemas(
-            Problem, FieldError, text::DisplayName, text::Reason, text::Reference, text::Email, text::Domain,
-            text::TypeCode, text::Cursor, text::EntityTag, text::IdempotencyKey, text::EntryKinds, text::Direction,
+            Problem, FieldError, text::DisplayName, text::Reason, text::CatalogText, text::Reference, text::Email, text::Domain,
+            text::TypeCode, text::Cursor, text::EntityTag, text::EventPosition, text::IdempotencyKey, text::EntryKinds, text::Direction,
             text::PermissionMove, text::PermissionStatus, text::Scope
         ),
         responses(BadRequest, Unauthorized, TooManyRequests, Forbidden, NotFound, Conflict, PreconditionFailed, PayloadTooLarge, UnsupportedMediaType, Unprocessable)
@@ -314,6 +316,24 @@ pub fn complete(document: &mut utoipa::openapi::OpenApi) {
 pub const OPERATION_IDS: &[(&str, &str, &str)] = &[
     ("get", "/api/v1/me", "getMe"),
     ("get", "/api/v1/benefit-types", "listBenefitTypes"),
+    ("post", "/api/v1/benefit-types", "addBenefitType"),
+    (
+        "get",
+        "/api/v1/organizations/{org_id}/events",
+        "streamOrganizationEvents",
+    ),
+    ("post", "/api/v1/partners/me/webhooks", "subscribeWebhook"),
+    ("get", "/api/v1/partners/me/webhooks", "listMyWebhooks"),
+    (
+        "delete",
+        "/api/v1/partners/me/webhooks/{webhook_id}",
+        "unsubscribeWebhook",
+    ),
+    (
+        "get",
+        "/api/v1/partners/me/webhooks/{webhook_id}/deliveries",
+        "listWebhookDeliveries",
+    ),
     ("post", "/api/v1/organizations", "createOrganization"),
     ("get", "/api/v1/organizations/{org_id}", "getOrganization"),
     (

@@ -25,6 +25,16 @@ pub struct DisplayName(String);
 )]
 pub struct Reason(String);
 
+/// A text of the catalog (description, instructions, calculation): 1 to 4000 characters, no
+/// control characters but new lines.
+#[derive(ToSchema)]
+#[schema(
+    value_type = String,
+    pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x09\x0b-\x1f\x7f-\x9f]{0,3998}[^\s\x00-\x1f\x7f-\x9f])?$",
+    example = "Interactive, self-paced online training."
+)]
+pub struct CatalogText(String);
+
 /// A short reference (agreement number, SA ID, incident number): letters, digits, `- _ . /`.
 #[derive(ToSchema)]
 #[schema(value_type = String, pattern = r"^[A-Za-z0-9._/-]{1,64}$", example = "INC-20261124-0042")]
@@ -60,12 +70,39 @@ macro_rules! domain_labels {
     };
 }
 
+/// A label of a domain as `DOMAIN_PATTERN` takes it: as [`label`], without the blocks IDNA
+/// refuses whole (surrogates and private use U+D800–U+F8FF, the non-characters
+/// U+FDD0–U+FDEF, the specials U+FFF0–U+FFFF). The e-mail pattern keeps the wider class:
+/// with these holes hypothesis (schemathesis) can no longer generate e-mail addresses.
+macro_rules! idna_label {
+    () => {
+        concat!(
+            "[",
+            idna_char!(),
+            "](?:[",
+            idna_char!(),
+            "-]{0,61}[",
+            idna_char!(),
+            "])?"
+        )
+    };
+}
+
+macro_rules! idna_char {
+    () => {
+        r"A-Za-z0-9\u00C0-\uD7FF\uF900-\uFDCF\uFDF0-\uFFEF"
+    };
+}
+
 /// What `DomainName::parse` accepts: a domain, with spaces around and a final dot allowed.
 /// The server also checks Unicode labels by IDNA (UTS 46): a few symbols this pattern lets
 /// through are refused there.
 pub const DOMAIN_PATTERN: &str = concat!(
     r"^\s*(?=[^\s@]{1,253}\.?\s*$)",
-    domain_labels!(),
+    r"(?:",
+    idna_label!(),
+    r"\.)+(?![0-9]+\.?\s*$)",
+    idna_label!(),
     r"\.?\s*$"
 );
 
@@ -86,6 +123,11 @@ pub struct TypeCode(String);
 #[derive(ToSchema)]
 #[schema(value_type = String, pattern = r"^(p[0-9]{1,18}|k[0-9]{1,16}_[0-9a-f]{32})$")]
 pub struct Cursor(String);
+
+/// An event's position, as a stream's `id:` gave it (`Last-Event-ID`).
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^[0-9]{1,18}$", example = "0")]
+pub struct EventPosition(String);
 
 /// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
 #[derive(ToSchema)]

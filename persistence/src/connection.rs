@@ -2,169 +2,16 @@
 //! and writes run in transactions that serialize on SQLite and PostgreSQL alike.
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use domain::error::StorageError;
-use std::path::PathBuf;
 use std::time::Duration;
+
+pub(crate) use crate::connect::storage;
+use crate::connect::{create_private, Backend, DatabaseUrl, DbConnection, Manager, OpenError};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-/// One connection to either backend. `Sqlite` stays last: it accepts any string.
-#[derive(diesel::MultiConnection)]
-pub enum DbConnection {
-    Postgresql(PgConnection),
-    Sqlite(SqliteConnection),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// A database location: `postgres://…` / `postgresql://…`, or a SQLite file given as a path,
-/// `sqlite://path` or `sqlite:path`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Postgres(String),
-    Sqlite(PathBuf),
-}
-
-impl DatabaseUrl {
-    pub fn parse(raw: &str) -> Result<Self, OpenError> {
-        let raw = raw.trim();
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(DatabaseUrl::Postgres(raw.to_owned()));
-        }
-        let path = raw
-            .strip_prefix("sqlite://")
-            .or_else(|| raw.strip_prefix("sqlite:"))
-            .unwrap_or(raw);
-        if path.is_empty() || path == ":memory:" || path.contains("://") {
-            return Err(OpenError::Url(format!(
-                "{raw:?} is neither postgres://… nor a SQLite file path (:memory: is refused: each pooled connection would see its own empty database)"
-            )));
-        }
-        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
-    }
-
-    pub fn backend(&self) -> Backend {
-        match self {
-            DatabaseUrl::Postgres(_) => Backend::Postgres,
-            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
-        }
-    }
-
-    /// The URL without its password, for logs.
-    pub fn redacted(&self) -> String {
-        match self {
-            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
-            DatabaseUrl::Postgres(url) => match (url.find("://"), url.rfind('@')) {
-                (Some(scheme), Some(at)) if at > scheme => {
-                    let userinfo = &url[scheme + 3..at];
-                    let user = userinfo.split(':').next().unwrap_or("");
-                    format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..])
-                }
-                _ => url.clone(),
-            },
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    #[error("invalid DATABASE_URL: {0}")]
-    Url(String),
-    #[error("cannot connect to {url}: {source}")]
-    Connect {
-        url: String,
-        source: diesel::ConnectionError,
-    },
-    #[error("cannot create the pool for {url}: {source}")]
-    Pool { url: String, source: r2d2::Error },
-    #[error("migrations failed on {url}: {message}")]
-    Migrate { url: String, message: String },
-    #[error(transparent)]
-    Tls(#[from] crate::postgres::tls::TlsError),
-    #[error("cannot create the directory for {path}: {source}")]
-    Directory {
-        path: String,
-        source: std::io::Error,
-    },
-}
-
-/// Creates the SQLite file readable and writable by its owner only (0600) if it does not
-/// exist yet. SQLite gives its `-wal` and `-shm` files the mode of the database file, so
-/// they are private too. An existing file keeps the mode its owner chose.
-fn create_private(path: &std::path::Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
-}
-
-/// Opens connections for one URL, on the backend the URL names.
-#[derive(Debug, Clone)]
-pub(crate) struct Manager {
-    url: DatabaseUrl,
-}
-
-impl Manager {
-    pub(crate) fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
-        match &self.url {
-            DatabaseUrl::Postgres(url) => {
-                PgConnection::establish(url).map(DbConnection::Postgresql)
-            }
-            DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                // temp_store: the sub-journal of each job's savepoint stays in memory
-                // instead of spilling to a temporary file (12 % of the writer's time).
-                // wal_autocheckpoint: see [`crate::checkpoint`].
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
-                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; \
-                     PRAGMA journal_size_limit = 67108864;",
-                )
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                Ok(DbConnection::Sqlite(conn))
-            }
-        }
-    }
-}
-
-impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
-    type Error = diesel::ConnectionError;
-
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
-        Manager::connect(self)
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
-    }
-
-    /// Checked when a connection comes back: a panic or a failed rollback left it unusable.
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        use diesel::connection::TransactionManager;
-        std::thread::panicking()
-            || <<DbConnection as Connection>::TransactionManager as TransactionManager<
-                DbConnection,
-            >>::is_broken_transaction_manager(conn)
-    }
-}
 
 /// The database: a pool of connections to one backend, and the repositories on top of it.
 #[derive(Clone)]
@@ -174,15 +21,23 @@ pub struct Database {
     /// SQLite has one writer at a time: write transactions of this process queue here
     /// instead of in SQLite's busy handler, which sleeps with coarse back-off.
     writer: Option<std::sync::Arc<parking_lot::Mutex<()>>>,
-    /// SQLite: the group-commit writer thread (see [`crate::batch`]).
-    batch: Option<crate::batch::BatchWriter>,
-    /// The writes committed, for caches of answers (see [`crate::changes`]).
-    changes: std::sync::Arc<crate::changes::Changes>,
+    /// SQLite: the group-commit writer thread (see [`crate::sqlite::batch`]).
+    batch: Option<crate::sqlite::batch::BatchWriter>,
+    /// The writes committed, for caches of answers (see [`crate::write_counter`]).
+    changes: std::sync::Arc<crate::write_counter::Changes>,
+}
+
+/// The pool's connections now (for `/metrics`).
+#[derive(Debug, Clone, Copy)]
+pub struct PoolState {
+    pub open: u32,
+    pub idle: u32,
 }
 
 impl Database {
     /// Connects (reporting the real error when it cannot), and builds the pool.
     pub fn open(raw_url: &str, max_connections: u32) -> Result<Self, OpenError> {
+        init_openssl();
         let url = DatabaseUrl::parse(raw_url)?;
         if let DatabaseUrl::Sqlite(path) = &url {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -225,13 +80,18 @@ impl Database {
         // SQLite: one writer turn for the process, the group-commit writer and the
         // checkpointer; PostgreSQL: a listener for the other servers' commits.
         let (writer, batch, changes) = match (&url, listener_tls) {
-            (DatabaseUrl::Postgres(_), Some(tls)) => (None, None, crate::notify::start(tls)),
+            (DatabaseUrl::Postgres(_), Some(tls)) => {
+                (None, None, crate::postgres::notify::start(tls))
+            }
             _ => {
                 let writer = std::sync::Arc::new(parking_lot::Mutex::new(()));
-                let changes = crate::changes::Changes::local();
-                crate::checkpoint::start(checkpointer, &changes, writer.clone());
-                let batch =
-                    crate::batch::BatchWriter::start(pool.clone(), writer.clone(), changes.clone());
+                let changes = crate::write_counter::Changes::local();
+                crate::sqlite::checkpoint::start(checkpointer, &changes, writer.clone());
+                let batch = crate::sqlite::batch::BatchWriter::start(
+                    pool.clone(),
+                    writer.clone(),
+                    changes.clone(),
+                );
                 (Some(writer), Some(batch), changes)
             }
         };
@@ -272,7 +132,7 @@ impl Database {
     }
 
     /// What has been committed, for caches of answers read from this database.
-    pub fn changes(&self) -> &crate::changes::Changes {
+    pub fn changes(&self) -> &crate::write_counter::Changes {
         &self.changes
     }
 
@@ -295,9 +155,12 @@ impl Database {
     }
 
     /// Open and idle connections of the pool.
-    pub fn pool_state(&self) -> (u32, u32) {
+    pub fn pool_state(&self) -> PoolState {
         let state = self.pool.state();
-        (state.connections, state.idle_connections)
+        PoolState {
+            open: state.connections,
+            idle: state.idle_connections,
+        }
     }
 
     /// Whether the database answers (for `/health/ready`).
@@ -314,7 +177,7 @@ impl Database {
     where
         E: From<StorageError>,
     {
-        if crate::batch::in_batch() {
+        if crate::sqlite::batch::in_batch() {
             // A write job of the group-commit writer started another write transaction: it
             // would wait for the writer's turn, which it holds. Refuse rather than hang.
             return Err(E::from(StorageError(
@@ -323,8 +186,13 @@ impl Database {
         }
         let _turn = self.writer.as_ref().map(|w| w.lock());
         let mut conn = self.conn()?;
-        let counted = self.changes.begin();
-        let result = write(&mut conn, f);
+        let mut counted = self.changes.begin();
+        let result = write(&mut conn, |c| {
+            let value = f(c)?;
+            // Still before the COMMIT: what it changed is counted as under way.
+            counted.before_commit();
+            Ok(value)
+        });
         if result.is_ok() {
             counted.committed();
         }
@@ -388,10 +256,6 @@ impl Database {
     }
 }
 
-pub(crate) fn storage(e: diesel::result::Error) -> StorageError {
-    StorageError(e.to_string())
-}
-
 /// Runs `f` in a write transaction. On SQLite the transaction takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so a read inside it can never be upgraded into a "database is locked"
 /// failure; on PostgreSQL quantity changes rely on conditional updates and row locks inside it.
@@ -432,6 +296,17 @@ impl Drop for RollbackGuard<'_> {
     }
 }
 
+/// Initializes OpenSSL (linked for libpq) before libpq does. libpq's first connection
+/// initializes it with an exit handler that frees OpenSSL's state while the process exits; a
+/// thread still using a PostgreSQL connection at that moment (the listener, the event sequencer,
+/// a pooled connection) then reads freed memory: a test process crashed with SIGSEGV that way
+/// after all of its tests had passed. `openssl_sys::init` initializes it first without the exit
+/// handler (OPENSSL_INIT_NO_ATEXIT), which wins for the whole process; the system frees the
+/// memory anyway when the process ends.
+fn init_openssl() {
+    openssl_sys::init();
+}
+
 /// Creates a PostgreSQL database next to the one `admin_url` names and returns its URL
 /// (used to give each test its own database).
 pub fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, OpenError> {
@@ -442,6 +317,7 @@ pub fn create_postgres_database(admin_url: &str, name: &str) -> Result<String, O
     if !valid {
         return Err(OpenError::Url(format!("invalid database name {name:?}")));
     }
+    init_openssl();
     let mut conn = PgConnection::establish(admin_url).map_err(|source| OpenError::Connect {
         url: DatabaseUrl::Postgres(admin_url.to_owned()).redacted(),
         source,

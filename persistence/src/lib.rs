@@ -1,22 +1,18 @@
 //! SA Benefits persistence: diesel over SQLite (bundled, the default) and PostgreSQL in one
 //! binary. The repositories implement the ports of `domain`.
 
-mod batch;
-mod changes;
-mod checkpoint;
+mod connect;
 mod connection;
 mod convert;
-mod fixed;
-mod notify;
 mod postgres;
 mod repositories;
 mod schema;
+mod sqlite;
 mod tx;
+mod write_counter;
 
-pub use changes::{Changes, Stamp};
-pub use connection::{
-    create_postgres_database, Backend, Database, DatabaseUrl, DbConnection, OpenError,
-};
-pub use notify::Coordination;
+pub use connect::{Backend, DatabaseUrl, DbConnection, OpenError};
+pub use connection::{create_postgres_database, Database, PoolState};
 pub use repositories::idempotency::KeyState;
 pub use tx::Tx;
+pub use write_counter::{Changes, Coordination, Scope, Stamp};

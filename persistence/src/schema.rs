@@ -155,6 +155,43 @@ diesel::table! {
         target_id -> Text,
         detail -> Nullable<Text>,
         created_at -> Timestamp,
+        position -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    event_positions (organization_id) {
+        organization_id -> Text,
+        last_position -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        partner_id -> Text,
+        url -> Text,
+        event_types -> Text,
+        salt -> Text,
+        secret_check -> Text,
+        created_at -> Timestamp,
+        removed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        organization_id -> Text,
+        position -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        next_attempt_at -> Timestamp,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
     }
 }
 
@@ -239,3 +276,5 @@ diesel::table! {
 }
 
 diesel::joinable!(benefit_users -> benefits (benefit_id));
+
+diesel::allow_tables_to_appear_in_same_query!(audit_events, webhook_deliveries, webhooks);

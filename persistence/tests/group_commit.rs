@@ -3,6 +3,8 @@
 //! job may not open a second write transaction. On PostgreSQL (`TEST_DATABASE_URL`) the same
 //! calls run one transaction each, with the same outcome.
 
+mod support;
+
 use chrono::Utc;
 use domain::entities::Organization;
 use domain::error::StorageError;
@@ -14,14 +16,7 @@ use persistence::Database;
 use uuid::Uuid;
 
 fn database(dir: &tempfile::TempDir) -> Database {
-    let url = match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin) if !admin.is_empty() => persistence::create_postgres_database(
-            &admin,
-            &format!("sa_test_{}", Uuid::new_v4().simple()),
-        )
-        .unwrap(),
-        _ => dir.path().join("g.db").to_string_lossy().into_owned(),
-    };
+    let url = support::database_url(dir);
     let db = Database::open(&url, 4).unwrap();
     db.migrate().unwrap();
     db

@@ -1,27 +1,21 @@
 //! The database itself refuses to change or delete a ledger row, on SQLite always and on
 //! PostgreSQL when TEST_DATABASE_URL is set.
 
+mod support;
+
 use chrono::{Duration, Utc};
 use diesel::connection::SimpleConnection;
 use domain::auth::{Actor, Role};
 use domain::benefit::Grant;
 use domain::catalog::builtin_catalog;
-use domain::entities::{Organization, PurchasingAccount};
-use domain::ids::{AccountId, BenefitId, OrganizationId};
-use domain::ports::{BenefitRepository, CatalogRepository, DirectoryRepository};
-use domain::values::{Name, Quantity};
+use domain::ids::BenefitId;
+use domain::ports::{BenefitRepository, CatalogRepository};
+use domain::values::Quantity;
 use persistence::Database;
 use uuid::Uuid;
 
 fn database(dir: &tempfile::TempDir) -> (Database, String) {
-    let url = match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin) if !admin.is_empty() => persistence::create_postgres_database(
-            &admin,
-            &format!("sa_test_{}", Uuid::new_v4().simple()),
-        )
-        .unwrap(),
-        _ => dir.path().join("t.db").to_string_lossy().into_owned(),
-    };
+    let url = support::database_url(dir);
     let db = Database::open(&url, 2).unwrap();
     db.migrate().unwrap();
     db.install_catalog(&builtin_catalog()).unwrap();
@@ -33,26 +27,7 @@ fn ledger_rows_cannot_be_updated_or_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let (db, url) = database(&dir);
     let now = Utc::now();
-    let org = OrganizationId(Uuid::new_v4());
-    db.insert_organization(&Organization {
-        id: org,
-        name: Name::parse("Contoso").unwrap(),
-        contact_emails: vec![],
-        preferred_language: domain::Language::En,
-        created_at: now,
-    })
-    .unwrap();
-    let account = AccountId(Uuid::new_v4());
-    db.insert_account(&PurchasingAccount {
-        id: account,
-        organization_id: org,
-        name: Name::parse("EMEA").unwrap(),
-        agreement_number: None,
-        sa_id: None,
-        program_code: None,
-        created_at: now,
-    })
-    .unwrap();
+    let account = support::account(&db);
     let catalog = builtin_catalog();
     let grant = Grant::new(
         catalog.find("e_learning").unwrap(),

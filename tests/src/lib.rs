@@ -28,6 +28,11 @@ pub fn backend_name() -> &'static str {
     }
 }
 
+/// Whether the suite runs on PostgreSQL (`TEST_DATABASE_URL`).
+pub fn on_postgres() -> bool {
+    postgres_admin_url().is_some()
+}
+
 fn postgres_admin_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL")
         .ok()
@@ -55,10 +60,13 @@ pub fn test_config(database_url: String, key: JwtKey) -> Config {
         cors_allowed_origins: vec![],
         workers: Some(2),
         database_pool_size: 8,
-        kept_answers: api::answers::Answers::DEFAULT_CAPACITY,
+        kept_answers: api::cache::ListCache::DEFAULT_CAPACITY,
         // The suites race hundreds of requests with one token; the limit has its own tests.
         rate_limit_per_minute: 0,
         smtp_ca_file: None,
+        webhook_signing_key: b"a test key for webhook secrets, 32+ bytes".to_vec(),
+        // The receivers of the tests listen on loopback.
+        webhook_allow_private: true,
     }
 }
 
@@ -166,7 +174,8 @@ impl TestApp {
             .expect("the server starts");
         if demo {
             let state = app.state();
-            api::demo::seed(&state.db, &state.catalog, state.now()).expect("demo data");
+            api::demo::seed(&state.db, &state.catalog(), &state.webhooks, state.now())
+                .expect("demo data");
         }
         let app_state = app.state().clone();
         // On PostgreSQL a server hears the others' commits once its listener is up (a TLS
@@ -225,7 +234,7 @@ impl TestApp {
 
     /// How many benefit list reads were answered from kept answers, and how many read anew.
     pub fn kept_answers(&self) -> (u64, u64) {
-        self.state.answers.counts()
+        self.state.cache.counts()
     }
 
     pub fn operator(&self) -> String {

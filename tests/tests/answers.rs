@@ -423,3 +423,151 @@ async fn an_upkeep_round_with_nothing_due_keeps_the_answers() {
         "still served after the upkeep"
     );
 }
+
+/// Whether the next read of the account's list is served from a kept answer.
+async fn served_next(app: &TestApp, account: Uuid, token: &str) -> bool {
+    let (served, _) = app.kept_answers();
+    list(app, account, token).await;
+    app.kept_answers().0 == served + 1
+}
+
+#[tokio::test]
+async fn a_write_evicts_its_own_organizations_answers_and_never_another_organizations() {
+    let app = TestApp::spawn().await;
+    let contoso = app.create_org("Contoso").await;
+    let emea = app.create_account(contoso, "Contoso EMEA").await;
+    let americas = app.create_account(contoso, "Contoso Americas").await;
+    let planning = app.grant(emea, "planning_services", Some(100)).await;
+    app.grant(americas, "planning_services", Some(100)).await;
+    let fabrikam = app.create_org("Fabrikam").await;
+    let fabrikam_account = app.create_account(fabrikam, "Fabrikam EA").await;
+    let fabrikam_planning = app
+        .grant(fabrikam_account, "planning_services", Some(100))
+        .await;
+    let (admin, other_admin) = (app.admin(contoso), app.admin(fabrikam));
+
+    // Another organization's consumption: Contoso's answers stay kept.
+    list_kept(&app, emea, &admin).await;
+    list_kept(&app, americas, &admin).await;
+    assert_eq!(
+        consume(&app, fabrikam_planning, &other_admin, 1)
+            .await
+            .status(),
+        201
+    );
+    assert!(
+        served_next(&app, emea, &admin).await,
+        "another organization's write"
+    );
+    assert!(served_next(&app, americas, &admin).await);
+    // A consumption on one account: that account's answer goes, its sibling's stays.
+    assert_eq!(consume(&app, planning, &admin, 2).await.status(), 201);
+    let fresh = list(&app, emea, &admin).await;
+    assert_eq!(
+        item(&fresh, "planning_services").unwrap()["used"],
+        2,
+        "read anew"
+    );
+    assert!(
+        served_next(&app, americas, &admin).await,
+        "the other account"
+    );
+    // A change of the organization (a partner's permission) goes to all its accounts.
+    list_kept(&app, emea, &admin).await;
+    let partner = app.create_partner("Adatum").await;
+    let asked = app.request_permission(contoso, partner, None, None).await;
+    assert!(
+        !served_next(&app, emea, &admin).await,
+        "a permission request"
+    );
+    assert!(
+        !served_next(&app, americas, &admin).await,
+        "on every account"
+    );
+    list_kept(&app, emea, &admin).await;
+    list_kept(&app, fabrikam_account, &other_admin).await;
+    let r = app.move_permission(asked, &admin, "approved").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        !served_next(&app, emea, &admin).await,
+        "a permission approved"
+    );
+    assert!(
+        served_next(&app, fabrikam_account, &other_admin).await,
+        "not Fabrikam's"
+    );
+    // A type added to the catalog shows among everyone's other benefits.
+    let before = other_list(&app, fabrikam_account, &other_admin).await;
+    let r = app
+        .post(
+            "/api/v1/benefit-types",
+            &app.operator(),
+            &json!({
+                "code": "visio_pack", "unit": "downloads",
+                "name": {"en": "Visio Pack", "fr": "Pack Visio"},
+                "description": {"en": "Visio for diagrams.", "fr": "Visio pour les diagrammes."},
+                "learn_more_url": "https://www.microsoft.com/licensing",
+                "admin_instructions": {"en": "Record each download.", "fr": "Enregistrez chaque téléchargement."},
+                "end_user_instructions": {"en": "Download it.", "fr": "Téléchargez-le."},
+                "calculation": {"en": "One per licence.", "fr": "Un par licence."},
+                "features": {"has_downloads": true},
+                "software": [{"id": "visio-x64", "name": {"en": "Visio (x64)", "fr": "Visio (x64)"},
+                              "version": "2026", "language": "multilingual", "size_mb": 3100}]
+            }),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{}", body(r).await);
+    let after = other_list(&app, fabrikam_account, &other_admin).await;
+    assert!(item(&before, "visio_pack").is_none());
+    assert!(
+        item(&after, "visio_pack").is_some(),
+        "a catalog change evicts everyone"
+    );
+}
+
+#[tokio::test]
+async fn across_servers_a_write_evicts_only_its_organizations_answers() {
+    if tests::backend_name() != "postgres" {
+        return; // one SQLite file is served by one server
+    }
+    let a = TestApp::spawn().await;
+    let b = a.spawn_replica().await;
+    let contoso = a.create_org("Contoso").await;
+    let account = a.create_account(contoso, "Contoso EA").await;
+    let planning = a.grant(account, "planning_services", Some(100)).await;
+    let fabrikam = a.create_org("Fabrikam").await;
+    let other = a.create_account(fabrikam, "Fabrikam EA").await;
+    let other_planning = a.grant(other, "planning_services", Some(100)).await;
+    let (admin, other_admin) = (a.admin(contoso), a.admin(fabrikam));
+    for round in 1..=5 {
+        list_kept(&b, account, &admin).await;
+        // Fabrikam's consumption on A, heard by B: Contoso's answer on B stays kept.
+        assert_eq!(
+            consume(&a, other_planning, &other_admin, 1).await.status(),
+            201
+        );
+        settle_other(&b, other, &other_admin, round).await;
+        assert!(
+            served_next(&b, account, &admin).await,
+            "round {round}: Fabrikam's write"
+        );
+        // Contoso's own consumption on A: B reads anew.
+        assert_eq!(consume(&a, planning, &admin, 1).await.status(), 201);
+        assert_eq!(settle(&b, account, &admin, round).await, round);
+    }
+}
+
+/// B's view of another organization's used count, read until it shows `expected`.
+async fn settle_other(b: &TestApp, account: Uuid, admin: &str, expected: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while std::time::Instant::now() < deadline {
+        let seen = item(&list(b, account, admin).await, "planning_services").unwrap()["used"]
+            .as_i64()
+            .unwrap();
+        if seen == expected {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("B never showed {expected} on the other organization");
+}

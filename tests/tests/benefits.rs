@@ -21,7 +21,7 @@ async fn a_grant_becomes_one_of_your_benefits_with_its_figures() {
             &format!("/api/v1/accounts/{account}/benefits"),
             &app.operator(),
             &json!({"type": "e_learning", "quantity": 250, "expires_at": expires,
-                    "calculation_inputs": [{"label": "Qualifying desktop licences", "value": 1250}]}),
+                    "calculation_inputs": [{"label": {"en": "Qualifying desktop licences", "fr": "Postes de travail éligibles"}, "value": 1250}]}),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -175,7 +175,7 @@ async fn bad_grants_are_refused_and_change_nothing() {
             "invalid_body",
         ),
         (
-            json!({"type": "e_learning", "quantity": 5, "expires_at": future, "calculation_inputs": [{"label": "", "value": 1}]}),
+            json!({"type": "e_learning", "quantity": 5, "expires_at": future, "calculation_inputs": [{"label": {"en": "Seats", "fr": ""}, "value": 1}]}),
             400,
             "validation_failed",
         ),
@@ -462,5 +462,43 @@ async fn list_rows_say_what_each_benefit_is_and_offers() {
     for row in other["items"].as_array().unwrap() {
         assert_eq!(row["type"], row["code"], "{row}");
         assert!(row["features"]["has_vouchers"].is_boolean());
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_alert_appears_in_the_demo() {
+    let app = TestApp::spawn_with_demo().await;
+    let mut seen = std::collections::BTreeSet::new();
+    for account in [
+        api::demo::DEMO_ACCOUNT,
+        api::demo::SECOND_ACCOUNT,
+        api::demo::OTHER_ACCOUNT,
+    ] {
+        for list in ["benefits", "benefits/other"] {
+            let answer: Value = app
+                .get(
+                    &format!("/api/v1/accounts/{account}/{list}"),
+                    &app.operator(),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            for item in answer["items"].as_array().unwrap() {
+                for alert in item["alerts"].as_array().into_iter().flatten() {
+                    seen.insert(alert["code"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    let active_kinds = [
+        "domain_required",
+        "expiring_soon",
+        "low_remaining",
+        "not_yet_valid",
+        "training_days_expiring",
+    ];
+    for kind in active_kinds {
+        assert!(seen.contains(kind), "{kind} missing from {seen:?}");
     }
 }

@@ -347,7 +347,19 @@ async fn the_calculation_view_shows_inputs_rule_and_totals() {
         .await
         .unwrap();
     assert_eq!(calc["inputs"][0]["value"], 1250);
+    // The operator recorded the label in both languages: the reader gets theirs.
+    assert_eq!(
+        calc["inputs"][0]["label"],
+        "Licences de postes de travail éligibles avec SA"
+    );
     assert!(calc["rule"].as_str().unwrap().starts_with("Les places"));
+    let labels: Vec<&str> = calc["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["kind_label"].as_str().unwrap())
+        .collect();
+    assert!(labels.contains(&"Attribution"), "{labels:?}");
     assert_eq!(calc["ledger_agrees"], true);
 }
 

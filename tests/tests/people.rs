@@ -437,7 +437,7 @@ async fn downloads_consume_and_product_key_views_are_audited() {
     // The recorded download answers where to download it.
     assert_eq!(
         recorded["software"]["download_url"],
-        domain::people::DOWNLOAD_CENTER
+        domain::catalog::DOWNLOAD_CENTER
     );
     let problem = assert_problem(download("wtp-x86-en").await, 422, "not_enough_remaining").await;
     assert_eq!(problem["context"]["remaining"], 0);

@@ -845,3 +845,178 @@ async fn an_expired_permission_tells_both_sides_and_nobody_is_recorded_as_such()
         "{outbox}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_fills_the_partner_page_and_the_ledger_screens() {
+    let app = TestApp::spawn_with_demo().await;
+    let org = api::demo::DEMO_ORG.as_uuid();
+    let admin = app.admin(org);
+    let list = body(
+        app.get(
+            &format!("/api/v1/organizations/{org}/partner-permissions?limit=50"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let mut states: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["status"].as_str().unwrap())
+        .collect();
+    states.sort_unstable();
+    assert_eq!(states, vec!["approved", "declined", "pending", "removed"]);
+    // The outbox shows an e-mail delivered, one waiting and one given up on.
+    let outbox = body(
+        app.get(
+            &format!("/api/v1/organizations/{org}/notifications?limit=100"),
+            &admin,
+        )
+        .await,
+    )
+    .await;
+    let delivery: Vec<&str> = outbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"].as_str().unwrap())
+        .collect();
+    for status in ["sent", "pending", "failed"] {
+        assert!(
+            delivery.contains(&status),
+            "{status} missing from {delivery:?}"
+        );
+    }
+    // Incidents opened on the phone support, a true-up of the web support, a download.
+    for (code, kind) in [
+        ("problem_resolution_phone", "consumption"),
+        ("problem_resolution_web", "adjustment"),
+        ("multi_language_pack", "consumption"),
+    ] {
+        let benefits = body(
+            app.get(
+                &format!("/api/v1/accounts/{}/benefits", api::demo::DEMO_ACCOUNT),
+                &admin,
+            )
+            .await,
+        )
+        .await;
+        let id = benefits["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["type"] == code)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let history = body(
+            app.get(&format!("/api/v1/benefits/{id}/transactions"), &admin)
+                .await,
+        )
+        .await;
+        assert!(
+            history["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["kind"] == kind),
+            "{code}: {history}"
+        );
+        tests::ledger_agrees(&app, Uuid::parse_str(&id).unwrap()).await;
+    }
+}
+
+/// The `?status=` filter of the permission lists is SQL, a copy of `Permission::status_at`
+/// (the 90-day pending expiry, the end date): at many instants, lapsed rows recorded or not,
+/// every row a filter lists has that status by the domain's rule, and the six filters
+/// together list each permission exactly once.
+#[tokio::test]
+async fn the_status_filter_agrees_with_the_domains_status_at_every_instant() {
+    use std::collections::HashMap;
+    let app = TestApp::spawn().await;
+    let org = app.create_org("Contoso").await;
+    let admin = app.admin(org);
+    let mut all = Vec::new();
+    // pending; approved for 2 days; approved for 10 days; approved with no end; then declined,
+    // withdrawn, removed.
+    let ends = [None, Some(2), Some(10), None];
+    for (n, end) in ends.iter().enumerate() {
+        let p = app.create_partner(&format!("Partner {n}")).await;
+        let expires = end.map(|d| Utc::now() + Duration::days(d) + Duration::hours(1));
+        let id = app.request_permission(org, p, None, expires).await;
+        if n > 0 {
+            let r = app.move_permission(id, &admin, "approved").await;
+            assert_eq!(r.status(), 200);
+        }
+        all.push(id);
+    }
+    for (n, (status, by_partner)) in [("declined", false), ("withdrawn", true), ("removed", false)]
+        .into_iter()
+        .enumerate()
+    {
+        let p = app.create_partner(&format!("Partner {}", 10 + n)).await;
+        let id = app.request_permission(org, p, None, None).await;
+        if status == "removed" {
+            assert_eq!(
+                app.move_permission(id, &admin, "approved").await.status(),
+                200
+            );
+        }
+        let token = if by_partner {
+            app.partner(p)
+        } else {
+            admin.clone()
+        };
+        assert_eq!(app.move_permission(id, &token, status).await.status(), 200);
+        all.push(id);
+    }
+    let statuses = [
+        "pending",
+        "approved",
+        "declined",
+        "withdrawn",
+        "removed",
+        "expired",
+    ];
+    let mut shifted = Duration::zero();
+    for (step, maintain) in [
+        (Duration::zero(), false),
+        (Duration::days(1), false),
+        (Duration::days(2), false),
+        (Duration::days(8), false),
+        (Duration::days(8), true),
+        (Duration::days(60), false),
+        (Duration::days(20), false),
+        (Duration::days(1), true),
+    ] {
+        app.advance(step);
+        shifted += step;
+        if maintain {
+            app.run_maintenance().await;
+        }
+        let mut listed: HashMap<String, &str> = HashMap::new();
+        for status in statuses {
+            let page = body(
+                app.get(
+                    &format!(
+                        "/api/v1/organizations/{org}/partner-permissions?status={status}&limit=200"
+                    ),
+                    &admin,
+                )
+                .await,
+            )
+            .await;
+            for item in page["items"].as_array().unwrap() {
+                assert_eq!(item["status"], status, "after {shifted}: {item}");
+                let id = item["id"].as_str().unwrap().to_owned();
+                assert!(
+                    listed.insert(id, status).is_none(),
+                    "listed twice after {shifted}"
+                );
+            }
+        }
+        assert_eq!(listed.len(), all.len(), "after {shifted}: {listed:?}");
+    }
+}

@@ -294,6 +294,13 @@ fn the_document_patterns_agree_with_the_parsers() {
         ("contoso-europe.com", true),
         ("bücher.de", true),
         ("日本.jp", true),
+        // Found by schemathesis: a private-use character, refused by IDNA and by the pattern.
+        (
+            "\u{b}\n\tí.Ćž1碉Ⱦ.ŗ\u{eea5}īŒ.ý.\u{c}\u{c}\u{b} \n\u{c}",
+            false,
+        ),
+        ("a\u{e000}b.com", false),
+        ("a\u{2010}b.com", true),
         ("xn--bcher-kva.de", true),
         ("a.b.c.d.example", true),
         ("sub.example.co.uk", true),

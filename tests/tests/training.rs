@@ -511,7 +511,19 @@ async fn the_demo_has_vouchers_and_a_conversion() {
             .await,
     )
     .await;
-    assert_eq!(history["items"][0]["planning_days"], 2);
+    // Newest first: one planning day given back two days ago, after two converted.
+    let moves: Vec<(&str, i64)> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["direction"].as_str().unwrap(),
+                c["planning_days"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(moves, vec![("reverse", 1), ("forward", 2)]);
     let benefits = body(
         app.get(&format!("/api/v1/accounts/{account}/benefits"), &admin)
             .await,
@@ -531,7 +543,18 @@ async fn the_demo_has_vouchers_and_a_conversion() {
             .await,
     )
     .await;
-    assert_eq!(vouchers["items"].as_array().unwrap().len(), 3);
+    let mut states: Vec<&str> = vouchers["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["status"].as_str().unwrap())
+        .collect();
+    states.sort_unstable();
+    assert_eq!(
+        states,
+        vec!["assigned", "assigned", "expired", "redeemed", "revoked"]
+    );
+    ledger_agrees(&app, Uuid::parse_str(&training).unwrap()).await;
     // The demo's changes are in its audit log.
     let audit = body(
         app.get(
@@ -550,7 +573,14 @@ async fn the_demo_has_vouchers_and_a_conversion() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    for expected in ["voucher_assigned", "conversion_made", "user_added"] {
+    for expected in [
+        "voucher_assigned",
+        "voucher_revoked",
+        "conversion_made",
+        "user_added",
+        "benefit_consumed",
+        "benefit_adjusted",
+    ] {
         assert!(actions.contains(&expected), "{expected} in {actions:?}");
     }
     // A partner with the demo's approved permission converts on the organization's behalf.

@@ -181,7 +181,7 @@ pub async fn create(
         &actor,
         Some(account.organization_id),
         AuditAction::AccountCreated,
-        (TargetKind::Account, account.id.as_uuid()),
+        TargetKind::Account.target(account.id.as_uuid()),
         Some(Localized::same(account.name.as_str())),
         account.created_at,
     );

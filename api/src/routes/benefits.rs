@@ -1,36 +1,36 @@
-use super::benefit_types::BenefitTypeView;
 use super::list_schema;
 use crate::access::{account_for, benefit_for, portfolio_until};
-use crate::answers::{AnswerKey, Validity, View};
-use crate::audit;
 use crate::auth::Caller;
+use crate::cache::{AnswerKey, Validity, View};
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, page_in_memory, page_start, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases;
 use crate::valid;
+use crate::views::BenefitTypeView;
 use actix_web::http::{header, StatusCode};
 use actix_web::web::Bytes;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Principal};
 use domain::benefit::{
-    split_for_portal, Alert, AlertContext, Benefit, CalculationInput, Grant, GrantError,
-    OtherBenefit,
+    split_for_portal, Alert, AlertContext, Benefit, CalculationInput, Grant, OtherBenefit,
 };
-use domain::catalog::BenefitType;
+use domain::catalog::{BenefitType, Catalog};
 use domain::entities::PurchasingAccount;
 use domain::horizon::{earliest, time_horizon};
 use domain::ids::{AccountId, BenefitId};
 use domain::page::PageRequest;
-use domain::ports::{BenefitRepository, Portfolio, VoucherRepository, WriteError};
-use domain::values::{DomainName, Quantity};
+use domain::ports::{BenefitRepository, DirectoryRepository, Portfolio, VoucherRepository};
+use domain::values::{DomainName, Name, Quantity};
 use domain::voucher::{days_expiring_soon, VoucherExpiry};
 use domain::Language;
-use rand::Rng;
+use persistence::Scope;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -97,7 +97,7 @@ pub struct BenefitSummary {
     pub description: String,
     pub learn_more_url: String,
     /// What the benefit offers: which screens a front end shows for it.
-    pub features: super::benefit_types::FeaturesView,
+    pub features: crate::views::FeaturesView,
     pub unit: String,
     pub unit_label: String,
     /// Entitled; `null` for an unmetered benefit.
@@ -158,8 +158,8 @@ list_schema!(OtherBenefitList, OtherBenefitView);
 #[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CalculationInputBody {
-    #[schema(value_type = openapi::text::DisplayName, example = "Qualifying desktop licences with SA")]
-    pub label: String,
+    /// What the figure is, in English and French: the calculation view shows the reader's.
+    pub label: super::NameInBothLanguages,
     #[schema(example = 1250)]
     #[serde(deserialize_with = "crate::extract::integer")]
     pub value: i64,
@@ -170,7 +170,7 @@ pub struct CalculationInputBody {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "type": "e_learning", "quantity": 250, "valid_from": "2026-07-01T00:00:00Z", "expires_at": "2027-06-30T23:59:59Z",
-    "calculation_inputs": [{"label": "Qualifying desktop licences with SA", "value": 1250}]
+    "calculation_inputs": [{"label": {"en": "Qualifying desktop licences with SA", "fr": "Licences de postes de travail éligibles avec SA"}, "value": 1250}]
 }))]
 pub struct GrantBody {
     /// A catalog code.
@@ -191,7 +191,7 @@ pub struct GrantBody {
 
 /// Builds the views of an account's benefits.
 struct Presenter<'a> {
-    state: &'a AppState,
+    catalog: Arc<Catalog>,
     account: &'a PurchasingAccount,
     language: Language,
     now: DateTime<Utc>,
@@ -202,7 +202,7 @@ struct Presenter<'a> {
 
 impl Presenter<'_> {
     fn benefit_type(&self, benefit: &Benefit) -> Result<&BenefitType, ApiError> {
-        self.state.catalog.get(&benefit.type_code).ok_or_else(|| {
+        self.catalog.get(&benefit.type_code).ok_or_else(|| {
             tracing::error!(
                 code = benefit.type_code.as_str(),
                 "benefit of a type missing from the catalog"
@@ -225,7 +225,7 @@ impl Presenter<'_> {
             name: benefit_type.name.get(self.language).to_owned(),
             description: benefit_type.description.get(self.language).to_owned(),
             learn_more_url: benefit_type.learn_more_url.clone(),
-            features: super::benefit_types::FeaturesView::of(benefit_type),
+            features: crate::views::FeaturesView::of(benefit_type),
             unit: benefit.unit.code().to_owned(),
             unit_label: benefit.unit.label(self.language).to_owned(),
             quantity: benefit.quantity(),
@@ -324,14 +324,14 @@ fn active_items(
     now: DateTime<Utc>,
 ) -> Result<Vec<BenefitSummary>, ApiError> {
     let presenter = Presenter {
-        state,
+        catalog: state.catalog_covering(portfolio.benefits.iter().map(|b| &b.type_code))?,
         account: &portfolio.account,
         language,
         now,
         domains: portfolio.domains.len(),
         vouchers: &portfolio.voucher_expiries,
     };
-    let (active, _) = split_for_portal(state.catalog.types(), &portfolio.benefits, now);
+    let (active, _) = split_for_portal(presenter.catalog.types(), &portfolio.benefits, now);
     active.into_iter().map(|b| presenter.summary(b)).collect()
 }
 
@@ -375,7 +375,8 @@ fn other_items(
     language: Language,
     now: DateTime<Utc>,
 ) -> Result<Vec<OtherBenefitView>, ApiError> {
-    let (_, other) = split_for_portal(state.catalog.types(), &portfolio.benefits, now);
+    let catalog = state.catalog();
+    let (_, other) = split_for_portal(catalog.types(), &portfolio.benefits, now);
     Ok(other
         .into_iter()
         .map(|o| match o {
@@ -441,17 +442,31 @@ impl PortfolioRead {
         L: Serialize,
     {
         let Self { caller, key, page } = self;
-        if let Some(body) = state.answers.get(&key, state.db.changes(), state.now()) {
+        if let Some(body) = state.cache.get(&key, state.db.changes(), state.now()) {
             return Ok(json_answer(body));
         }
         let (id, language) = (key.account, key.language);
         let reader = state.clone();
         let (items, validity) = blocking(move || {
-            // Before the reads: a write that starts after this makes the answer stale.
-            let stamp = reader.db.changes().stamp();
+            // Before the reads: a write of the account or of its organization that starts
+            // after this makes the answer stale. The account's organization never changes:
+            // it is read once per account.
+            let org = match reader.cache.organization_of(id) {
+                Some(org) => Some(org),
+                None => reader.db.account(id)?.map(|a| a.organization_id),
+            };
+            let stamp = org.and_then(|org| {
+                reader.db.changes().stamp(&[
+                    Scope::Account(id.as_uuid()),
+                    Scope::Organization(org.as_uuid()),
+                ])
+            });
             let now = reader.now();
             let (portfolio, access_until) =
                 portfolio_until(&reader, &caller, id, Action::ReadOrganization)?;
+            reader
+                .cache
+                .remember_organization(id, portfolio.account.organization_id);
             let items = render(&reader, &portfolio, language, now)?;
             let shown_until = time_horizon(&portfolio.benefits, &portfolio.voucher_expiries, now);
             let validity = Validity {
@@ -469,7 +484,7 @@ impl PortfolioRead {
         })?;
         let body = Bytes::from(body);
         state
-            .answers
+            .cache
             .keep(key, validity, state.db.changes(), body.clone());
         Ok(json_answer(body))
     }
@@ -481,26 +496,44 @@ fn json_answer(body: Bytes) -> HttpResponse {
         .body(body)
 }
 
-fn grant_refused(e: &GrantError) -> ApiError {
-    let field = match e {
-        GrantError::QuantityRequired { .. } | GrantError::QuantityNotAllowed => "quantity",
-        GrantError::PeriodInverted | GrantError::AlreadyOver => "expires_at",
-        GrantError::AlreadyHeld { benefit_id } => {
-            return ApiError::refused(StatusCode::CONFLICT, e)
-                .with_context(serde_json::json!({ "benefit_id": benefit_id.as_uuid() }));
-        }
-    };
-    // Well-formed, but refused by the rules of the type (catalog data) or of time: 422.
-    ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, e)
-        .with_context(serde_json::json!({ "field": field }))
+/// A code the catalog does not hold: a refusal, not a malformed body (the catalog is data).
+fn unknown_type(code: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown_benefit_type",
+        domain::Localized::new(
+            format!("The catalog has no benefit type {code:?} (GET /api/v1/benefit-types)."),
+            format!(
+                "Le catalogue n'a pas de type d'avantage {code:?} (GET /api/v1/benefit-types)."
+            ),
+        ),
+    )
+}
+
+/// The figures a grant's quantity was computed from, each label checked in both languages.
+fn parse_inputs(
+    fields: &mut Fields,
+    inputs: &[CalculationInputBody],
+) -> Option<Vec<CalculationInput>> {
+    let parsed: Vec<Option<CalculationInput>> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let field = |language: &str| format!("calculation_inputs[{i}].label.{language}");
+            let en = fields.check(field("en"), Name::parse(&input.label.en));
+            let fr = fields.check(field("fr"), Name::parse(&input.label.fr));
+            Some(CalculationInput::new(en?, fr?, input.value))
+        })
+        .collect();
+    parsed.into_iter().collect()
 }
 
 /// A new random access code: 10 upper-case letters and digits (no 0/O, 1/I).
 fn new_access_code() -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     (0..10)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
         .collect()
 }
 
@@ -541,41 +574,15 @@ pub async fn grant(
     let id = AccountId(path.into_inner());
     let now = state.now();
     let mut fields = Fields::default();
-    let benefit_type = state.catalog.find(&body.type_code).cloned();
+    let benefit_type = state.catalog().find(&body.type_code).cloned();
     if benefit_type.is_none() {
-        // The catalog is data: a code it does not hold is a refusal, not a malformed body.
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_benefit_type",
-            domain::Localized::new(
-                format!(
-                    "The catalog has no benefit type {:?} (GET /api/v1/benefit-types).",
-                    body.type_code
-                ),
-                format!(
-                    "Le catalogue n'a pas de type d'avantage {:?} (GET /api/v1/benefit-types).",
-                    body.type_code
-                ),
-            ),
-        ));
+        return Err(unknown_type(&body.type_code));
     }
     let quantity = match body.quantity {
         None => Some(None),
         Some(q) => fields.check("quantity", Quantity::new(q)).map(Some),
     };
-    let inputs: Option<Vec<CalculationInput>> = body
-        .calculation_inputs
-        .iter()
-        .enumerate()
-        .map(|(i, input)| {
-            fields.check(
-                format!("calculation_inputs[{i}].label"),
-                CalculationInput::new(&input.label, input.value),
-            )
-        })
-        .collect::<Vec<_>>()
-        .into_iter()
-        .collect();
+    let inputs = parse_inputs(&mut fields, &body.calculation_inputs);
     valid!(fields; benefit_type, quantity, inputs);
     let valid_from = body.valid_from.unwrap_or(now);
     let grant = Grant::new(
@@ -586,7 +593,7 @@ pub async fn grant(
         inputs,
         now,
     )
-    .map_err(|e| grant_refused(&e))?;
+    .map_err(|e| ApiError::refused(&e))?;
     let access_code = benefit_type.features.has_access_code.then(new_access_code);
     let benefit_id = BenefitId(Uuid::new_v4());
     let language = context.language;
@@ -598,22 +605,14 @@ pub async fn grant(
     let st = state.clone();
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
         let domains = tx.domains(id)?;
-        let benefit = tx
-            .grant(id, benefit_id, &grant, access_code, &actor, now)
-            .map_err(|e| match e {
-                WriteError::Refused(refusal) => grant_refused(&refusal),
-                WriteError::Storage(s) => s.into(),
-            })?;
-        tx.audit(&audit::event(
-            &actor,
-            Some(account.organization_id),
-            AuditAction::BenefitGranted,
-            (TargetKind::Benefit, benefit.id.as_uuid()),
-            domain::audit::details::granted(benefit.figures.map(|f| f.quantity), benefit.unit),
-            now,
-        ))?;
+        let granted = use_cases::benefits::Granted {
+            id: benefit_id,
+            grant: &grant,
+            access_code,
+        };
+        let benefit = use_cases::benefits::grant(tx, &actor, &account, granted, now)?;
         let presenter = Presenter {
-            state: &st,
+            catalog: st.catalog(),
             account: &account,
             language,
             now,
@@ -664,7 +663,7 @@ pub async fn get(
         let domains = state.db.authorized_domains(held.account.id)?;
         let vouchers = state.db.voucher_expiries(held.benefit.id)?;
         let presenter = Presenter {
-            state: &state,
+            catalog: state.catalog_covering([&held.benefit.type_code])?,
             account: &held.account,
             vouchers: &vouchers,
             language: context.language,

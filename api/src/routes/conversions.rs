@@ -1,7 +1,6 @@
 //! Training Vouchers ⇄ Planning Services conversion (3 training days = 1 planning day, the
 //! rule being `domain::conversion::TRAINING_TO_PLANNING`): quote, convert, history.
 
-use super::ledger::ActorView;
 use super::list_schema;
 use crate::access::account_for;
 use crate::audit;
@@ -11,16 +10,17 @@ use crate::error::ApiError;
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::views::ActorView;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor};
 use domain::conversion::{
-    ConversionError, ConversionRecord, Direction, Position, Quote, TRAINING_TO_PLANNING,
+    Attribution, ConversionRecord, Direction, Position, Quote, TRAINING_TO_PLANNING,
 };
 use domain::ids::AccountId;
-use domain::ports::{BenefitRepository, ConversionRepository, WriteError};
+use domain::ports::{BenefitRepository, ConversionRepository};
 use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -162,14 +162,6 @@ fn planning_days(n: i64) -> Result<i64, ApiError> {
     }
 }
 
-fn refused(e: ConversionError) -> ApiError {
-    let error = ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, &e);
-    match e.max() {
-        Some(max) => error.with_context(serde_json::json!({ "max_planning_days": max })),
-        None => error,
-    }
-}
-
 /// Quote a conversion
 ///
 /// A dry run: the most planning days that can be created (forward) or given back
@@ -204,7 +196,8 @@ pub async fn quote(
         let benefits = state.db.benefits_of_account(id)?;
         let converted = state.db.converted_days(id, &rule)?;
         let position = Position::of(&rule, &benefits, converted, now);
-        rule.quote(direction, &position, n, now).map_err(refused)
+        rule.quote(direction, &position, n, now)
+            .map_err(|e| ApiError::refused(&e))
     })
     .await?;
     Ok(web::Json(quote.into()))
@@ -282,11 +275,11 @@ pub async fn convert(
             let position = Position::of(&rule, &benefits, converted, now);
             let record_id = Uuid::new_v4();
             let reference = format!("conversion:{record_id}");
-            rule.convert(tx, direction, &position, n, (&actor, &reference), now)
-                .map_err(|e| match e {
-                    WriteError::Refused(r) => refused(r),
-                    WriteError::Storage(s) => s.into(),
-                })?;
+            let by = Attribution {
+                actor: &actor,
+                reference: &reference,
+            };
+            rule.convert(tx, direction, &position, n, by, now)?;
             let (source, target) = match (position.source, position.target) {
                 (Some(s), Some(t)) => (s.id, t.id),
                 _ => return Err(ApiError::internal()),
@@ -304,11 +297,11 @@ pub async fn convert(
                 at: now,
             };
             tx.insert_conversion(&record)?;
-            tx.audit(&audit::event(
+            tx.audit(&audit::on_account(
                 &actor,
-                Some(account.organization_id),
+                &account,
                 AuditAction::ConversionMade,
-                (TargetKind::Conversion, record_id),
+                TargetKind::Conversion.target(record_id),
                 Some(domain::audit::details::conversion(
                     direction == Direction::Forward,
                     rule.ratio * n,

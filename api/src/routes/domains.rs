@@ -15,8 +15,8 @@ use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor};
 use domain::ids::AccountId;
-use domain::people::{self, PeopleError};
-use domain::ports::{BenefitRepository, WriteError};
+use domain::people::{self};
+use domain::ports::BenefitRepository;
 use domain::values::DomainName;
 use domain::Localized;
 use serde::{Deserialize, Serialize};
@@ -51,34 +51,6 @@ pub struct RemoveQuery {
     /// benefit type says so). Without it, a domain with users is not removed (409).
     #[serde(default)]
     pub remove_users: bool,
-}
-
-pub(crate) fn people_refused(e: WriteError<PeopleError>) -> ApiError {
-    match e {
-        WriteError::Refused(refusal) => {
-            let status = match refusal {
-                PeopleError::DuplicateUser { .. }
-                | PeopleError::DuplicateDomain { .. }
-                | PeopleError::DomainInUse { .. } => StatusCode::CONFLICT,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let mut error = ApiError::refused(status, &refusal);
-            if let Some(remaining) = refusal.remaining() {
-                error = error.with_context(serde_json::json!({ "remaining": remaining }));
-            }
-            match &refusal {
-                PeopleError::DomainNotAuthorized { domain } => {
-                    error = error.with_context(serde_json::json!({ "domain": domain }));
-                }
-                PeopleError::DomainInUse { count, .. } => {
-                    error = error.with_context(serde_json::json!({ "users": count }));
-                }
-                _ => {}
-            }
-            error
-        }
-        WriteError::Storage(s) => s.into(),
-    }
 }
 
 fn not_authorized() -> ApiError {
@@ -171,12 +143,12 @@ pub async fn add(
         &context,
         &body.into_inner(),
         move |tx, now| {
-            tx.add_domain(id, &domain, now).map_err(people_refused)?;
-            tx.audit(&audit::event(
+            tx.add_domain(id, &domain, now).map_err(ApiError::from)?;
+            tx.audit(&audit::on_account(
                 &actor,
-                Some(account.organization_id),
+                &account,
                 AuditAction::DomainAdded,
-                (TargetKind::Account, id.as_uuid()),
+                TargetKind::Account.target(id.as_uuid()),
                 Some(Localized::same(domain.as_str())),
                 now,
             ))?;
@@ -222,11 +194,11 @@ pub async fn remove(
         let account = account_for(&state, &caller, id, Action::ManageDomains)?;
         let actor = Actor::of(&caller);
         let now = state.now();
-        let catalog = state.catalog.clone();
+        let catalog = state.catalog();
         state.db.write(|tx| {
             let users = tx.users_in_domain(id, &domain)?;
             people::check_domain_removal(&domain, users.len(), remove_users)
-                .map_err(|e| people_refused(WriteError::Refused(e)))?;
+                .map_err(|e| ApiError::refused(&e))?;
             if !tx.remove_domain(id, &domain)? {
                 return Err(not_authorized());
             }
@@ -237,14 +209,14 @@ pub async fn remove(
                 let benefit_type = catalog
                     .get(&held.benefit.type_code)
                     .ok_or_else(ApiError::internal)?;
-                people::remove_user(tx, (benefit_type, &held.benefit), user, &actor, now)
-                    .map_err(people_refused)?;
+                people::remove_user(tx, benefit_type, &held.benefit, user, &actor, now)
+                    .map_err(ApiError::from)?;
                 tx.delete_user(user.id)?;
-                tx.audit(&audit::event(
+                tx.audit(&audit::on_account(
                     &actor,
-                    Some(account.organization_id),
+                    &account,
                     AuditAction::UserRemoved,
-                    (TargetKind::User, user.id),
+                    TargetKind::User.target(user.id),
                     Some(domain::audit::details::user_with_domain(
                         &user.email,
                         domain.as_str(),
@@ -252,11 +224,11 @@ pub async fn remove(
                     now,
                 ))?;
             }
-            tx.audit(&audit::event(
+            tx.audit(&audit::on_account(
                 &actor,
-                Some(account.organization_id),
+                &account,
                 AuditAction::DomainRemoved,
-                (TargetKind::Account, id.as_uuid()),
+                TargetKind::Account.target(id.as_uuid()),
                 Some(Localized::same(domain.as_str())),
                 now,
             ))?;

@@ -2,8 +2,6 @@
 //! the packages to download, recorded downloads (one unit each), and product keys (every
 //! view is audited).
 
-use super::domains::people_refused;
-use super::ledger::LedgerChange;
 use crate::access::{benefit_for, Resource};
 use crate::audit;
 use crate::auth::Caller;
@@ -12,15 +10,16 @@ use crate::error::ApiError;
 use crate::extract::blocking;
 use crate::idempotency;
 use crate::state::AppState;
+use crate::views::LedgerChange;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::Action;
+use domain::catalog::Software;
 use domain::ids::BenefitId;
-use domain::people::{self, PeopleError, Software};
-use domain::ports::WriteError;
+use domain::people::{self, PeopleError};
 use domain::{Language, Localized};
-use rand::Rng;
+use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -101,11 +100,11 @@ pub struct ProductKeyList {
 
 fn new_product_key() -> String {
     const ALPHABET: &[u8] = b"BCDFGHJKMPQRTVWXY2346789";
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     (0..5)
         .map(|_| {
             (0..5)
-                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
                 .collect::<String>()
         })
         .collect::<Vec<_>>()
@@ -133,7 +132,7 @@ pub async fn list(
     path: web::Path<Uuid>,
 ) -> Result<web::Json<DownloadList>, ApiError> {
     let id = BenefitId(path.into_inner());
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog();
     let (held, _) =
         blocking(move || benefit_for(&state, &caller, id, Action::ListDownloads)).await?;
     let packages = catalog
@@ -187,7 +186,7 @@ pub async fn record(
         blocking(move || benefit_for(&state, &caller, id, Action::UseDownloads)).await?
     }
     .1;
-    let catalog = state.catalog.clone();
+    let catalog = state.catalog();
     let software = body.software_id.clone();
     idempotency::run(
         &state,
@@ -203,13 +202,13 @@ pub async fn record(
                 .get(&held.benefit.type_code)
                 .ok_or_else(ApiError::internal)?;
             let (package, entry) =
-                people::record_download(tx, (benefit_type, &held.benefit), &software, &actor, now)
-                    .map_err(people_refused)?;
-            tx.audit(&audit::event(
+                people::record_download(tx, benefit_type, &held.benefit, &software, &actor, now)
+                    .map_err(ApiError::from)?;
+            tx.audit(&audit::on_account(
                 &actor,
-                Some(held.account.organization_id),
+                &held.account,
                 AuditAction::DownloadRecorded,
-                (TargetKind::Benefit, id.as_uuid()),
+                TargetKind::Benefit.target(id.as_uuid()),
                 Some(Localized::same(package.id.clone())),
                 now,
             ))?;
@@ -252,14 +251,12 @@ pub async fn product_keys(
     let language = context.language;
     let keys = blocking(move || {
         let (held, actor) = benefit_for(&state, &caller, id, Action::UseDownloads)?;
-        let benefit_type = state
-            .catalog
+        let catalog = state.catalog_covering([&held.benefit.type_code])?;
+        let benefit_type = catalog
             .get(&held.benefit.type_code)
             .ok_or_else(ApiError::internal)?;
         if !benefit_type.features.has_product_keys {
-            return Err(people_refused(WriteError::Refused(
-                PeopleError::NoProductKeys,
-            )));
+            return Err(ApiError::refused(&PeopleError::NoProductKeys));
         }
         let packages: Vec<Software> = benefit_type
             .software
@@ -277,11 +274,11 @@ pub async fn product_keys(
                     keys.push((package.id.clone(), key));
                 }
             }
-            tx.audit(&audit::event(
+            tx.audit(&audit::on_account(
                 &actor,
-                Some(held.account.organization_id),
+                &held.account,
                 AuditAction::ProductKeysViewed,
-                (TargetKind::Benefit, id.as_uuid()),
+                TargetKind::Benefit.target(id.as_uuid()),
                 Some(domain::audit::details::keys_viewed(keys.len())),
                 now,
             ))?;

@@ -1,7 +1,6 @@
 //! The whole ledger as a file, streamed: rows are read in chunks and sent as they are
 //! written, so a ledger of millions of rows never sits in memory.
 
-use super::ledger::{export_columns, sheet_name};
 use crate::access::benefit_for;
 use crate::auth::Caller;
 use crate::context::RequestContext;
@@ -246,8 +245,8 @@ fn write_xlsx(
     let directory = tempfile::tempdir()?;
     let mut workbook = Workbook::new();
     workbook.set_tempdir(directory.path()).map_err(xlsx)?;
-    // Level 2 instead of 6: the compression took half the time of a big export; the file
-    // is about a tenth larger (73 MB instead of 66 MB for a million rows).
+    // Level 2 instead of 6: compressing took much of a big export's time, for a slightly
+    // smaller file (figures in docs/PERFORMANCE.md).
     workbook.set_zip_compression_level(2);
     let bold = Format::new().set_bold();
     let date = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
@@ -332,6 +331,58 @@ fn write_xlsx(
         }
         chunk.truncate(n);
         send(sender, chunk)?;
+    }
+}
+
+/// Column titles of the exports. `quantity` is the change of what remains (the column sums
+/// to `remaining`); `entitled_change` and `used_change` sum to the quantity and to what is
+/// used.
+pub fn export_columns(language: Language) -> [&'static str; 16] {
+    match language {
+        Language::En => [
+            "seq",
+            "created_at",
+            "kind",
+            "kind_label",
+            "quantity",
+            "entitled_change",
+            "used_change",
+            "quantity_after",
+            "used_after",
+            "remaining_after",
+            "actor",
+            "role",
+            "partner_id",
+            "reference",
+            "note",
+            "id",
+        ],
+        Language::Fr => [
+            "seq",
+            "date",
+            "type",
+            "libellé",
+            "quantité",
+            "variation_droits",
+            "variation_utilisé",
+            "quantité_après",
+            "utilisé_après",
+            "restant_après",
+            "auteur",
+            "rôle",
+            "partenaire",
+            "référence",
+            "note",
+            "id",
+        ],
+    }
+}
+
+/// The name of the exports' sheet.
+pub fn sheet_name(language: Language) -> &'static str {
+    match language {
+        Language::En => "Ledger",
+        Language::Fr => "Registre",
     }
 }
 

@@ -51,7 +51,7 @@ pub async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) ->
         .content_type("text/plain; version=0.0.4")
         .body(
             metrics.render(state.db.pool_state())
-                + &state.answers.render()
+                + &state.cache.render()
                 + &listener_metrics(state.db.changes().coordination()),
         )
 }

@@ -2,119 +2,28 @@
 
 use super::list_schema;
 use crate::access::benefit_for;
-use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::ledger;
 use crate::valid;
+use crate::views::{LedgerChange, TransactionView};
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Principal};
 use domain::ids::BenefitId;
 use domain::ledger::{EntryKind, Figures};
-use domain::metering::{self, LedgerEntry, LedgerFilter, MeteringError};
-use domain::ports::{LedgerHistory, WriteError};
+use domain::metering::LedgerFilter;
+use domain::ports::LedgerHistory;
 use domain::values::{Quantity, Reason, Reference};
-use domain::{Language, Localized};
+use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-
-/// Who made a change.
-#[derive(Serialize, ToSchema)]
-pub struct ActorView {
-    /// The token's `sub`.
-    pub subject: String,
-    /// `customer_admin`, `partner` or `operator`.
-    pub role: String,
-    /// The partner that acted on behalf of the organization.
-    pub partner_id: Option<Uuid>,
-}
-
-/// One row of a benefit's ledger.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "2d4c6e8a-1b3d-4f5a-8c7e-9a0b1c2d3e4f", "benefit_id": "6f1e2d3c-4b5a-4697-8877-665544332211", "seq": 7,
-    "kind": "consumption", "kind_label": "Consumption", "quantity": -2, "entitled_change": 0, "used_change": 2, "quantity_after": 20, "used_after": 9, "remaining_after": 11,
-    "actor": {"subject": "ana.lopez@contoso.com", "role": "customer_admin", "partner_id": null},
-    "reference": "INC-20261124-0042", "note": "Exchange outage", "created_at": "2026-11-24T10:15:00Z"
-}))]
-pub struct TransactionView {
-    pub id: Uuid,
-    pub benefit_id: Uuid,
-    /// Position in the benefit's ledger, from 1.
-    pub seq: i64,
-    /// `grant`, `adjustment`, `consumption`, `release`, `voucher_assigned`, `voucher_revoked`,
-    /// `voucher_expired`, `conversion_in`, `conversion_out`, `expiry`.
-    pub kind: String,
-    /// The kind as a person reads it, in the answer's language.
-    #[schema(example = "Consumption")]
-    pub kind_label: String,
-    /// Signed change of what remains: the column sums to `remaining`.
-    pub quantity: i64,
-    /// Signed change of the entitled quantity (grants, adjustments, conversions, expiry).
-    pub entitled_change: i64,
-    /// Signed change of what is used (consumptions, releases, vouchers).
-    pub used_change: i64,
-    pub quantity_after: Option<i64>,
-    pub used_after: Option<i64>,
-    pub remaining_after: Option<i64>,
-    pub actor: ActorView,
-    pub reference: Option<String>,
-    pub note: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl TransactionView {
-    pub fn new(e: &LedgerEntry, language: domain::Language) -> Self {
-        Self {
-            id: e.id.as_uuid(),
-            benefit_id: e.benefit_id.as_uuid(),
-            seq: e.seq,
-            kind: e.kind.code().to_owned(),
-            kind_label: e.kind.label().get(language).to_owned(),
-            quantity: e.remaining_change(),
-            entitled_change: e.entitled_change(),
-            used_change: e.used_change(),
-            quantity_after: e.after.map(|f| f.quantity),
-            used_after: e.after.map(|f| f.used),
-            remaining_after: e.after.map(Figures::remaining),
-            actor: ActorView {
-                subject: e.actor_subject.clone(),
-                role: e.actor_role.code().to_owned(),
-                partner_id: e.partner.map(|p| p.as_uuid()),
-            },
-            reference: e.reference.clone(),
-            note: e.note.clone(),
-            created_at: e.created_at,
-        }
-    }
-}
-
-/// A change of the ledger and the figures it left.
-#[derive(Serialize, ToSchema)]
-pub struct LedgerChange {
-    pub transaction: TransactionView,
-    pub quantity: Option<i64>,
-    pub used: Option<i64>,
-    pub remaining: Option<i64>,
-}
-
-impl LedgerChange {
-    pub fn new(e: &LedgerEntry, language: domain::Language) -> Self {
-        Self {
-            transaction: TransactionView::new(e, language),
-            quantity: e.after.map(|f| f.quantity),
-            used: e.after.map(|f| f.used),
-            remaining: e.after.map(Figures::remaining),
-        }
-    }
-}
 
 list_schema!(TransactionList, TransactionView);
 
@@ -149,81 +58,28 @@ pub struct AdjustmentBody {
     pub reason: String,
 }
 
-fn metering_refused(e: WriteError<MeteringError>) -> ApiError {
-    match e {
-        WriteError::Refused(refusal) => {
-            let mut error = ApiError::refused(StatusCode::UNPROCESSABLE_ENTITY, &refusal);
-            if let Some(remaining) = refusal.remaining() {
-                error = error.with_context(serde_json::json!({ "remaining": remaining }));
-            }
-            error
-        }
-        WriteError::Storage(s) => s.into(),
-    }
-}
-
-/// Runs one ledger change with the request's idempotency key: the change, its ledger entry
-/// and the kept answer commit together.
-async fn record_change<F>(
+/// Runs `change` (`use_cases::ledger`) with the request's idempotency key: the change, its
+/// ledger entry and the kept answer commit together, in one trip to the database threads.
+async fn change_ledger(
     state: web::Data<AppState>,
     req: &HttpRequest,
     caller: Principal,
     context: &RequestContext,
-    (id, action, audited): (BenefitId, Action, (AuditAction, EntryKind, i64)),
+    id: BenefitId,
+    change: ledger::Change,
     body: &impl Serialize,
-    change: F,
-) -> Result<HttpResponse, ApiError>
-where
-    F: FnOnce(
-            &mut persistence::Tx<'_>,
-            &domain::benefit::Benefit,
-            &domain::auth::Actor,
-            DateTime<Utc>,
-        ) -> Result<LedgerEntry, ApiError>
-        + Send
-        + 'static,
-{
-    // The benefit is read and the caller authorized inside the write transaction: one trip
-    // to the database thread pool per request.
-    let (st, who) = (state.clone(), caller.clone());
+) -> Result<HttpResponse, ApiError> {
     let language = context.language;
-    let authorize = move |tx: &mut persistence::Tx<'_>, _| {
-        let held = tx
-            .benefit(id)?
-            .ok_or_else(|| crate::access::Resource::Benefit.not_found())?;
-        let actor = crate::access::authorize_on(
-            &st,
-            &who,
-            held.account.organization_id,
-            action,
-            crate::access::Resource::Benefit,
-        )?;
-        Ok((held, actor))
-    };
+    let (st, who, asked) = (state.clone(), caller.clone(), change.clone());
     idempotency::run_authorized(
         &state,
         req,
         &caller,
         context,
         body,
-        authorize,
-        move |tx, now, (held, actor)| {
-            // The audit line first: the change then holds the benefit's row lock for as short a
-            // time as possible. A refused change rolls both back.
-            let (action, kind, amount) = audited;
-            tx.audit(&audit::event(
-                &actor,
-                Some(held.account.organization_id),
-                action,
-                (TargetKind::Benefit, id.as_uuid()),
-                Some(domain::audit::details::ledger_change(
-                    kind,
-                    amount,
-                    held.benefit.unit,
-                )),
-                now,
-            ))?;
-            let entry = change(tx, &held.benefit, &actor, now)?;
+        move |tx, _| ledger::authorize(&st, tx, &who, id, &asked),
+        move |tx, now, authorized| {
+            let entry = ledger::record(tx, authorized, change, now)?;
             idempotency::stored(
                 StatusCode::CREATED,
                 &[],
@@ -279,26 +135,20 @@ pub async fn consume(
         Some(raw) => fields.check("note", Reason::parse(raw)).map(Some),
     };
     valid!(fields; quantity, reference, note);
+    let change = ledger::Change::Consumption {
+        quantity,
+        reference,
+        note,
+    };
     let id = BenefitId(path.into_inner());
-    record_change(
+    change_ledger(
         state,
         &req,
         caller,
         &context,
-        (
-            id,
-            Action::Consume,
-            (
-                AuditAction::BenefitConsumed,
-                EntryKind::Consumption,
-                quantity.get(),
-            ),
-        ),
+        id,
+        change,
         &body.into_inner(),
-        move |tx, benefit, actor, now| {
-            metering::consume(tx, benefit, quantity, actor, reference, note, now)
-                .map_err(metering_refused)
-        },
     )
     .await
 }
@@ -335,22 +185,19 @@ pub async fn adjust(
     let mut fields = Fields::default();
     let reason = fields.check("reason", Reason::parse(&body.reason));
     valid!(fields; reason);
-    let delta = body.quantity;
+    let change = ledger::Change::Adjustment {
+        delta: body.quantity,
+        reason,
+    };
     let id = BenefitId(path.into_inner());
-    record_change(
+    change_ledger(
         state,
         &req,
         caller,
         &context,
-        (
-            id,
-            Action::GrantBenefits,
-            (AuditAction::BenefitAdjusted, EntryKind::Adjustment, delta),
-        ),
+        id,
+        change,
         &body.into_inner(),
-        move |tx, benefit, actor, now| {
-            metering::adjust(tx, benefit, delta, &reason, actor, now).map_err(metering_refused)
-        },
     )
     .await
 }
@@ -358,6 +205,7 @@ pub async fn adjust(
 /// One figure the quantity was computed from.
 #[derive(Serialize, ToSchema)]
 pub struct InputView {
+    /// What the figure is, in the asked language.
     pub label: String,
     pub value: i64,
 }
@@ -366,6 +214,8 @@ pub struct InputView {
 #[derive(Serialize, ToSchema)]
 pub struct TotalView {
     pub kind: String,
+    /// The kind for people, in the asked language.
+    pub kind_label: String,
     pub quantity: i64,
 }
 
@@ -421,7 +271,7 @@ pub async fn calculation(
             ..held.benefit
         };
         let rule = state
-            .catalog
+            .catalog()
             .get(&benefit.type_code)
             .map(|t| t.calculation.get(context.language).to_owned())
             .unwrap_or_default();
@@ -438,7 +288,7 @@ pub async fn calculation(
                 .calculation_inputs
                 .iter()
                 .map(|i| InputView {
-                    label: i.label.clone(),
+                    label: i.label.get(context.language).to_owned(),
                     value: i.value,
                 })
                 .collect(),
@@ -450,6 +300,7 @@ pub async fn calculation(
                 .iter()
                 .map(|(k, q)| TotalView {
                     kind: k.code().to_owned(),
+                    kind_label: k.label().get(context.language).to_owned(),
                     quantity: *q,
                 })
                 .collect(),
@@ -548,56 +399,4 @@ pub async fn history(
             .collect(),
         next_cursor: found.next.as_ref().map(encode_cursor),
     }))
-}
-
-/// Column titles of the exports. `quantity` is the change of what remains (the column sums
-/// to `remaining`); `entitled_change` and `used_change` sum to the quantity and to what is
-/// used.
-pub fn export_columns(language: Language) -> [&'static str; 16] {
-    match language {
-        Language::En => [
-            "seq",
-            "created_at",
-            "kind",
-            "kind_label",
-            "quantity",
-            "entitled_change",
-            "used_change",
-            "quantity_after",
-            "used_after",
-            "remaining_after",
-            "actor",
-            "role",
-            "partner_id",
-            "reference",
-            "note",
-            "id",
-        ],
-        Language::Fr => [
-            "seq",
-            "date",
-            "type",
-            "libellé",
-            "quantité",
-            "variation_droits",
-            "variation_utilisé",
-            "quantité_après",
-            "utilisé_après",
-            "restant_après",
-            "auteur",
-            "rôle",
-            "partenaire",
-            "référence",
-            "note",
-            "id",
-        ],
-    }
-}
-
-/// The name of the exports' sheet.
-pub fn sheet_name(language: Language) -> &'static str {
-    match language {
-        Language::En => "Ledger",
-        Language::Fr => "Registre",
-    }
 }

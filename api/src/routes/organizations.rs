@@ -7,9 +7,9 @@ use crate::extract::blocking;
 use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
+use crate::views::OrganizationView;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::entities::Organization;
@@ -50,52 +50,6 @@ pub struct UpdateOrganization {
     pub preferred_language: Option<String>,
 }
 
-/// A language given in a body: `en` or `fr`.
-pub(crate) fn parse_language(
-    fields: &mut Fields,
-    name: &str,
-    raw: Option<&str>,
-) -> Option<Option<domain::Language>> {
-    match raw {
-        None => Some(None),
-        Some(code) => fields
-            .check(
-                name,
-                domain::Language::parse(code).ok_or(domain::values::InvalidValue {
-                    message: domain::Localized::new("must be en or fr", "doit valoir en ou fr"),
-                }),
-            )
-            .map(Some),
-    }
-}
-
-/// A customer organization.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({"id": "0b5c1f8e-3f4c-4b8a-9a51-2d1f3e4c5b6a", "name": "Contoso Ltd",
-    "contact_emails": ["it-admins@contoso.com"], "created_at": "2026-11-24T09:30:00Z",
-    "preferred_language": "en"}))]
-pub struct OrganizationView {
-    pub id: Uuid,
-    pub name: String,
-    pub contact_emails: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    /// The language of the e-mails its administrators receive.
-    #[schema(value_type = String)]
-    pub preferred_language: &'static str,
-}
-
-impl From<&Organization> for OrganizationView {
-    fn from(o: &Organization) -> Self {
-        Self {
-            id: o.id.as_uuid(),
-            name: o.name.as_str().to_owned(),
-            contact_emails: o.contact_emails.iter().map(ToString::to_string).collect(),
-            created_at: o.created_at,
-            preferred_language: o.preferred_language.code(),
-        }
-    }
-}
-
 /// Create an organization
 ///
 /// Operators only.
@@ -127,7 +81,7 @@ pub async fn create(
         .map(|(i, e)| fields.check(format!("contact_emails[{i}]"), EmailAddress::parse(e)))
         .collect();
     let contact_emails: Option<Vec<EmailAddress>> = contact_emails.into_iter().collect();
-    let language = parse_language(
+    let language = crate::extract::parse_language(
         &mut fields,
         "preferred_language",
         body.preferred_language.as_deref(),
@@ -144,7 +98,7 @@ pub async fn create(
         &actor,
         Some(organization.id),
         AuditAction::OrganizationCreated,
-        (TargetKind::Organization, organization.id.as_uuid()),
+        TargetKind::Organization.target(organization.id.as_uuid()),
         Some(Localized::same(organization.name.as_str())),
         organization.created_at,
     );
@@ -244,7 +198,7 @@ pub async fn update(
             .collect::<Option<Vec<_>>>()
             .map(Some),
     };
-    let language = parse_language(
+    let language = crate::extract::parse_language(
         &mut fields,
         "preferred_language",
         body.preferred_language.as_deref(),
@@ -274,7 +228,7 @@ pub async fn update(
                 &actor,
                 Some(id),
                 AuditAction::OrganizationUpdated,
-                (TargetKind::Organization, id.as_uuid()),
+                TargetKind::Organization.target(id.as_uuid()),
                 Some(domain::audit::details::organization_updated(
                     organization.contact_emails.len(),
                     organization.preferred_language,

@@ -101,7 +101,7 @@ pub async fn create(
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
     let contact_email = optional_email(&mut fields, body.contact_email.as_deref());
-    let language = super::organizations::parse_language(
+    let language = crate::extract::parse_language(
         &mut fields,
         "preferred_language",
         body.preferred_language.as_deref(),
@@ -118,7 +118,7 @@ pub async fn create(
         &actor,
         None,
         AuditAction::PartnerCreated,
-        (TargetKind::Partner, partner.id.as_uuid()),
+        TargetKind::Partner.target(partner.id.as_uuid()),
         Some(Localized::same(partner.name.as_str())),
         partner.created_at,
     );
@@ -238,7 +238,7 @@ pub async fn update(
     let body: UpdatePartner = crate::extract::from_object(body.into_inner())?;
     let mut fields = Fields::default();
     let contact_email = optional_email(&mut fields, body.contact_email.as_deref());
-    let language = super::organizations::parse_language(
+    let language = crate::extract::parse_language(
         &mut fields,
         "preferred_language",
         body.preferred_language.as_deref(),
@@ -260,7 +260,7 @@ pub async fn update(
                 &actor,
                 None,
                 AuditAction::PartnerUpdated,
-                (TargetKind::Partner, id.as_uuid()),
+                TargetKind::Partner.target(id.as_uuid()),
                 Some(domain::audit::details::partner_updated(
                     partner.preferred_language,
                 )),

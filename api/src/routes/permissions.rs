@@ -3,29 +3,28 @@
 //! visibility and `If-Match`, records each move with its audit line and notifications.
 
 use super::list_schema;
-use super::organizations::OrganizationView;
 use crate::access::{authorize_on, Resource};
-use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases;
+use crate::use_cases::permissions::{not_found, Decided};
 use crate::valid;
+use crate::views::OrganizationView;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
-use domain::auth::{Action, Actor, Principal, PrincipalKind, Scope};
+use domain::auth::{Action, Principal, PrincipalKind, Scope};
 use domain::entities::{Organization, Partner};
 use domain::ids::{OrganizationId, PartnerId};
-use domain::notification::{addressees, Decision, Message, Notification};
 use domain::page::Page;
 use domain::permission::{
-    Permission, PermissionError, PermissionEvent, PermissionStatus, PENDING_LIFETIME,
+    decided_statuses, Permission, PermissionEvent, PermissionStatus, PENDING_LIFETIME,
 };
-use domain::ports::{DirectoryRepository, PermissionRepository, WriteError};
+use domain::ports::{DirectoryRepository, PermissionRepository};
 use domain::Localized;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -296,50 +295,6 @@ impl StatusQuery {
     }
 }
 
-fn refused(e: PermissionError) -> ApiError {
-    match &e {
-        PermissionError::NotYourMove { .. } => ApiError::refused(StatusCode::FORBIDDEN, &e),
-        PermissionError::InvalidTransition { from, allowed, .. } => {
-            let allowed: Vec<_> = allowed
-                .iter()
-                .map(|m| serde_json::json!({"status": m.to.code(), "by": m.by.code()}))
-                .collect();
-            ApiError::refused(StatusCode::CONFLICT, &e).with_context(
-                serde_json::json!({"current_status": from.code(), "allowed": allowed}),
-            )
-        }
-        PermissionError::AlreadyHeld { existing } => {
-            let error = ApiError::refused(StatusCode::CONFLICT, &e);
-            match existing {
-                Some((id, status)) => error.with_context(serde_json::json!({
-                    "existing_permission_id": id, "existing_status": status.code()
-                })),
-                None => error,
-            }
-        }
-        PermissionError::EndInPast => ApiError::invalid("expires_at", e_message(&e)),
-        PermissionError::NoScope => ApiError::invalid("scopes", e_message(&e)),
-    }
-}
-
-fn e_message(e: &PermissionError) -> Localized {
-    domain::error::Refusal::message(e)
-}
-
-fn write_refused(e: WriteError<PermissionError>) -> ApiError {
-    match e {
-        WriteError::Refused(r) => refused(r),
-        WriteError::Storage(s) => s.into(),
-    }
-}
-
-fn not_found() -> ApiError {
-    ApiError::not_found(Localized::new(
-        "No partner permission with this id.",
-        "Aucune autorisation de partenaire avec cet identifiant.",
-    ))
-}
-
 fn answer(status: StatusCode, view: PermissionView) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::ETAG, crate::preconditions::etag(view.version)))
@@ -356,13 +311,13 @@ fn visible(state: &AppState, caller: &Principal, id: Uuid) -> Result<Permission,
 }
 
 fn partner_of(caller: &Principal) -> Result<PartnerId, ApiError> {
-    match caller.kind {
-        PrincipalKind::Partner(p) => Ok(p),
-        _ => Err(ApiError::forbidden(Localized::new(
+    crate::access::partner_of(
+        caller,
+        Localized::new(
             "Only partners have permissions of their own.",
             "Seuls les partenaires ont des autorisations propres.",
-        ))),
-    }
+        ),
+    )
 }
 
 fn page_of(page: Page<Permission>, now: DateTime<Utc>, viewer: &Viewer) -> PermissionList {
@@ -412,25 +367,7 @@ pub async fn request(
     };
     let body = body.into_inner();
     let mut fields = Fields::default();
-    let scopes: Option<Option<Vec<Scope>>> = match &body.scopes {
-        None => Some(None),
-        Some(codes) => codes
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                fields.check(
-                    format!("scopes[{i}]"),
-                    Scope::parse(c).ok_or(domain::values::InvalidValue { message: Localized::new(
-                        "is not a scope (manage_domains, distribute_access_codes, manage_users, manage_vouchers, downloads_and_product_keys, convert_benefits, manage_future_benefits)",
-                        "n'est pas un périmètre (manage_domains, distribute_access_codes, manage_users, manage_vouchers, downloads_and_product_keys, convert_benefits, manage_future_benefits)",
-                    ) }),
-                )
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
-            .map(Some),
-    };
+    let scopes = parse_scopes(&mut fields, body.scopes.as_deref());
     valid!(fields; scopes);
     let now = state.now();
     let organization = OrganizationId(body.organization_id);
@@ -442,73 +379,48 @@ pub async fn request(
         body.expires_at,
         now,
     )
-    .map_err(refused)?;
-    let language = context.language;
-    let (org, asking) = {
+    .map_err(|e| ApiError::refused(&e))?;
+    let parties = {
         let state = state.clone();
-        blocking(move || {
-            let org = state.db.organization(organization)?.ok_or_else(|| {
-                ApiError::not_found(Localized::new(
-                    "No organization with this id.",
-                    "Aucune organisation avec cet identifiant.",
-                ))
-            })?;
-            let asking = state.db.partner(partner)?;
-            Ok((org, asking))
-        })
-        .await?
+        blocking(move || use_cases::permissions::parties(&state.db, organization, partner)).await?
     };
-    let actor = Actor::of(&caller);
-    let subject = caller.subject.clone();
     let location = format!("/api/v1/partner-permissions/{}", permission.id);
     let viewer = Viewer {
         caller: caller.clone(),
-        language,
-        partners: asking.iter().map(|p| (p.id, p.clone())).collect(),
-        organizations: HashMap::from([(org.id, org.clone())]),
+        language: context.language,
+        partners: parties.partner.iter().map(|p| (p.id, p.clone())).collect(),
+        organizations: HashMap::from([(organization, parties.organization.clone())]),
     };
-    let partner_name =
-        asking.map_or_else(|| caller.subject.clone(), |p| p.name.as_str().to_owned());
+    let asking = caller.clone();
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
-        let message = Message::PermissionRequested {
-            partner: &partner_name,
-            organization: org.name.as_str(),
-            scopes: &permission.scopes,
-        };
-        {
-            tx.request_permission(&permission, &permission.requested_event(&subject), now)
-                .map_err(write_refused)?;
-            tx.audit(&audit::event(
-                &actor,
-                Some(organization),
-                AuditAction::PermissionRequested,
-                (TargetKind::Permission, permission.id),
-                Some(domain::audit::details::scopes(&permission.scopes)),
-                now,
-            ))?;
-            // In the language the organization chose for its e-mails, not the partner's.
-            for recipient in addressees(&org.contact_emails) {
-                tx.notify(&Notification::new(
-                    Uuid::new_v4(),
-                    organization,
-                    recipient,
-                    &message,
-                    org.preferred_language,
-                    now,
-                ))?;
-            }
-        }
+        use_cases::permissions::request(tx, &asking, &permission, &parties, now)?;
         let view = PermissionView::at(&permission, now, &viewer);
-        idempotency::stored(
-            StatusCode::CREATED,
-            &[
-                (header::ETAG, crate::preconditions::etag(view.version)),
-                (header::LOCATION, location),
-            ],
-            &view,
-        )
+        let etag = crate::preconditions::etag(view.version);
+        let headers = [(header::ETAG, etag), (header::LOCATION, location)];
+        idempotency::stored(StatusCode::CREATED, &headers, &view)
     })
     .await
+}
+
+/// The scopes asked for (`None`: all of them), each checked.
+fn parse_scopes(fields: &mut Fields, codes: Option<&[String]>) -> Option<Option<Vec<Scope>>> {
+    let Some(codes) = codes else {
+        return Some(None);
+    };
+    let parsed: Vec<Option<Scope>> = codes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            fields.check(
+                format!("scopes[{i}]"),
+                Scope::parse(c).ok_or(domain::values::InvalidValue { message: Localized::new(
+                    "is not a scope (manage_domains, distribute_access_codes, manage_users, manage_vouchers, downloads_and_product_keys, convert_benefits, manage_future_benefits)",
+                    "n'est pas un périmètre (manage_domains, distribute_access_codes, manage_users, manage_vouchers, downloads_and_product_keys, convert_benefits, manage_future_benefits)",
+                ) }),
+            )
+        })
+        .collect();
+    parsed.into_iter().collect::<Option<Vec<_>>>().map(Some)
 }
 
 /// One permission
@@ -553,13 +465,6 @@ pub async fn get(
     ))
 }
 
-fn precondition_failed() -> ApiError {
-    crate::preconditions::failed(Localized::new(
-        "The permission has changed since it was read: read it again.",
-        "L'autorisation a changé depuis sa lecture : relisez-la.",
-    ))
-}
-
 /// Approve, decline, remove or withdraw a permission
 ///
 /// `approved` and `declined` (a pending request) and `removed` (an approved permission, at
@@ -594,116 +499,42 @@ pub async fn decide(
     path: web::Path<Uuid>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let to = match PermissionStatus::parse(&body.status) {
-        Some(
-            s @ (PermissionStatus::Approved
-            | PermissionStatus::Declined
-            | PermissionStatus::Removed
-            | PermissionStatus::Withdrawn),
-        ) => s,
-        _ => {
-            return Err(ApiError::invalid(
+    let to = PermissionStatus::parse(&body.status)
+        .filter(|s| decided_statuses().contains(s))
+        .ok_or_else(|| {
+            let codes: Vec<&str> = decided_statuses().iter().map(|s| s.code()).collect();
+            ApiError::invalid(
                 "status",
                 Localized::new(
-                    "must be approved, declined, removed or withdrawn",
-                    "doit valoir approved, declined, removed ou withdrawn",
+                    format!("must be one of {}", codes.join(", ")),
+                    format!("doit valoir l'une des valeurs {}", codes.join(", ")),
                 ),
-            ))
-        }
-    };
+            )
+        })?;
     let expected = crate::preconditions::if_match(&req)?;
     let id = path.into_inner();
     let language = context.language;
     let now = state.now();
-    let (moved, viewer) = blocking(move || {
-        let found = visible(&state, &caller, id)?;
-        let organization = state
-            .db
-            .organization(found.organization_id)?
-            .ok_or_else(not_found)?;
-        let partner = state.db.partner(found.partner_id)?;
-        let actor = Actor::of(&caller);
-        let moved = state.db.write(|tx| {
-            let current = tx.permission(id)?.ok_or_else(not_found)?;
-            if let Some(expected) = &expected {
-                if !expected.matches(current.settled(now).version) {
-                    return Err(precondition_failed());
-                }
-            }
-            let transition = current.decide(&caller, to, now).map_err(refused)?;
-            if !tx.move_permission(&transition, current.version)? {
-                return Err(precondition_failed());
-            }
-            let (action, decision) = match to {
-                PermissionStatus::Approved => {
-                    (AuditAction::PermissionApproved, Some(Decision::Approved))
-                }
-                PermissionStatus::Declined => {
-                    (AuditAction::PermissionDeclined, Some(Decision::Declined))
-                }
-                PermissionStatus::Removed => {
-                    (AuditAction::PermissionRemoved, Some(Decision::Removed))
-                }
-                _ => (AuditAction::PermissionWithdrawn, None),
-            };
-            tx.audit(&audit::event(
-                &actor,
-                Some(current.organization_id),
-                action,
-                (TargetKind::Permission, id),
-                Some(domain::audit::details::permission_moved(
-                    transition.event.from,
-                    to,
-                )),
-                now,
-            ))?;
-            // A withdrawal tells the organization, in its language.
-            if to == PermissionStatus::Withdrawn {
-                let partner_name = partner
-                    .as_ref()
-                    .map_or_else(|| caller.subject.clone(), |p| p.name.as_str().to_owned());
-                for recipient in addressees(&organization.contact_emails) {
-                    tx.notify(&Notification::new(
-                        Uuid::new_v4(),
-                        current.organization_id,
-                        recipient,
-                        &Message::PermissionWithdrawn {
-                            partner: &partner_name,
-                            organization: organization.name.as_str(),
-                        },
-                        organization.preferred_language,
-                        now,
-                    ))?;
-                }
-            }
-            // In the partner's language, not the one of the administrator who decided.
-            if let (Some(decision), Some(partner)) = (decision, partner.as_ref()) {
-                for recipient in addressees(&partner.contact_email) {
-                    tx.notify(&Notification::new(
-                        Uuid::new_v4(),
-                        current.organization_id,
-                        recipient,
-                        &Message::PermissionDecided {
-                            organization: organization.name.as_str(),
-                            decision,
-                        },
-                        partner.preferred_language,
-                        now,
-                    ))?;
-                }
-            }
-            Ok::<_, ApiError>(transition.permission)
-        })?;
-        // The names were read above: the view needs no second trip to the database.
-        let viewer = Viewer {
-            caller,
-            language,
-            partners: partner.into_iter().map(|p| (p.id, p)).collect(),
-            organizations: HashMap::from([(organization.id, organization)]),
-        };
-        Ok((moved, viewer))
+    let decided = blocking(move || {
+        use_cases::permissions::decide(&state.db, &caller, id, to, expected.as_ref(), now)
+            .map(|decided| (decided, caller))
     })
     .await?;
+    let (
+        Decided {
+            permission: moved,
+            organization,
+            partner,
+        },
+        caller,
+    ) = decided;
+    // The names were read with the move: the view needs no second trip to the database.
+    let viewer = Viewer {
+        caller,
+        language,
+        partners: partner.into_iter().map(|p| (p.id, p)).collect(),
+        organizations: HashMap::from([(organization.id, organization)]),
+    };
     let mut view = PermissionView::at(&moved, now, &viewer);
     view.message = Some(
         confirmation(

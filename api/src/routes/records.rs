@@ -8,12 +8,12 @@ use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::state::AppState;
+use crate::views::NotificationView;
 use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use domain::audit::AuditEvent;
 use domain::auth::Action;
 use domain::ids::OrganizationId;
-use domain::notification::Notification;
 use domain::page::{Page, PageRequest};
 use domain::ports::{DirectoryRepository, RecordsRepository};
 use domain::Language;
@@ -34,7 +34,7 @@ use uuid::Uuid;
 pub struct AuditEventView {
     pub id: Uuid,
     pub organization_id: Option<Uuid>,
-    pub actor: super::ledger::ActorView,
+    pub actor: crate::views::ActorView,
     /// The organization a partner acted for (`null` when the actor is not a partner).
     pub on_behalf_of: Option<Uuid>,
     /// What was done, e.g. `benefit_consumed`, `permission_approved`.
@@ -60,7 +60,7 @@ impl AuditEventView {
         Self {
             id: e.id,
             organization_id: e.organization_id.map(|o| o.as_uuid()),
-            actor: super::ledger::ActorView {
+            actor: crate::views::ActorView {
                 subject: e.actor.subject.clone(),
                 role: e.actor.role.code().to_owned(),
                 partner_id: e.actor.partner.map(|p| p.as_uuid()),
@@ -79,58 +79,6 @@ impl AuditEventView {
 }
 
 list_schema!(AuditEventList, AuditEventView);
-
-/// One e-mail of the outbox.
-#[derive(Serialize, ToSchema)]
-#[schema(example = json!({
-    "id": "1a3c5e7f-9b2d-4f6a-8c0e-2d4f6a8c0e1b", "recipient": "it-admins@contoso.com",
-    "template": "permission_requested", "language": "en",
-    "subject": "Northwind Advisors asks to manage the benefits of Contoso Ltd",
-    "body": "Northwind Advisors asks to manage the Software Assurance benefits of Contoso Ltd on its behalf. Approve or decline the request in the portal.",
-    "status": "pending", "status_label": "Waiting to be sent", "attempts": 0, "last_error": null,
-    "next_attempt_at": "2026-11-24T10:15:00Z", "created_at": "2026-11-24T10:15:00Z", "sent_at": null
-}))]
-pub struct NotificationView {
-    pub id: Uuid,
-    /// `null` when there was nobody to send it to (status `no_recipient`).
-    pub recipient: Option<String>,
-    /// e.g. `permission_requested`, `permission_approved`, `voucher_assigned`.
-    pub template: String,
-    /// `en` or `fr`.
-    pub language: String,
-    pub subject: String,
-    pub body: String,
-    /// `pending` (not sent yet, or waiting for a retry), `sent`, `failed` (gave up),
-    /// `no_recipient` (nobody to send it to: kept so that it is seen).
-    pub status: String,
-    /// The status for people, in the language of the answer.
-    pub status_label: String,
-    pub attempts: i32,
-    pub last_error: Option<String>,
-    pub next_attempt_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
-    pub sent_at: Option<DateTime<Utc>>,
-}
-
-impl NotificationView {
-    pub fn of(n: &Notification, language: Language) -> Self {
-        Self {
-            id: n.id,
-            recipient: n.recipient.as_ref().map(ToString::to_string),
-            template: n.template.clone(),
-            language: n.language.code().to_owned(),
-            subject: n.subject.clone(),
-            body: n.body.clone(),
-            status: n.status.code().to_owned(),
-            status_label: n.status.label().get(language).to_owned(),
-            attempts: n.attempts,
-            last_error: n.last_error.clone(),
-            next_attempt_at: n.next_attempt_at,
-            created_at: n.created_at,
-            sent_at: n.sent_at,
-        }
-    }
-}
 
 list_schema!(NotificationList, NotificationView);
 

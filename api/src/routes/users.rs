@@ -2,9 +2,7 @@
 //! Program users. Adding consumes a unit where the type says so; removing gives it back where
 //! it says so. Instructions and access codes go out through the outbox.
 
-use super::domains::people_refused;
 use super::list_schema;
-use super::records::NotificationView;
 use crate::access::{benefit_for, Resource};
 use crate::audit;
 use crate::auth::Caller;
@@ -14,6 +12,7 @@ use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
 use crate::valid;
+use crate::views::NotificationView;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -23,7 +22,7 @@ use domain::catalog::{BenefitType, Catalog};
 use domain::ids::BenefitId;
 use domain::notification::{Message, Notification};
 use domain::people::{self, BenefitUser, PeopleError};
-use domain::ports::{HeldBenefit, UserRepository, WriteError};
+use domain::ports::{HeldBenefit, UserRepository};
 use domain::values::{EmailAddress, Name};
 use domain::{Language, Localized};
 use persistence::Tx;
@@ -203,7 +202,7 @@ pub async fn add(
         blocking(move || benefit_for(&state, &caller, id, Action::ManageUsers)).await?
     }
     .1;
-    let (catalog, language) = (state.catalog.clone(), context.language);
+    let (catalog, language) = (state.catalog(), context.language);
     idempotency::run(
         &state,
         &req,
@@ -224,22 +223,22 @@ pub async fn add(
                 updated_at: now,
             };
             let domains = tx.domains(held.account.id)?;
-            tx.insert_user(&user).map_err(people_refused)?;
+            tx.insert_user(&user).map_err(ApiError::from)?;
             people::add_user(
                 tx,
-                (benefit_type, &held.benefit),
+                benefit_type,
+                &held.benefit,
                 &user,
                 &domains,
                 &actor,
                 now,
             )
-            .map_err(people_refused)?;
-            let organization = held.account.organization_id;
-            tx.audit(&audit::event(
+            .map_err(ApiError::from)?;
+            tx.audit(&audit::on_account(
                 &actor,
-                Some(organization),
+                &held.account,
                 AuditAction::UserAdded,
-                (TargetKind::User, user.id),
+                TargetKind::User.target(user.id),
                 Some(domain::audit::details::user_on(
                     &user.email,
                     &benefit_type.name,
@@ -253,20 +252,25 @@ pub async fn add(
     .await
 }
 
-/// Runs `work` on one user of a benefit the caller may `action` on. Blocking.
+/// One user of a benefit, with the benefit and its type, as read in the write transaction.
+struct UserOf<'a> {
+    held: &'a HeldBenefit,
+    benefit_type: &'a BenefitType,
+    user: BenefitUser,
+}
+
+/// Runs `work` on the user `user_id` of the benefit `id`, which the caller may `action` on.
+/// Blocking.
 fn on_user<T>(
     state: &AppState,
     caller: &domain::auth::Principal,
-    (id, user_id, action): (BenefitId, Uuid, Action),
-    work: impl FnOnce(
-        &mut Tx<'_>,
-        (&HeldBenefit, &BenefitType, BenefitUser),
-        &Actor,
-        DateTime<Utc>,
-    ) -> Result<T, ApiError>,
+    id: BenefitId,
+    user_id: Uuid,
+    action: Action,
+    work: impl FnOnce(&mut Tx<'_>, UserOf<'_>, &Actor, DateTime<Utc>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     let (_, actor) = benefit_for(state, caller, id, action)?;
-    let catalog: Arc<Catalog> = state.catalog.clone();
+    let catalog: Arc<Catalog> = state.catalog();
     let now = state.now();
     state.db.write(|tx| {
         let held = tx
@@ -274,7 +278,12 @@ fn on_user<T>(
             .ok_or_else(|| Resource::Benefit.not_found())?;
         let user = tx.user(id, user_id)?.ok_or_else(user_not_found)?;
         let benefit_type = type_of(&catalog, &held)?;
-        work(tx, (&held, benefit_type, user), &actor, now)
+        let found = UserOf {
+            held: &held,
+            benefit_type,
+            user,
+        };
+        work(tx, found, &actor, now)
     })
 }
 
@@ -326,8 +335,17 @@ pub async fn modify(
         on_user(
             &state,
             &caller,
-            (BenefitId(id), user_id, Action::ManageUsers),
-            |tx, (held, benefit_type, user), actor, now| {
+            BenefitId(id),
+            user_id,
+            Action::ManageUsers,
+            |tx,
+             UserOf {
+                 held,
+                 benefit_type,
+                 user,
+             },
+             actor,
+             now| {
                 if expected.is_some_and(|e| !e.matches(user.version())) {
                     return Err(user_changed());
                 }
@@ -335,7 +353,7 @@ pub async fn modify(
                 if let Some(email) = email {
                     let domains = tx.domains(held.account.id)?;
                     people::check_domain(benefit_type, &email, &domains)
-                        .map_err(|e| people_refused(WriteError::Refused(e)))?;
+                        .map_err(|e| ApiError::refused(&e))?;
                     changed.email = email;
                 }
                 if let Some(name) = display_name {
@@ -345,15 +363,15 @@ pub async fn modify(
                 changed.updated_at = now.max(user.updated_at + chrono::Duration::microseconds(1));
                 if !tx
                     .update_user(&changed, user.updated_at)
-                    .map_err(people_refused)?
+                    .map_err(ApiError::from)?
                 {
                     return Err(user_changed());
                 }
-                tx.audit(&audit::event(
+                tx.audit(&audit::on_account(
                     actor,
-                    Some(held.account.organization_id),
+                    &held.account,
                     AuditAction::UserModified,
-                    (TargetKind::User, user.id),
+                    TargetKind::User.target(user.id),
                     Some(domain::audit::details::user_changed(
                         &user.email,
                         &changed.email,
@@ -407,16 +425,25 @@ pub async fn remove(
         on_user(
             &state,
             &caller,
-            (BenefitId(id), user_id, Action::ManageUsers),
-            |tx, (held, benefit_type, user), actor, now| {
-                people::remove_user(tx, (benefit_type, &held.benefit), &user, actor, now)
-                    .map_err(people_refused)?;
+            BenefitId(id),
+            user_id,
+            Action::ManageUsers,
+            |tx,
+             UserOf {
+                 held,
+                 benefit_type,
+                 user,
+             },
+             actor,
+             now| {
+                people::remove_user(tx, benefit_type, &held.benefit, &user, actor, now)
+                    .map_err(ApiError::from)?;
                 tx.delete_user(user.id)?;
-                tx.audit(&audit::event(
+                tx.audit(&audit::on_account(
                     actor,
-                    Some(held.account.organization_id),
+                    &held.account,
                     AuditAction::UserRemoved,
-                    (TargetKind::User, user.id),
+                    TargetKind::User.target(user.id),
                     Some(Localized::same(user.email.to_string())),
                     now,
                 ))?;
@@ -519,11 +546,7 @@ pub async fn access_code(
                 benefit_type.features.has_access_code,
             ) {
                 (Some(code), true) => code,
-                _ => {
-                    return Err(people_refused(WriteError::Refused(
-                        PeopleError::NoAccessCode,
-                    )))
-                }
+                _ => return Err(ApiError::refused(&PeopleError::NoAccessCode)),
             };
             Ok(Notification::new(
                 Uuid::new_v4(),
@@ -573,7 +596,7 @@ async fn mail_user(
         let (state, caller) = (state.clone(), caller.clone());
         blocking(move || Ok(benefit_for(&state, &caller, mail.benefit, mail.action)?.1)).await?
     };
-    let catalog: Arc<Catalog> = state.catalog.clone();
+    let catalog: Arc<Catalog> = state.catalog();
     let fingerprint = serde_json::json!({ "user": mail.user });
     let language = context.language;
     idempotency::run(state, req, caller, context, &fingerprint, move |tx, now| {
@@ -586,11 +609,11 @@ async fn mail_user(
         let benefit_type = type_of(&catalog, &held)?;
         let n = compose(&held, benefit_type, &user, now)?;
         tx.notify(&n)?;
-        tx.audit(&audit::event(
+        tx.audit(&audit::on_account(
             &actor,
-            Some(held.account.organization_id),
+            &held.account,
             mail.audited,
-            (TargetKind::User, user.id),
+            TargetKind::User.target(user.id),
             Some(Localized::same(user.email.to_string())),
             now,
         ))?;

@@ -10,6 +10,7 @@ use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::vouchers::{self, not_found, VoucherMove};
 use crate::valid;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
@@ -18,11 +19,9 @@ use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor, Principal};
 use domain::ids::BenefitId;
 use domain::notification::{Message, Notification};
-use domain::ports::{VoucherRepository, WriteError};
+use domain::ports::VoucherRepository;
 use domain::values::{EmailAddress, Name};
-use domain::voucher::{self, NewVoucher, Voucher, VoucherDays, VoucherError};
-use domain::Localized;
-use persistence::Tx;
+use domain::voucher::{self, NewVoucher, Voucher, VoucherDays};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -98,44 +97,6 @@ pub struct AssignBody {
     #[schema(minimum = 1, maximum = 5)]
     #[serde(deserialize_with = "crate::extract::integer")]
     pub days: i64,
-}
-
-pub(crate) fn refused(e: WriteError<VoucherError>) -> ApiError {
-    match e {
-        WriteError::Refused(refusal) => {
-            let status = match refusal {
-                VoucherError::InvalidTransition { .. } => StatusCode::CONFLICT,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
-            };
-            let mut error = ApiError::refused(status, &refusal);
-            if let Some(remaining) = refusal.remaining() {
-                error = error.with_context(serde_json::json!({ "remaining": remaining }));
-            }
-            if let VoucherError::InvalidTransition { from, allowed, .. } = &refusal {
-                let allowed: Vec<&str> = allowed.iter().map(|s| s.code()).collect();
-                error = error.with_context(
-                    serde_json::json!({"current_status": from.code(), "allowed": allowed}),
-                );
-            }
-            error
-        }
-        WriteError::Storage(s) => s.into(),
-    }
-}
-
-fn not_found() -> ApiError {
-    Resource::Voucher.not_found()
-}
-
-fn changed_meanwhile() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "changed_meanwhile",
-        Localized::new(
-            "The voucher changed while this request ran: read it again.",
-            "Le bon a changé pendant cette requête : relisez-le.",
-        ),
-    )
 }
 
 /// Vouchers of a benefit
@@ -240,14 +201,14 @@ pub async fn assign(
                 .ok_or_else(|| Resource::Benefit.not_found())?;
             let (voucher, _entry) =
                 voucher::assign(tx, &held.benefit, Uuid::new_v4(), new, &actor, now)
-                    .map_err(refused)?;
+                    .map_err(ApiError::from)?;
             tx.insert_voucher(&voucher)?;
             let organization = held.account.organization_id;
-            tx.audit(&audit::event(
+            tx.audit(&audit::on_account(
                 &actor,
-                Some(organization),
+                &held.account,
                 AuditAction::VoucherAssigned,
-                (TargetKind::Voucher, voucher.id),
+                TargetKind::Voucher.target(voucher.id),
                 Some(domain::audit::details::voucher_assigned(
                     voucher.days,
                     &voucher.holder_email,
@@ -285,77 +246,28 @@ fn voucher_for(
     action: Action,
 ) -> Result<Actor, ApiError> {
     let (_, held) = state.db.voucher(id)?.ok_or_else(not_found)?;
-    crate::access::authorize_on(
-        state,
-        caller,
-        held.account.organization_id,
-        action,
-        Resource::Voucher,
-    )
+    crate::access::authorize_on_held(state, caller, &held, action, Resource::Voucher)
 }
 
-/// The move of one voucher inside the transaction: what it became, and what to audit.
-type Move = fn(
-    &mut Tx<'_>,
-    &domain::benefit::Benefit,
-    &Voucher,
-    &Actor,
-    DateTime<Utc>,
-) -> Result<Voucher, ApiError>;
-
+/// Runs `asked` with the request's idempotency key, after checking the caller may make it.
 async fn move_voucher(
-    (state, req, caller, context): (web::Data<AppState>, HttpRequest, Principal, RequestContext),
+    state: web::Data<AppState>,
+    req: &HttpRequest,
+    caller: Principal,
+    context: &RequestContext,
     id: Uuid,
-    (action, audited): (Action, AuditAction),
-    apply: Move,
+    asked: VoucherMove,
 ) -> Result<HttpResponse, ApiError> {
     let actor = {
         let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || voucher_for(&state, &caller, id, action)).await?
+        blocking(move || voucher_for(&state, &caller, id, asked.action())).await?
     };
     let language = context.language;
-    idempotency::run(
-        &state,
-        &req,
-        &caller,
-        &context,
-        &serde_json::Value::Null,
-        move |tx, now| {
-            let (current, held) = tx.voucher(id)?.ok_or_else(not_found)?;
-            let moved = apply(tx, &held.benefit, &current, &actor, now)?;
-            // The version check first: of two concurrent moves, the second finds it changed
-            // before touching the ledger.
-            if !tx.update_voucher(&moved, current.version)? {
-                return Err(changed_meanwhile());
-            }
-            let organization = held.account.organization_id;
-            tx.audit(&audit::event(
-                &actor,
-                Some(organization),
-                audited,
-                (TargetKind::Voucher, id),
-                Some(domain::audit::details::voucher_moved(
-                    current.status,
-                    moved.status,
-                )),
-                now,
-            ))?;
-            if audited == AuditAction::VoucherRevoked {
-                tx.notify(&Notification::new(
-                    Uuid::new_v4(),
-                    organization,
-                    Some(moved.holder_email.clone()),
-                    &Message::VoucherRevoked {
-                        holder: moved.holder_name.as_str(),
-                        course: moved.course.as_str(),
-                    },
-                    language,
-                    now,
-                ))?;
-            }
-            idempotency::stored(StatusCode::OK, &[], &VoucherView::at(&moved, now, language))
-        },
-    )
+    let body = &serde_json::Value::Null;
+    idempotency::run(&state, req, &caller, context, body, move |tx, now| {
+        let moved = vouchers::move_voucher(tx, &actor, id, asked, language, now)?;
+        idempotency::stored(StatusCode::OK, &[], &VoucherView::at(&moved, now, language))
+    })
     .await
 }
 
@@ -386,17 +298,8 @@ pub async fn revoke(
     context: RequestContext,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    move_voucher(
-        (state, req, caller, context),
-        path.into_inner(),
-        (Action::ManageVouchers, AuditAction::VoucherRevoked),
-        |tx, benefit, current, actor, now| {
-            voucher::revoke(tx, benefit, current, actor, now)
-                .map(|(v, _)| v)
-                .map_err(refused)
-        },
-    )
-    .await
+    let id = path.into_inner();
+    move_voucher(state, &req, caller, &context, id, VoucherMove::Revoke).await
 }
 
 /// Redeem a voucher
@@ -426,48 +329,6 @@ pub async fn redeem(
     context: RequestContext,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    move_voucher(
-        (state, req, caller, context),
-        path.into_inner(),
-        (Action::RedeemVouchers, AuditAction::VoucherRedeemed),
-        |_, _, current, _, now| {
-            voucher::redeem(current, now).map_err(|e| refused(WriteError::Refused(e)))
-        },
-    )
-    .await
-}
-
-/// The actor time acts as when it expires vouchers.
-pub fn system_actor() -> Actor {
-    Actor::time("voucher expiry")
-}
-
-/// Records the expiry of one voucher time has expired (the sweeper). Blocking.
-pub fn expire(state: &AppState, id: Uuid, now: DateTime<Utc>) -> Result<bool, ApiError> {
-    let actor = system_actor();
-    state.db.write(|tx| {
-        let Some((current, held)) = tx.voucher(id)? else {
-            return Ok(false);
-        };
-        let Some((expired, _)) =
-            voucher::record_expiry(tx, &held.benefit, &current, &actor, now).map_err(refused)?
-        else {
-            return Ok(false);
-        };
-        if !tx.update_voucher(&expired, current.version)? {
-            return Err(changed_meanwhile());
-        }
-        tx.audit(&audit::event(
-            &actor,
-            Some(held.account.organization_id),
-            AuditAction::VoucherExpired,
-            (TargetKind::Voucher, id),
-            Some(domain::audit::details::voucher_expired(
-                expired.days,
-                expired.days_returned == Some(true),
-            )),
-            now,
-        ))?;
-        Ok(true)
-    })
+    let id = path.into_inner();
+    move_voucher(state, &req, caller, &context, id, VoucherMove::Redeem).await
 }

@@ -1,5 +1,5 @@
 //! TLS for the PostgreSQL connections this process opens itself (the listener of
-//! [`crate::notify`]); the pool's connections go through libpq, which reads the same URL.
+//! [`crate::postgres::notify`]); the pool's connections go through libpq, which reads the same URL.
 //!
 //! `DATABASE_URL` speaks libpq: `sslmode` is `disable`, `allow`, `prefer` (libpq's default),
 //! `require`, `verify-ca` or `verify-full`, and `sslrootcert` names the certificate

@@ -1,7 +1,9 @@
 use super::directory::AccountRow;
-use crate::connection::storage;
+use crate::connect::storage;
 use crate::convert::{corrupt, from_db, json, to_db, to_json, uuid};
-use crate::schema::{authorized_domains, benefit_transactions, benefits, purchasing_accounts};
+use crate::schema::{
+    authorized_domains, benefit_transactions, benefits, purchasing_accounts, vouchers,
+};
 use crate::tx::Tx;
 use crate::{Database, DbConnection};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -10,11 +12,13 @@ use domain::auth::Actor;
 use domain::benefit::{Benefit, Grant, GrantError};
 use domain::catalog::{TypeCode, Unit};
 use domain::error::StorageError;
+use domain::error::WriteError;
 use domain::ids::{AccountId, BenefitId, TransactionId};
 use domain::ledger::{EntryKind, Figure, Figures};
 use domain::metering::LedgerEntry;
-use domain::ports::{BenefitRepository, HeldBenefit, Portfolio, WriteError};
+use domain::ports::{BenefitRepository, HeldBenefit, Portfolio};
 use domain::values::DomainName;
+use domain::voucher::{VoucherExpiry, VoucherStatus};
 use uuid::Uuid;
 
 #[derive(Queryable, Insertable)]
@@ -272,7 +276,7 @@ impl BenefitRepository for Database {
                 account: row.into_domain()?,
                 benefits: load_benefits(conn, account)?,
                 domains: load_domains(conn, account)?,
-                voucher_expiries: super::vouchers::account_voucher_expiries(conn, account)?,
+                voucher_expiries: account_voucher_expiries(conn, account)?,
             }))
         })
     }
@@ -301,4 +305,33 @@ pub(crate) fn load_domains(
     rows.iter()
         .map(|d| DomainName::parse(d).map_err(|_| corrupt("domain", d)))
         .collect()
+}
+
+pub(crate) fn expiries(
+    rows: Vec<(String, NaiveDateTime, i64)>,
+) -> Result<Vec<VoucherExpiry>, StorageError> {
+    rows.into_iter()
+        .map(|(benefit, at, days)| {
+            Ok(VoucherExpiry {
+                benefit_id: BenefitId(uuid(&benefit)?),
+                expires_at: from_db(at),
+                days,
+            })
+        })
+        .collect()
+}
+
+/// The assigned vouchers of an account's benefits.
+pub(crate) fn account_voucher_expiries(
+    conn: &mut DbConnection,
+    account: AccountId,
+) -> Result<Vec<VoucherExpiry>, StorageError> {
+    let rows: Vec<(String, NaiveDateTime, i64)> = vouchers::table
+        .inner_join(benefits::table)
+        .filter(benefits::account_id.eq(account.to_string()))
+        .filter(vouchers::status.eq(VoucherStatus::Assigned.code()))
+        .select((vouchers::benefit_id, vouchers::expires_at, vouchers::days))
+        .load(conn)
+        .map_err(storage)?;
+    expiries(rows)
 }

@@ -1,7 +1,7 @@
 use crate::connection::storage;
 use crate::convert::{corrupt, json, to_json};
 use crate::schema::benefit_types;
-use crate::Database;
+use crate::{Database, Tx};
 use diesel::prelude::*;
 use domain::catalog::{BenefitType, Catalog, Unit};
 use domain::error::StorageError;
@@ -39,6 +39,37 @@ impl TypeRow {
     }
 }
 
+impl Tx<'_> {
+    /// The catalog as this transaction sees it.
+    pub fn catalog(&mut self) -> Result<Catalog, StorageError> {
+        load(self.conn)
+    }
+
+    /// Adds a type to the catalog; `false` when the code is taken. The code is the table's
+    /// key: of two transactions adding the same code at once, the second gets `false` (on
+    /// PostgreSQL the transaction is then aborted: the caller must give up, as it does).
+    pub fn insert_type(&mut self, t: &BenefitType) -> Result<bool, StorageError> {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match diesel::insert_into(benefit_types::table)
+            .values(&TypeRow::from_domain(t)?)
+            .execute(self.conn)
+        {
+            Ok(_) => Ok(true),
+            Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+            Err(e) => Err(storage(e)),
+        }
+    }
+}
+
+fn load(conn: &mut crate::DbConnection) -> Result<Catalog, StorageError> {
+    let rows: Vec<TypeRow> = benefit_types::table.load(conn).map_err(storage)?;
+    let types = rows
+        .into_iter()
+        .map(TypeRow::into_domain)
+        .collect::<Result<_, _>>()?;
+    Ok(Catalog::new(types))
+}
+
 impl CatalogRepository for Database {
     fn install_catalog(&self, catalog: &Catalog) -> Result<(), StorageError> {
         self.write_transaction(|conn| {
@@ -60,12 +91,6 @@ impl CatalogRepository for Database {
     }
 
     fn catalog(&self) -> Result<Catalog, StorageError> {
-        let mut conn = self.conn()?;
-        let rows: Vec<TypeRow> = benefit_types::table.load(&mut conn).map_err(storage)?;
-        let types = rows
-            .into_iter()
-            .map(TypeRow::into_domain)
-            .collect::<Result<_, _>>()?;
-        Ok(Catalog::new(types))
+        load(&mut *self.conn()?)
     }
 }

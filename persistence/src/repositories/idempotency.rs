@@ -155,6 +155,7 @@ impl IdempotencyStore for Database {
             return Ok(0);
         }
         self.write_transaction(|conn| {
+            crate::write_counter::unseen();
             diesel::delete(k::idempotency_keys.filter(k::created_at.lt(cutoff)))
                 .execute(conn)
                 .map_err(storage)

@@ -1,7 +1,7 @@
 //! The ledger: exact changes of a benefit's figures, and reading the history back.
 
 use super::benefits::{append_entry, NewEntry};
-use crate::connection::storage;
+use crate::connect::storage;
 use crate::convert::{corrupt, from_db, to_db, uuid};
 use crate::schema::{benefit_transactions, benefits};
 use crate::tx::Tx;
@@ -12,11 +12,12 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use domain::auth::Role;
 use domain::error::StorageError;
+use domain::error::WriteError;
 use domain::ids::{BenefitId, PartnerId, TransactionId};
 use domain::ledger::{EntryKind, Figure, Figures, LedgerError};
 use domain::metering::{Change, LedgerEntry, LedgerFilter, LedgerStore};
 use domain::page::{After, Page, PageRequest};
-use domain::ports::{LedgerHistory, LedgerSnapshot, WriteError};
+use domain::ports::{LedgerHistory, LedgerSnapshot};
 use uuid::Uuid;
 
 #[derive(Queryable)]
@@ -85,6 +86,54 @@ fn figures(conn: &mut DbConnection, id: &str) -> Result<Option<Figures>, Storage
     }
 }
 
+/// The ledger's invariant (`0 <= used <= quantity`, `domain::ledger`) as SQL, written once:
+/// the update of one figure by an amount, made only where the invariant holds after it,
+/// returning the new figures and version. `$amount` and `$id` are the backend's placeholders
+/// (`?1`/`?2` on SQLite, `$2`/`$1` on PostgreSQL); both backends' statements are built from it
+/// at compile time, and `persistence/tests/conditional_updates.rs` holds each to the domain on
+/// its own database.
+macro_rules! guarded_update {
+    (use, $amount:literal, $id:literal) => {
+        concat!(
+            "UPDATE benefits SET used = used + ",
+            $amount,
+            ", version = version + 1 ",
+            "WHERE id = ",
+            $id,
+            " AND quantity IS NOT NULL AND used + ",
+            $amount,
+            " <= quantity ",
+            "RETURNING quantity, used, version"
+        )
+    };
+    (give_back, $amount:literal, $id:literal) => {
+        concat!(
+            "UPDATE benefits SET used = used + ",
+            $amount,
+            ", version = version + 1 ",
+            "WHERE id = ",
+            $id,
+            " AND quantity IS NOT NULL AND used + ",
+            $amount,
+            " >= 0 ",
+            "RETURNING quantity, used, version"
+        )
+    };
+    (entitle, $amount:literal, $id:literal) => {
+        concat!(
+            "UPDATE benefits SET quantity = quantity + ",
+            $amount,
+            ", version = version + 1 ",
+            "WHERE id = ",
+            $id,
+            " AND quantity IS NOT NULL AND quantity + ",
+            $amount,
+            " >= used ",
+            "RETURNING quantity, used, version"
+        )
+    };
+}
+
 /// Applies `amount` to one figure only if the invariant still holds at that instant, and
 /// returns the figures after it with the benefit's new version (`None`: nothing changed).
 /// Every ledger entry bumps the version once, starting from the grant (version 1, entry 1),
@@ -97,26 +146,19 @@ fn conditional_update(
     figure: Figure,
     amount: i64,
 ) -> Result<Option<(Figures, i64)>, StorageError> {
-    use crate::fixed::{fixed, Statement};
+    use crate::sqlite::fixed::{fixed, Statement};
     use diesel::sql_types::Text;
     struct Use;
     impl Statement for Use {
-        const SQL: &'static str = "UPDATE benefits SET used = used + ?1, version = version + 1 \
-            WHERE id = ?2 AND quantity IS NOT NULL AND used + ?1 <= quantity \
-            RETURNING quantity, used, version";
+        const SQL: &'static str = guarded_update!(use, "?1", "?2");
     }
     struct GiveBack;
     impl Statement for GiveBack {
-        const SQL: &'static str = "UPDATE benefits SET used = used + ?1, version = version + 1 \
-            WHERE id = ?2 AND quantity IS NOT NULL AND used + ?1 >= 0 \
-            RETURNING quantity, used, version";
+        const SQL: &'static str = guarded_update!(give_back, "?1", "?2");
     }
     struct Entitle;
     impl Statement for Entitle {
-        const SQL: &'static str =
-            "UPDATE benefits SET quantity = quantity + ?1, version = version + 1 \
-            WHERE id = ?2 AND quantity IS NOT NULL AND quantity + ?1 >= used \
-            RETURNING quantity, used, version";
+        const SQL: &'static str = guarded_update!(entitle, "?1", "?2");
     }
     #[derive(QueryableByName)]
     struct Changed {
@@ -172,24 +214,28 @@ fn update_and_append_pg(
     id: Uuid,
 ) -> Result<Option<Appended>, StorageError> {
     use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
-    let (set, condition) = match (change.kind.figure(), change.amount >= 0) {
-        (Figure::Used, true) => ("used = used + $2", "used + $2 <= quantity"),
-        (Figure::Used, false) => ("used = used + $2", "used + $2 >= 0"),
-        (Figure::Quantity, _) => ("quantity = quantity + $2", "quantity + $2 >= used"),
+    macro_rules! with_ledger_row {
+        ($update:expr) => {
+            concat!(
+                "WITH changed AS (",
+                $update,
+                ") INSERT INTO benefit_transactions (id, benefit_id, seq, kind, quantity_delta, \
+                 used_delta, quantity_after, used_after, actor_subject, actor_role, partner_id, \
+                 reference, note, created_at) \
+                 SELECT $3, $1, version, $4, $5, $6, quantity, used, $7, $8, $9, $10, $11, $12 \
+                 FROM changed RETURNING seq, quantity_after, used_after"
+            )
+        };
+    }
+    let sql: &'static str = match (change.kind.figure(), change.amount >= 0) {
+        (Figure::Used, true) => with_ledger_row!(guarded_update!(use, "$2", "$1")),
+        (Figure::Used, false) => with_ledger_row!(guarded_update!(give_back, "$2", "$1")),
+        (Figure::Quantity, _) => with_ledger_row!(guarded_update!(entitle, "$2", "$1")),
     };
     let (quantity_delta, used_delta) = match change.kind.figure() {
         Figure::Quantity => (change.amount, 0),
         Figure::Used => (0, change.amount),
     };
-    let sql = format!(
-        "WITH changed AS (UPDATE benefits SET {set}, version = version + 1 \
-         WHERE id = $1 AND quantity IS NOT NULL AND {condition} \
-         RETURNING quantity, used, version) \
-         INSERT INTO benefit_transactions (id, benefit_id, seq, kind, quantity_delta, used_delta, \
-         quantity_after, used_after, actor_subject, actor_role, partner_id, reference, note, created_at) \
-         SELECT $3, $1, version, $4, $5, $6, quantity, used, $7, $8, $9, $10, $11, $12 FROM changed \
-         RETURNING seq, quantity_after, used_after"
-    );
     diesel::sql_query(sql)
         .bind::<Text, _>(benefit.to_string())
         .bind::<BigInt, _>(change.amount)

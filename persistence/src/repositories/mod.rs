@@ -3,10 +3,12 @@
 mod benefits;
 mod catalog;
 mod directory;
+pub(crate) mod events;
 pub(crate) mod idempotency;
 mod ledger;
 mod people;
 mod permissions;
+mod positions;
 mod records;
 mod vouchers;
 

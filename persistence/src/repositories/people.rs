@@ -11,10 +11,11 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use domain::error::StorageError;
+use domain::error::WriteError;
 use domain::ids::{AccountId, BenefitId};
 use domain::page::{Page, PageRequest};
 use domain::people::{BenefitUser, PeopleError};
-use domain::ports::{UserRepository, WriteError};
+use domain::ports::UserRepository;
 use domain::values::{DomainName, EmailAddress, Name};
 use uuid::Uuid;
 

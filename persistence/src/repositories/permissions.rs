@@ -13,6 +13,7 @@ use domain::audit::{details, AuditAction, AuditEvent, TargetKind};
 use domain::auth::{ActivePermission, Actor, Scope};
 use domain::entities::Organization;
 use domain::error::StorageError;
+use domain::error::WriteError;
 use domain::ids::{OrganizationId, PartnerId};
 use domain::notification;
 use domain::page::{Page, PageRequest};
@@ -20,7 +21,7 @@ use domain::permission::{
     Mover, Permission, PermissionError, PermissionEvent, PermissionStatus, Transition,
     PENDING_LIFETIME,
 };
-use domain::ports::{PermissionRepository, WriteError};
+use domain::ports::PermissionRepository;
 use uuid::Uuid;
 
 #[derive(Queryable)]
@@ -179,6 +180,7 @@ fn settle(
                 super::records::insert_audit(
                     conn,
                     &AuditEvent {
+                        account_id: None,
                         id: Uuid::new_v4(),
                         organization_id: Some(permission.organization_id),
                         actor: Actor::time("permission expiry"),
@@ -380,20 +382,23 @@ impl PermissionRepository for Database {
     ) -> Result<Option<ActivePermission>, StorageError> {
         use partner_permissions::dsl as p;
         let mut conn = self.conn()?;
-        let found: Option<(String, Option<NaiveDateTime>)> = p::partner_permissions
+        // An approved permission is only ever moved away from `approved`, so while it is
+        // approved its `updated_at` is when it was approved.
+        let found: Option<(String, Option<NaiveDateTime>, NaiveDateTime)> = p::partner_permissions
             .filter(p::partner_id.eq(partner.to_string()))
             .filter(p::organization_id.eq(organization.to_string()))
             .filter(p::status.eq(PermissionStatus::Approved.code()))
             .filter(p::expires_at.is_null().or(p::expires_at.gt(to_db(now))))
-            .select((p::scopes, p::expires_at))
+            .select((p::scopes, p::expires_at, p::updated_at))
             .first(&mut conn)
             .optional()
             .map_err(storage)?;
         found
-            .map(|(raw, ends_at)| {
+            .map(|(raw, ends_at, approved_at)| {
                 Ok(ActivePermission {
                     scopes: scopes(&raw)?,
                     ends_at: ends_at.map(from_db),
+                    approved_at: from_db(approved_at),
                 })
             })
             .transpose()

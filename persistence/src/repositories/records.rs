@@ -21,7 +21,7 @@ use domain::{Language, Localized};
 use uuid::Uuid;
 
 #[derive(Queryable)]
-struct AuditRow {
+pub(super) struct AuditRow {
     id: String,
     organization_id: Option<String>,
     actor_subject: String,
@@ -32,11 +32,14 @@ struct AuditRow {
     target_id: String,
     detail: Option<String>,
     created_at: NaiveDateTime,
+    /// Its place among the organization's events (`None` for lines written before events).
+    pub(super) position: Option<i64>,
 }
 
 impl AuditRow {
-    fn into_domain(self) -> Result<AuditEvent, StorageError> {
+    pub(super) fn into_domain(self) -> Result<AuditEvent, StorageError> {
         Ok(AuditEvent {
+            account_id: None,
             id: uuid(&self.id)?,
             organization_id: self
                 .organization_id
@@ -132,6 +135,28 @@ pub(crate) fn insert_audit(
     event: &AuditEvent,
 ) -> Result<(), StorageError> {
     use audit_events::dsl as a;
+    // What the change makes stale among kept answers: its account's, or its organization's;
+    // a line of no organization (a catalog type, a partner) names nothing, so everything.
+    if let Some(org) = event.organization_id {
+        crate::write_counter::touch(match event.account_id {
+            Some(account) => crate::write_counter::Scope::Account(account.as_uuid()),
+            None => crate::write_counter::Scope::Organization(org.as_uuid()),
+        });
+    }
+    let detail = event
+        .detail
+        .as_ref()
+        .map(|d| serde_json::to_string(d).map_err(|e| StorageError(e.to_string())))
+        .transpose()?;
+    // SQLite (one writer) numbers the line at once; on PostgreSQL the sequencer numbers
+    // committed lines in order ([`super::events`]), so no lock is shared by an
+    // organization's writes.
+    let position = match (event.organization_id, &mut *conn) {
+        (Some(org), DbConnection::Sqlite(lite)) => {
+            Some(super::positions::next_position(lite, org)?)
+        }
+        _ => None,
+    };
     diesel::insert_into(a::audit_events)
         .values((
             a::id.eq(event.id.to_string()),
@@ -142,15 +167,17 @@ pub(crate) fn insert_audit(
             a::action.eq(event.action.code()),
             a::target_kind.eq(event.target_kind.code()),
             a::target_id.eq(event.target_id.to_string()),
-            a::detail.eq(event
-                .detail
-                .as_ref()
-                .map(|d| serde_json::to_string(d).map_err(|e| StorageError(e.to_string())))
-                .transpose()?),
+            a::detail.eq(detail),
             a::created_at.eq(to_db(event.at)),
+            a::position.eq(position),
         ))
         .execute(conn)
         .map_err(storage)?;
+    if let (Some(org), Some(position), DbConnection::Sqlite(lite)) =
+        (event.organization_id, position, &mut *conn)
+    {
+        super::positions::fan_out(lite, org, position, event)?;
+    }
     Ok(())
 }
 
@@ -242,6 +269,7 @@ impl OutboxRepository for Database {
         // concurrent worker (another server) never gets it too.
         let mut claimed = Vec::with_capacity(rows.len());
         self.write_transaction(|conn| {
+            crate::write_counter::unseen();
             for row in rows {
                 let taken = diesel::update(
                     o::notifications
@@ -264,6 +292,7 @@ impl OutboxRepository for Database {
     fn mark_sent(&self, id: Uuid, attempts: i32, at: DateTime<Utc>) -> Result<(), StorageError> {
         use notifications::dsl as o;
         self.write_transaction(|conn| {
+            crate::write_counter::unseen();
             diesel::update(o::notifications.filter(o::id.eq(id.to_string())))
                 .set((
                     o::status.eq(DeliveryStatus::Sent.code()),
@@ -291,6 +320,7 @@ impl OutboxRepository for Database {
             DeliveryStatus::Failed
         };
         self.write_transaction(|conn| {
+            crate::write_counter::unseen();
             let target = o::notifications.filter(o::id.eq(id.to_string()));
             diesel::update(target)
                 .set((

@@ -1,7 +1,7 @@
 //! Training vouchers and conversions: their records, the locks that keep conversions exact
 //! on PostgreSQL, and reading them back.
 
-use super::benefits::{load_benefits, BenefitRow};
+use super::benefits::{expiries, load_benefits, BenefitRow};
 use super::directory::AccountRow;
 use super::{after_filter, before_filter};
 use crate::connection::storage;
@@ -152,35 +152,6 @@ fn converted(
             }
         })
         .sum())
-}
-
-pub(crate) fn expiries(
-    rows: Vec<(String, NaiveDateTime, i64)>,
-) -> Result<Vec<VoucherExpiry>, StorageError> {
-    rows.into_iter()
-        .map(|(benefit, at, days)| {
-            Ok(VoucherExpiry {
-                benefit_id: BenefitId(uuid(&benefit)?),
-                expires_at: from_db(at),
-                days,
-            })
-        })
-        .collect()
-}
-
-/// The assigned vouchers of an account's benefits.
-pub(crate) fn account_voucher_expiries(
-    conn: &mut DbConnection,
-    account: AccountId,
-) -> Result<Vec<VoucherExpiry>, StorageError> {
-    let rows: Vec<(String, NaiveDateTime, i64)> = vouchers::table
-        .inner_join(benefits::table)
-        .filter(benefits::account_id.eq(account.to_string()))
-        .filter(vouchers::status.eq(VoucherStatus::Assigned.code()))
-        .select((vouchers::benefit_id, vouchers::expires_at, vouchers::days))
-        .load(conn)
-        .map_err(storage)?;
-    expiries(rows)
 }
 
 impl Tx<'_> {

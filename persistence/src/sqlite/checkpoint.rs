@@ -1,7 +1,7 @@
 //! WAL checkpoints of SQLite, off the writer's path. By default SQLite copies the WAL back
 //! into the database file inside the commit that crosses 1,000 pages, on the thread that
-//! commits: the group-commit writer, which every write waits for (7 % of its time under a
-//! load of consumptions, fsyncs included). Here the pool's connections never checkpoint on
+//! commits: the group-commit writer, which every write waits for (fsyncs included). Here
+//! the pool's connections never checkpoint on
 //! their own (`wal_autocheckpoint = 0`); a thread of its own, with a connection of its own,
 //! checkpoints a short while after writes were committed:
 //! 1. every [`INTERVAL`], a passive checkpoint while writers go on: it copies what has been
@@ -16,8 +16,8 @@
 //! Checkpointing every [`INTERVAL`] also copies each hot page once instead of once per
 //! thousand frames. The last connection to close checkpoints as usual.
 
-use crate::changes::Changes;
-use crate::connection::Manager;
+use crate::connect::Manager;
+use crate::write_counter::Changes;
 use crate::DbConnection;
 use diesel::{QueryableByName, RunQueryDsl, SqliteConnection};
 use parking_lot::Mutex;
@@ -28,11 +28,11 @@ use std::time::Duration;
 const INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long the WAL may grow (in frames of a 4 KiB page, so about 32 MiB) before the writer
-/// is held so that it can start again from its beginning. The hold lasts 20–40 ms here (two
-/// fsyncs, the database file's holding every page copied since the last complete pass):
-/// about once a second under a saturating load of consumptions, it is what their 99th
-/// percentile shows. Tried and measured worse: syncing the database file before taking the
-/// turn (holds of 10–30 ms, but a quarter less throughput) and a WAL of 256 MiB.
+/// is held so that it can start again from its beginning. The hold costs two fsyncs (the
+/// database file's holding every page copied since the last complete pass); under a
+/// saturating load of consumptions it is what their 99th percentile shows. Measured worse
+/// (docs/PERFORMANCE.md): syncing the database file before holding the writer, and a larger
+/// WAL.
 const RESTART_FRAMES: i32 = 8192;
 
 /// Starts the checkpointer of the SQLite file `manager` opens (a connection set up like the
@@ -145,7 +145,7 @@ mod tests {
                     "CREATE TABLE IF NOT EXISTS filler(x BLOB); \
                      INSERT INTO filler VALUES (randomblob(16000));",
                 )
-                .map_err(crate::connection::storage)
+                .map_err(crate::connect::storage)
             })
             .unwrap();
         }
@@ -160,8 +160,11 @@ mod tests {
     }
 
     /// Under writes that never pause, the WAL still starts again from its beginning: after
-    /// 128 MB of commits it is far shorter (a checkpoint that never catches up with the
-    /// writer would leave it at 128 MB and growing).
+    /// 192 MB of commits it is at most half of that (a checkpoint that never catches up with
+    /// the writer would leave it at 192 MB and growing). The WAL file keeps the largest size
+    /// it reached: RESTART_FRAMES (about 32 MiB) plus what the writer appended while the
+    /// checkpointer slept or waited for a core, which on a loaded 2-core machine was seen
+    /// near 28 MB; the bound leaves room for twice that.
     #[test]
     fn the_wal_stays_small_under_steady_writes() {
         let dir = tempfile::tempdir().unwrap();
@@ -169,13 +172,13 @@ mod tests {
         let db = Database::open(&path.to_string_lossy(), 2).unwrap();
         db.migrate().unwrap();
         let started = std::time::Instant::now();
-        for _ in 0..4000 {
+        for _ in 0..6000 {
             db.write_transaction(|c| {
                 c.batch_execute(
                     "CREATE TABLE IF NOT EXISTS filler(x BLOB); DELETE FROM filler; \
                      INSERT INTO filler VALUES (randomblob(32000));",
                 )
-                .map_err(crate::connection::storage)
+                .map_err(crate::connect::storage)
             })
             .unwrap();
         }
@@ -186,6 +189,6 @@ mod tests {
         let wal = std::fs::metadata(dir.path().join("db.sqlite-wal"))
             .unwrap()
             .len();
-        assert!(wal < 60_000_000, "the WAL grew to {wal} bytes");
+        assert!(wal < 96_000_000, "the WAL grew to {wal} bytes");
     }
 }

@@ -2,7 +2,7 @@
 //! only for queries whose type names them (a static query id) and that say they are safe to
 //! keep; every `UPDATE` and every `sql_query` is built and compiled again on each run. On
 //! the SQLite writer, which every write waits for, compiling the conditional update of a
-//! consumption took an eighth of its time.
+//! consumption again on every run was a large share of its time (docs/PERFORMANCE.md).
 //!
 //! A [`Fixed`] statement takes its SQL only from its [`Statement`] marker type, so one type
 //! always means one text: that type is the key under which the connection keeps it.

@@ -5,9 +5,9 @@
 //! answers every job. Jobs still run one after the other, so every rule that holds for a
 //! lone transaction holds here; an answer is never given before its commit.
 
-use crate::changes::Changes;
-use crate::connection::{storage, Manager};
+use crate::connect::{storage, Manager};
 use crate::tx::Tx;
+use crate::write_counter::Changes;
 use crate::DbConnection;
 use diesel::connection::SimpleConnection;
 use domain::error::StorageError;
@@ -155,7 +155,7 @@ fn run(
 }
 
 fn run_batch(conn: &mut DbConnection, changes: &Changes, batch: Vec<Job>) {
-    let counted = changes.begin();
+    let mut counted = changes.begin();
     if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "cannot begin a batch of writes");
         return;
@@ -179,6 +179,8 @@ fn run_batch(conn: &mut DbConnection, changes: &Changes, batch: Vec<Job>) {
             break;
         }
     }
+    // Still before the COMMIT: what the jobs changed is counted as under way.
+    counted.before_commit();
     let commit = conn.batch_execute("COMMIT").map_err(storage);
     if commit.is_err() {
         if let Err(e) = conn.batch_execute("ROLLBACK") {

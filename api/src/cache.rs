@@ -1,4 +1,4 @@
-//! Answers kept for the reads that portals ask far more often than their data changes (an
+//! The cache of answers for the reads that portals ask far more often than their data changes (an
 //! account's benefit lists). A kept answer is served again only while it is exactly what a
 //! new read would answer:
 //! - no write has started since it was read ([`persistence::Changes`]: one atomic load; on
@@ -14,7 +14,7 @@
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use domain::auth::PrincipalKind;
-use domain::ids::AccountId;
+use domain::ids::{AccountId, OrganizationId};
 use domain::Language;
 use persistence::{Changes, Stamp};
 use std::collections::HashMap;
@@ -64,23 +64,51 @@ impl Kept {
 }
 
 /// The kept answers, at most `capacity` of them (0 keeps none).
-pub struct Answers {
+pub struct ListCache {
     kept: RwLock<HashMap<AnswerKey, Kept>>,
+    /// Each account's organization, as read (it never changes): an answer's stamp covers
+    /// both, and must be taken before the read.
+    organizations: RwLock<HashMap<AccountId, OrganizationId>>,
     capacity: usize,
     served: AtomicU64,
     missed: AtomicU64,
 }
 
-impl Answers {
+impl ListCache {
     pub const DEFAULT_CAPACITY: usize = 10_000;
 
     pub fn new(capacity: usize) -> Self {
         Self {
             kept: RwLock::new(HashMap::new()),
+            organizations: RwLock::new(HashMap::new()),
             capacity,
             served: AtomicU64::new(0),
             missed: AtomicU64::new(0),
         }
+    }
+
+    /// The organization of an account this server has read.
+    pub fn organization_of(&self, account: AccountId) -> Option<OrganizationId> {
+        self.organizations
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&account)
+            .copied()
+    }
+
+    /// Notes an account's organization (bounded like the answers: cleared when full).
+    pub fn remember_organization(&self, account: AccountId, organization: OrganizationId) {
+        if self.capacity == 0 || self.organization_of(account).is_some() {
+            return;
+        }
+        let mut known = self
+            .organizations
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= self.capacity.saturating_mul(4) {
+            known.clear();
+        }
+        known.insert(account, organization);
     }
 
     /// How many reads were answered from kept answers, and how many were read anew.
@@ -152,7 +180,6 @@ impl Answers {
 mod tests {
     use super::*;
     use chrono::{Duration, TimeZone};
-    use domain::ids::OrganizationId;
     use uuid::Uuid;
 
     fn key(language: Language) -> AnswerKey {
@@ -182,9 +209,9 @@ mod tests {
     fn an_answer_is_served_inside_its_period_until_a_write_starts() {
         let db = opened();
         let changes = db.changes();
-        let answers = Answers::new(10);
+        let answers = ListCache::new(10);
         let validity = Validity {
-            stamp: changes.stamp(),
+            stamp: changes.stamp(&[persistence::Scope::Account(Uuid::nil())]),
             read_at: at(1),
             until: Some(at(5)),
         };
@@ -231,15 +258,15 @@ mod tests {
             read_at: at(1),
             until: None,
         };
-        let answers = Answers::new(1);
+        let answers = ListCache::new(1);
         answers.keep(key(Language::En), validity, changes, Bytes::new());
         assert!(
             answers.get(&key(Language::En), changes, at(1)).is_none(),
             "no stamp"
         );
-        let none = Answers::new(0);
+        let none = ListCache::new(0);
         let validity = Validity {
-            stamp: changes.stamp(),
+            stamp: changes.stamp(&[persistence::Scope::Account(Uuid::nil())]),
             ..validity
         };
         none.keep(key(Language::En), validity, changes, Bytes::new());

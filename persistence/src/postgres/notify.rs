@@ -12,8 +12,8 @@
 //! waiting writers are answered once it can notify again, or after [`ANNOUNCE_WAIT`]. The
 //! connection uses TLS as `DATABASE_URL` asks ([`crate::postgres::tls`]).
 
-use crate::changes::Changes;
 use crate::postgres::tls::ListenerTls;
+use crate::write_counter::{Announce, Changes, Coordination, Moved, STRIPES};
 use futures_util::stream::poll_fn;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::SeqCst};
@@ -31,7 +31,8 @@ const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(10);
 
-type Done = std_mpsc::SyncSender<()>;
+/// A commit to announce: what it moved, and how to tell its writer it was announced.
+type Done = (Moved, std_mpsc::SyncSender<()>);
 
 /// Asks the listener thread to announce a commit.
 #[derive(Debug)]
@@ -47,26 +48,15 @@ pub(crate) struct Announcer {
     thread: parking_lot::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
-/// Whether this server hears the other servers' commits (PostgreSQL).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Coordination {
-    /// The listener is connected: caches are exact across servers.
-    pub listening: bool,
-    /// How many times it connected again after losing its connection.
-    pub reconnections: u64,
-}
-
-impl Announcer {
-    /// Announces a commit to the other servers and waits until it is sent. Blocking.
-    pub(crate) fn coordination(&self) -> Coordination {
+impl Announce for Announcer {
+    fn coordination(&self) -> Coordination {
         Coordination {
             listening: self.listening.load(SeqCst),
             reconnections: self.reconnections.load(SeqCst),
         }
     }
 
-    /// Closes the listening connection and waits for the thread to end.
-    pub(crate) fn stop(&self) {
+    fn stop(&self) {
         let _ = self.shutdown.send(true);
         if let Some(thread) = self.thread.lock().take() {
             if thread.join().is_err() {
@@ -75,9 +65,9 @@ impl Announcer {
         }
     }
 
-    pub(crate) fn announce(&self) {
+    fn announce(&self, moved: Moved) {
         let (done, sent) = std_mpsc::sync_channel(1);
-        if self.requests.send(done).is_err() {
+        if self.requests.send((moved, done)).is_err() {
             return; // the listener has stopped: the database is being dropped
         }
         if !self.listening.load(SeqCst) {
@@ -98,13 +88,14 @@ pub(crate) fn start(tls: ListenerTls) -> Arc<Changes> {
     let listening = Arc::new(AtomicBool::new(false));
     let reconnections = Arc::new(AtomicU64::new(0));
     let (shutdown, stopped) = tokio::sync::watch::channel(false);
-    let changes = Arc::new(Changes::shared(Announcer {
+    let announcer = Arc::new(Announcer {
         requests,
         listening: listening.clone(),
         reconnections: reconnections.clone(),
         shutdown,
         thread: parking_lot::Mutex::new(None),
-    }));
+    });
+    let changes = Arc::new(Changes::shared(announcer.clone()));
     let weak = Arc::downgrade(&changes);
     let spawned = std::thread::Builder::new()
         .name("pg-listener".into())
@@ -125,9 +116,7 @@ pub(crate) fn start(tls: ListenerTls) -> Arc<Changes> {
         });
     match spawned {
         Ok(thread) => {
-            if let Some(announcer) = &changes.announcer() {
-                *announcer.thread.lock() = Some(thread);
-            }
+            *announcer.thread.lock() = Some(thread);
         }
         Err(e) => tracing::error!(error = %e, "the PostgreSQL listener thread did not start"),
     }
@@ -137,9 +126,9 @@ pub(crate) fn start(tls: ListenerTls) -> Arc<Changes> {
 /// A pause of about `retry`: between a half and the whole of it, so that servers cut off
 /// together do not all come back in the same instant.
 fn jittered(retry: Duration) -> Duration {
-    use rand::Rng;
+    use rand::RngExt;
     let half = retry / 2;
-    half + rand::thread_rng().gen_range(Duration::ZERO..=half)
+    half + rand::rng().random_range(Duration::ZERO..=half)
 }
 
 /// Connects, listens and announces until the database is dropped, reconnecting as needed.
@@ -203,7 +192,7 @@ async fn listen(
         };
         if owed || before || during {
             let (placeholder, _) = std_mpsc::sync_channel(1);
-            waiting.push(placeholder);
+            waiting.push((Moved::All, placeholder));
         }
         retry = (retry * 2).min(RETRY_MAX);
     }
@@ -261,7 +250,7 @@ async fn session(
                 Some(Ok(AsyncMessage::Notification(n))) => {
                     if n.process_id() != own.load(SeqCst) {
                         match counted.upgrade() {
-                            Some(c) => c.external(),
+                            Some(c) => c.external(&moved_of(n.payload())),
                             None => break "dropped".to_owned(),
                         }
                     }
@@ -292,7 +281,7 @@ async fn session(
         count.fetch_add(1, SeqCst);
     }
     tracing::info!(sslmode = ?tls.mode, "PostgreSQL listener listening: coordinated with the other servers");
-    let notify = format!("NOTIFY {CHANNEL}");
+    let notify = format!("SELECT pg_notify('{CHANNEL}', $1)");
     loop {
         if waiting.is_empty() {
             tokio::select! {
@@ -308,12 +297,80 @@ async fn session(
         while let Ok(done) = pending.try_recv() {
             waiting.push(done);
         }
-        if let Err(e) = client.batch_execute(&notify).await {
+        let payload = payload_of(waiting.iter().map(|(moved, _)| moved));
+        if let Err(e) = client.execute(notify.as_str(), &[&payload]).await {
             // Keep the waiting writers: they are answered after the reconnection.
             return Ended::Lost(e.to_string());
         }
-        for done in waiting.drain(..) {
+        for (_, done) in waiting.drain(..) {
             let _ = done.try_send(());
+        }
+    }
+}
+
+/// The notification's payload for the commits announced together: `*` when one of them
+/// changed everything (or the list would not fit), `-` when they moved no counter (new
+/// events only), else the counters they moved.
+fn payload_of<'a>(moved: impl Iterator<Item = &'a Moved>) -> String {
+    let mut stripes: Vec<u16> = Vec::new();
+    for m in moved {
+        match m {
+            Moved::All => return "*".to_owned(),
+            Moved::Stripes(s) => stripes.extend(s),
+        }
+    }
+    stripes.sort_unstable();
+    stripes.dedup();
+    if stripes.is_empty() {
+        return "-".to_owned();
+    }
+    // PostgreSQL takes up to 8000 bytes; 5 per counter.
+    if stripes.len() > 1500 {
+        return "*".to_owned();
+    }
+    stripes
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// What another server's notification moved: anything unreadable counts as everything.
+fn moved_of(payload: &str) -> Moved {
+    if payload == "-" {
+        return Moved::Stripes(Vec::new());
+    }
+    let stripes: Option<Vec<u16>> = payload
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|i| usize::from(*i) < STRIPES)
+        })
+        .collect();
+    match stripes {
+        Some(s) if !s.is_empty() => Moved::Stripes(s),
+        _ => Moved::All,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_names_the_counters_or_everything() {
+        let moved = [Moved::Stripes(vec![3, 1]), Moved::Stripes(vec![3, 9])];
+        assert_eq!(payload_of(moved.iter()), "1,3,9");
+        assert_eq!(moved_of("1,3,9"), Moved::Stripes(vec![1, 3, 9]));
+        let all = [Moved::Stripes(vec![3]), Moved::All];
+        assert_eq!(payload_of(all.iter()), "*");
+        let events_only = [Moved::Stripes(vec![])];
+        assert_eq!(payload_of(events_only.iter()), "-");
+        assert_eq!(moved_of("-"), Moved::Stripes(vec![]));
+        for unreadable in ["*", "", "1,x", "99999", "-1"] {
+            assert_eq!(moved_of(unreadable), Moved::All, "{unreadable:?}");
         }
     }
 }

@@ -1,0 +1,50 @@
+//! What the persistence tests share: a fresh database (PostgreSQL when TEST_DATABASE_URL is
+//! set, else a SQLite file in `dir`) and a purchasing account to hold benefits. Each test
+//! binary uses a part of it.
+#![allow(dead_code)]
+
+use chrono::Utc;
+use domain::entities::{Organization, PurchasingAccount};
+use domain::ids::{AccountId, OrganizationId};
+use domain::ports::DirectoryRepository;
+use domain::values::Name;
+use persistence::Database;
+use uuid::Uuid;
+
+/// The URL of a database of its own for one test.
+pub fn database_url(dir: &tempfile::TempDir) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) if !admin.is_empty() => persistence::create_postgres_database(
+            &admin,
+            &format!("sa_test_{}", Uuid::new_v4().simple()),
+        )
+        .unwrap(),
+        _ => dir.path().join("test.db").to_string_lossy().into_owned(),
+    }
+}
+
+/// A new organization "Contoso" with one purchasing account "EMEA".
+pub fn account(db: &Database) -> AccountId {
+    let now = Utc::now();
+    let org = OrganizationId(Uuid::new_v4());
+    db.insert_organization(&Organization {
+        id: org,
+        name: Name::parse("Contoso").unwrap(),
+        contact_emails: vec![],
+        preferred_language: domain::Language::En,
+        created_at: now,
+    })
+    .unwrap();
+    let account = AccountId(Uuid::new_v4());
+    db.insert_account(&PurchasingAccount {
+        id: account,
+        organization_id: org,
+        name: Name::parse("EMEA").unwrap(),
+        agreement_number: None,
+        sa_id: None,
+        program_code: None,
+        created_at: now,
+    })
+    .unwrap();
+    account
+}
