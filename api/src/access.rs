@@ -3,7 +3,9 @@
 //! missing resource and another organization's resource with the same 404.
 
 use crate::error::ApiError;
+use crate::extract::blocking;
 use crate::state::AppState;
+use actix_web::web;
 use chrono::{DateTime, Utc};
 use domain::auth::{
     authorize_on_benefit as decide_on_benefit, needs_permission_lookup, Action, Actor, Denied,
@@ -152,6 +154,28 @@ pub fn benefit_for(
         .ok_or_else(|| Resource::Benefit.not_found())?;
     let actor = authorize_on_held(state, caller, &held, action, Resource::Benefit)?;
     Ok((held, actor))
+}
+
+/// [`benefit_for`] off the async runtime, for a handler that writes next: the actor to record.
+pub async fn acting_on_benefit(
+    state: &web::Data<AppState>,
+    caller: &Principal,
+    id: BenefitId,
+    action: Action,
+) -> Result<Actor, ApiError> {
+    let (state, caller) = (state.clone(), caller.clone());
+    blocking(move || Ok(benefit_for(&state, &caller, id, action)?.1)).await
+}
+
+/// [`account_for`] off the async runtime, for a handler that writes next.
+pub async fn acting_on_account(
+    state: &web::Data<AppState>,
+    caller: &Principal,
+    id: AccountId,
+    action: Action,
+) -> Result<PurchasingAccount, ApiError> {
+    let (state, caller) = (state.clone(), caller.clone());
+    blocking(move || account_for(&state, &caller, id, action)).await
 }
 
 /// Loads an account with its benefits and domains, and checks the caller may do `action` on

@@ -328,6 +328,35 @@ impl Fields {
         }
     }
 
+    /// An optional field: `Some(None)` when absent, `Some(Some(value))` when it parses, and
+    /// `None` with the field's error recorded when it does not.
+    pub fn optional<R: ?Sized, T>(
+        &mut self,
+        field: &str,
+        raw: Option<&R>,
+        parse: impl FnOnce(&R) -> Result<T, InvalidValue>,
+    ) -> Option<Option<T>> {
+        match raw {
+            None => Some(None),
+            Some(raw) => self.check(field, parse(raw)).map(Some),
+        }
+    }
+
+    /// A list field: every element parsed, each error recorded as `field[i]`.
+    pub fn each<T>(
+        &mut self,
+        field: &str,
+        raw: &[String],
+        parse: impl Fn(&str) -> Result<T, InvalidValue>,
+    ) -> Option<Vec<T>> {
+        let parsed: Vec<Option<T>> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, e)| self.check(format!("{field}[{i}]"), parse(e)))
+            .collect();
+        parsed.into_iter().collect()
+    }
+
     /// Records an error that is not the parse of one value (e.g. two fields that disagree).
     pub fn reject(&mut self, field: &str, message: Localized) {
         self.errors.push(FieldProblem {

@@ -330,6 +330,21 @@ pub fn authorize_global(principal: &Principal, action: Action) -> Result<Actor, 
     }
 }
 
+/// Decides a change of a partner's own settings (its contact e-mail, its language): the
+/// partner itself and operators; nobody else, customer administrators included.
+pub fn authorize_on_partner(principal: &Principal, partner: PartnerId) -> Result<Actor, Denied> {
+    let allowed = match principal.kind {
+        PrincipalKind::Operator => true,
+        PrincipalKind::Partner(p) => p == partner,
+        PrincipalKind::CustomerAdmin(_) => false,
+    };
+    if allowed {
+        Ok(Actor::of(principal))
+    } else {
+        Err(Denied::Forbidden)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +373,22 @@ mod tests {
             subject: "ops".into(),
             kind: PrincipalKind::Operator,
         }
+    }
+
+    #[test]
+    fn a_partners_settings_are_its_own_and_the_operators() {
+        let itself = PartnerId(Uuid::from_u128(9));
+        let other = PartnerId(Uuid::from_u128(10));
+        assert!(authorize_on_partner(&partner(), itself).is_ok());
+        assert!(authorize_on_partner(&operator(), itself).is_ok());
+        assert_eq!(
+            authorize_on_partner(&partner(), other),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            authorize_on_partner(&admin(1), itself),
+            Err(Denied::Forbidden)
+        );
     }
 
     #[test]

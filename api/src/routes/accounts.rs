@@ -1,23 +1,21 @@
 use super::list_schema;
 use crate::access::{authorize_on, Resource};
-use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::directory;
 use crate::valid;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::entities::PurchasingAccount;
 use domain::ids::{AccountId, OrganizationId};
 use domain::ports::DirectoryRepository;
 use domain::values::{Name, Reference};
-use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -77,10 +75,7 @@ fn optional_reference(
     name: &str,
     raw: Option<&str>,
 ) -> Option<Option<Reference>> {
-    match raw {
-        None => Some(None),
-        Some(raw) => fields.check(name, Reference::parse(raw)).map(Some),
-    }
+    fields.optional(name, raw, Reference::parse)
 }
 
 /// Purchasing accounts of an organization
@@ -149,6 +144,25 @@ pub async fn create(
     let organization = OrganizationId(path.into_inner());
     let actor = authorize_global(&caller, Action::ManageDirectory)?;
     let body = body.into_inner();
+    let account = new_account(&body, organization, state.now())?;
+    let location = format!("/api/v1/accounts/{}/benefits", account.id);
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
+        directory::add_account(tx, &actor, &account)?;
+        idempotency::stored(
+            StatusCode::CREATED,
+            &[(header::LOCATION, location)],
+            &AccountView::from(&account),
+        )
+    })
+    .await
+}
+
+/// The account a body describes, every field checked.
+fn new_account(
+    body: &CreateAccount,
+    organization: OrganizationId,
+    now: DateTime<Utc>,
+) -> Result<PurchasingAccount, ApiError> {
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
     let agreement_number = optional_reference(
@@ -160,40 +174,13 @@ pub async fn create(
     let program_code =
         optional_reference(&mut fields, "program_code", body.program_code.as_deref());
     valid!(fields; name, agreement_number, sa_id, program_code);
-    let account = PurchasingAccount {
+    Ok(PurchasingAccount {
         id: AccountId(Uuid::new_v4()),
         organization_id: organization,
         name,
         agreement_number,
         sa_id,
         program_code,
-        created_at: state.now(),
-    };
-    {
-        let state = state.clone();
-        blocking(move || match state.db.organization(organization)? {
-            Some(_) => Ok(()),
-            None => Err(Resource::Organization.not_found()),
-        })
-        .await?;
-    }
-    let event = audit::event(
-        &actor,
-        Some(account.organization_id),
-        AuditAction::AccountCreated,
-        TargetKind::Account.target(account.id.as_uuid()),
-        Some(Localized::same(account.name.as_str())),
-        account.created_at,
-    );
-    let location = format!("/api/v1/accounts/{}/benefits", account.id);
-    idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
-        tx.insert_account(&account)?;
-        tx.audit(&event)?;
-        idempotency::stored(
-            StatusCode::CREATED,
-            &[(header::LOCATION, location)],
-            &AccountView::from(&account),
-        )
+        created_at: now,
     })
-    .await
 }

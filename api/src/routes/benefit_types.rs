@@ -1,24 +1,22 @@
 use super::list_schema;
-use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, page_in_memory, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::catalog;
 use crate::valid;
 use crate::views::BenefitTypeView;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::catalog::Software;
-use domain::catalog::{CatalogError, Features, NewType, TypeCode, Unit};
+use domain::catalog::{Features, NewType, TypeCode, Unit};
 use domain::values::{CatalogText, Name, Reference};
 use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 list_schema!(BenefitTypeList, BenefitTypeView);
 
@@ -300,43 +298,12 @@ pub async fn add(
     let draft = draft(&body)?;
     let language = context.language;
     let answer = idempotency::run(&state, &req, &caller, &context, &body, move |tx, now| {
-        // The catalog as this transaction sees it: a type another server just added counts.
-        let catalog = tx.catalog()?;
-        let added = draft
-            .define(&catalog, now)
-            .map_err(|e| ApiError::refused(&e))?;
-        if !tx.insert_type(&added)? {
-            return Err(ApiError::refused(&CatalogError::CodeTaken {
-                code: added.code.as_str().to_owned(),
-            }));
-        }
-        tx.audit(&audit::event(
-            &actor,
-            None,
-            AuditAction::BenefitTypeAdded,
-            TargetKind::BenefitType.target(type_target(&added.code)),
-            Some(Localized::new(
-                format!("{} ({})", added.name.en, added.code.as_str()),
-                format!("{} ({})", added.name.fr, added.code.as_str()),
-            )),
-            now,
-        ))?;
-        idempotency::stored(
-            StatusCode::CREATED,
-            &[],
-            &BenefitTypeView::new(&added, language),
-        )
+        let added = catalog::add_type(tx, &actor, draft, now)?;
+        let view = BenefitTypeView::new(&added, language);
+        idempotency::stored(StatusCode::CREATED, &[], &view)
     })
     .await?;
     let store = state.clone();
-    blocking(move || Ok(store.catalog_store.refresh(&store.db)?)).await?;
+    blocking(move || catalog::refresh(&store)).await?;
     Ok(answer)
-}
-
-/// The audit log names a catalog type by a UUID derived from its code (the same every time).
-fn type_target(code: &TypeCode) -> Uuid {
-    Uuid::new_v5(
-        &Uuid::NAMESPACE_OID,
-        format!("sa-benefits/benefit-type/{}", code.as_str()).as_bytes(),
-    )
 }

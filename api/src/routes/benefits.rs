@@ -1,5 +1,5 @@
 use super::list_schema;
-use crate::access::{account_for, benefit_for, portfolio_until};
+use crate::access::{acting_on_account, benefit_for, portfolio_until};
 use crate::auth::Caller;
 use crate::cache::{AnswerKey, Validity, View};
 use crate::context::RequestContext;
@@ -573,46 +573,15 @@ pub async fn grant(
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId(path.into_inner());
     let now = state.now();
-    let mut fields = Fields::default();
-    let benefit_type = state.catalog().find(&body.type_code).cloned();
-    if benefit_type.is_none() {
-        return Err(unknown_type(&body.type_code));
-    }
-    let quantity = match body.quantity {
-        None => Some(None),
-        Some(q) => fields.check("quantity", Quantity::new(q)).map(Some),
-    };
-    let inputs = parse_inputs(&mut fields, &body.calculation_inputs);
-    valid!(fields; benefit_type, quantity, inputs);
-    let valid_from = body.valid_from.unwrap_or(now);
-    let grant = Grant::new(
-        &benefit_type,
-        quantity,
-        valid_from,
-        body.expires_at,
-        inputs,
-        now,
-    )
-    .map_err(|e| ApiError::refused(&e))?;
-    let access_code = benefit_type.features.has_access_code.then(new_access_code);
-    let benefit_id = BenefitId(Uuid::new_v4());
-    let language = context.language;
-    let account = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || account_for(&state, &caller, id, Action::GrantBenefits)).await?
-    };
+    let granted = checked_grant(&state.catalog(), &body, now)?;
+    let account = acting_on_account(&state, &caller, id, Action::GrantBenefits).await?;
     let actor = domain::auth::Actor::of(&caller);
-    let st = state.clone();
+    let (catalog, language) = (state.catalog(), context.language);
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
+        let benefit = use_cases::benefits::grant(tx, &actor, &account, &granted, now)?;
         let domains = tx.domains(id)?;
-        let granted = use_cases::benefits::Granted {
-            id: benefit_id,
-            grant: &grant,
-            access_code,
-        };
-        let benefit = use_cases::benefits::grant(tx, &actor, &account, granted, now)?;
         let presenter = Presenter {
-            catalog: st.catalog(),
+            catalog,
             account: &account,
             language,
             now,
@@ -621,19 +590,43 @@ pub async fn grant(
             vouchers: &[],
         };
         let details = presenter.details(&benefit, &domains)?;
-        idempotency::stored(
-            StatusCode::CREATED,
-            &[
-                (
-                    header::LOCATION,
-                    format!("/api/v1/benefits/{}", details.summary.id),
-                ),
-                (header::ETAG, crate::preconditions::etag(details.version)),
-            ],
-            &details,
-        )
+        let location = format!("/api/v1/benefits/{}", details.summary.id);
+        let etag = crate::preconditions::etag(details.version);
+        let headers = [(header::LOCATION, location), (header::ETAG, etag)];
+        idempotency::stored(StatusCode::CREATED, &headers, &details)
     })
     .await
+}
+
+/// The grant a body asks for, every field checked and the type's rules applied
+/// (`domain::benefit::Grant`), with a new benefit id and, for a type with one, its access code.
+fn checked_grant(
+    catalog: &Catalog,
+    body: &GrantBody,
+    now: DateTime<Utc>,
+) -> Result<use_cases::benefits::Granted, ApiError> {
+    let Some(benefit_type) = catalog.find(&body.type_code) else {
+        return Err(unknown_type(&body.type_code));
+    };
+    let mut fields = Fields::default();
+    let quantity = fields.optional("quantity", body.quantity.as_ref(), |q| Quantity::new(*q));
+    let inputs = parse_inputs(&mut fields, &body.calculation_inputs);
+    valid!(fields; quantity, inputs);
+    let valid_from = body.valid_from.unwrap_or(now);
+    let checked = Grant::new(
+        benefit_type,
+        quantity,
+        valid_from,
+        body.expires_at,
+        inputs,
+        now,
+    )
+    .map_err(|e| ApiError::refused(&e))?;
+    Ok(use_cases::benefits::Granted {
+        id: BenefitId(Uuid::new_v4()),
+        grant: checked,
+        access_code: benefit_type.features.has_access_code.then(new_access_code),
+    })
 }
 
 /// One benefit

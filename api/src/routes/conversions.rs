@@ -2,25 +2,22 @@
 //! rule being `domain::conversion::TRAINING_TO_PLANNING`): quote, convert, history.
 
 use super::list_schema;
-use crate::access::account_for;
-use crate::audit;
+use crate::access::{account_for, acting_on_account};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::conversions::{self, Asked};
 use crate::views::ActorView;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor};
-use domain::conversion::{
-    Attribution, ConversionRecord, Direction, Position, Quote, TRAINING_TO_PLANNING,
-};
+use domain::conversion::{ConversionRecord, Direction, Quote, TRAINING_TO_PLANNING};
 use domain::ids::AccountId;
-use domain::ports::{BenefitRepository, ConversionRepository};
+use domain::ports::ConversionRepository;
 use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -187,19 +184,12 @@ pub async fn quote(
     query: web::Query<QuoteQuery>,
 ) -> Result<web::Json<QuoteView>, ApiError> {
     let id = AccountId(path.into_inner());
-    let direction = direction(query.direction.as_deref())?;
-    let n = query.planning_days.map(planning_days).transpose()?;
+    let asked = Asked {
+        direction: direction(query.direction.as_deref())?,
+        planning_days: query.planning_days.map(planning_days).transpose()?,
+    };
     let now = state.now();
-    let quote = blocking(move || {
-        account_for(&state, &caller, id, Action::ReadOrganization)?;
-        let rule = TRAINING_TO_PLANNING;
-        let benefits = state.db.benefits_of_account(id)?;
-        let converted = state.db.converted_days(id, &rule)?;
-        let position = Position::of(&rule, &benefits, converted, now);
-        rule.quote(direction, &position, n, now)
-            .map_err(|e| ApiError::refused(&e))
-    })
-    .await?;
+    let quote = blocking(move || conversions::quote(&state, &caller, id, asked, now)).await?;
     Ok(web::Json(quote.into()))
 }
 
@@ -238,80 +228,17 @@ pub async fn convert(
     body: web::Json<ConvertBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = AccountId(path.into_inner());
-    let direction = direction(Some(&body.direction))?;
-    let n = planning_days(body.planning_days)?;
-    let (account, actor) = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || {
-            let account = account_for(&state, &caller, id, Action::ConvertBenefits)?;
-            Ok((account, Actor::of(&caller)))
-        })
-        .await?
+    let asked = Asked {
+        direction: direction(Some(&body.direction))?,
+        planning_days: planning_days(body.planning_days)?,
     };
-    idempotency::run(
-        &state,
-        &req,
-        &caller,
-        &context,
-        &body.into_inner(),
-        move |tx, now| {
-            let rule = TRAINING_TO_PLANNING;
-            // Lock both benefits first, then read what the rule looks at.
-            let held = tx.account_benefits(id)?;
-            let first = Position::of(&rule, &held, 0, now);
-            let ids: Vec<_> = first
-                .source
-                .iter()
-                .chain(&first.target)
-                .map(|b| b.id)
-                .collect();
-            // Where the locks had to wait, the figures may have moved: read them again.
-            let benefits = if tx.lock_benefits(&ids)? {
-                tx.account_benefits(id)?
-            } else {
-                held
-            };
-            let converted = tx.converted(id, &rule)?;
-            let position = Position::of(&rule, &benefits, converted, now);
-            let record_id = Uuid::new_v4();
-            let reference = format!("conversion:{record_id}");
-            let by = Attribution {
-                actor: &actor,
-                reference: &reference,
-            };
-            rule.convert(tx, direction, &position, n, by, now)?;
-            let (source, target) = match (position.source, position.target) {
-                (Some(s), Some(t)) => (s.id, t.id),
-                _ => return Err(ApiError::internal()),
-            };
-            let record = ConversionRecord {
-                id: record_id,
-                account_id: id,
-                rule,
-                direction,
-                source_benefit_id: source,
-                target_benefit_id: target,
-                source_days: rule.ratio * n,
-                target_days: n,
-                actor: actor.clone(),
-                at: now,
-            };
-            tx.insert_conversion(&record)?;
-            tx.audit(&audit::on_account(
-                &actor,
-                &account,
-                AuditAction::ConversionMade,
-                TargetKind::Conversion.target(record_id),
-                Some(domain::audit::details::conversion(
-                    direction == Direction::Forward,
-                    rule.ratio * n,
-                    n,
-                )),
-                now,
-            ))?;
-            idempotency::stored(StatusCode::CREATED, &[], &ConversionView::from(&record))
-        },
-    )
+    let account = acting_on_account(&state, &caller, id, Action::ConvertBenefits).await?;
+    let actor = Actor::of(&caller);
+    let body = body.into_inner();
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, now| {
+        let record = conversions::convert(tx, &actor, &account, asked, now)?;
+        idempotency::stored(StatusCode::CREATED, &[], &ConversionView::from(&record))
+    })
     .await
 }
 

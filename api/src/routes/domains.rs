@@ -2,23 +2,20 @@
 //! require one (e-learning, Home Use Program).
 
 use super::list_schema;
-use crate::access::{account_for, Resource};
-use crate::audit;
+use crate::access::{account_for, acting_on_account};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::extract::{blocking, page_in_memory, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::domains::{self, not_authorized, Removal};
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor};
 use domain::ids::AccountId;
-use domain::people::{self};
 use domain::ports::BenefitRepository;
 use domain::values::DomainName;
-use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -51,13 +48,6 @@ pub struct RemoveQuery {
     /// benefit type says so). Without it, a domain with users is not removed (409).
     #[serde(default)]
     pub remove_users: bool,
-}
-
-fn not_authorized() -> ApiError {
-    ApiError::not_found(Localized::new(
-        "This domain is not authorized on the account.",
-        "Ce domaine n'est pas autorisé sur ce compte.",
-    ))
 }
 
 fn parse_domain(raw: &str) -> Result<DomainName, ApiError> {
@@ -131,30 +121,13 @@ pub async fn add(
     let view = DomainView {
         domain: domain.as_str().to_owned(),
     };
-    let account = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || account_for(&state, &caller, id, Action::ManageDomains)).await?
-    };
+    let account = acting_on_account(&state, &caller, id, Action::ManageDomains).await?;
     let actor = Actor::of(&caller);
-    idempotency::run(
-        &state,
-        &req,
-        &caller,
-        &context,
-        &body.into_inner(),
-        move |tx, now| {
-            tx.add_domain(id, &domain, now).map_err(ApiError::from)?;
-            tx.audit(&audit::on_account(
-                &actor,
-                &account,
-                AuditAction::DomainAdded,
-                TargetKind::Account.target(id.as_uuid()),
-                Some(Localized::same(domain.as_str())),
-                now,
-            ))?;
-            idempotency::stored(StatusCode::CREATED, &[], &view)
-        },
-    )
+    let body = body.into_inner();
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, now| {
+        domains::add(tx, &actor, &account, &domain, now)?;
+        idempotency::stored(StatusCode::CREATED, &[], &view)
+    })
     .await
 }
 
@@ -189,51 +162,16 @@ pub async fn remove(
     let id = AccountId(id);
     // What is not a domain name cannot be an authorized domain: 404 like any other.
     let domain = DomainName::parse(&raw).map_err(|_| not_authorized())?;
-    let remove_users = query.remove_users;
+    let removal = Removal {
+        with_users: query.remove_users,
+    };
     blocking(move || {
         let account = account_for(&state, &caller, id, Action::ManageDomains)?;
         let actor = Actor::of(&caller);
-        let now = state.now();
-        let catalog = state.catalog();
-        state.db.write(|tx| {
-            let users = tx.users_in_domain(id, &domain)?;
-            people::check_domain_removal(&domain, users.len(), remove_users)
-                .map_err(|e| ApiError::refused(&e))?;
-            if !tx.remove_domain(id, &domain)? {
-                return Err(not_authorized());
-            }
-            for user in &users {
-                let held = tx
-                    .benefit(user.benefit_id)?
-                    .ok_or_else(|| Resource::Benefit.not_found())?;
-                let benefit_type = catalog
-                    .get(&held.benefit.type_code)
-                    .ok_or_else(ApiError::internal)?;
-                people::remove_user(tx, benefit_type, &held.benefit, user, &actor, now)
-                    .map_err(ApiError::from)?;
-                tx.delete_user(user.id)?;
-                tx.audit(&audit::on_account(
-                    &actor,
-                    &account,
-                    AuditAction::UserRemoved,
-                    TargetKind::User.target(user.id),
-                    Some(domain::audit::details::user_with_domain(
-                        &user.email,
-                        domain.as_str(),
-                    )),
-                    now,
-                ))?;
-            }
-            tx.audit(&audit::on_account(
-                &actor,
-                &account,
-                AuditAction::DomainRemoved,
-                TargetKind::Account.target(id.as_uuid()),
-                Some(Localized::same(domain.as_str())),
-                now,
-            ))?;
-            Ok(())
-        })
+        let (catalog, now) = (state.catalog(), state.now());
+        state
+            .db
+            .write(|tx| domains::remove(tx, &catalog, &actor, &account, &domain, removal, now))
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -2,24 +2,21 @@
 //! the packages to download, recorded downloads (one unit each), and product keys (every
 //! view is audited).
 
-use crate::access::{benefit_for, Resource};
-use crate::audit;
+use crate::access::{acting_on_benefit, benefit_for};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::extract::blocking;
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::downloads;
 use crate::views::LedgerChange;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::Action;
 use domain::catalog::Software;
 use domain::ids::BenefitId;
-use domain::people::{self, PeopleError};
-use domain::{Language, Localized};
-use rand::RngExt;
+use domain::Language;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -98,19 +95,6 @@ pub struct ProductKeyList {
     pub next_cursor: Option<String>,
 }
 
-fn new_product_key() -> String {
-    const ALPHABET: &[u8] = b"BCDFGHJKMPQRTVWXY2346789";
-    let mut rng = rand::rng();
-    (0..5)
-        .map(|_| {
-            (0..5)
-                .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
 /// Downloadable software
 ///
 /// The packages of a software benefit (an empty list for other types) and how many downloads
@@ -181,47 +165,18 @@ pub async fn record(
     body: web::Json<RecordDownload>,
 ) -> Result<HttpResponse, ApiError> {
     let id = BenefitId(path.into_inner());
-    let actor = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || benefit_for(&state, &caller, id, Action::UseDownloads)).await?
-    }
-    .1;
-    let catalog = state.catalog();
+    let actor = acting_on_benefit(&state, &caller, id, Action::UseDownloads).await?;
+    let (catalog, language) = (state.catalog(), context.language);
+    let body = body.into_inner();
     let software = body.software_id.clone();
-    idempotency::run(
-        &state,
-        &req,
-        &caller,
-        &context,
-        &body.into_inner(),
-        move |tx, now| {
-            let held = tx
-                .benefit(id)?
-                .ok_or_else(|| Resource::Benefit.not_found())?;
-            let benefit_type = catalog
-                .get(&held.benefit.type_code)
-                .ok_or_else(ApiError::internal)?;
-            let (package, entry) =
-                people::record_download(tx, benefit_type, &held.benefit, &software, &actor, now)
-                    .map_err(ApiError::from)?;
-            tx.audit(&audit::on_account(
-                &actor,
-                &held.account,
-                AuditAction::DownloadRecorded,
-                TargetKind::Benefit.target(id.as_uuid()),
-                Some(Localized::same(package.id.clone())),
-                now,
-            ))?;
-            idempotency::stored(
-                StatusCode::CREATED,
-                &[],
-                &DownloadView {
-                    software: SoftwareView::of(&package, context.language),
-                    change: LedgerChange::new(&entry, context.language),
-                },
-            )
-        },
-    )
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, now| {
+        let (package, entry) = downloads::record(tx, &catalog, &actor, id, &software, now)?;
+        let view = DownloadView {
+            software: SoftwareView::of(&package, language),
+            change: LedgerChange::new(&entry, language),
+        };
+        idempotency::stored(StatusCode::CREATED, &[], &view)
+    })
     .await
 }
 
@@ -249,54 +204,15 @@ pub async fn product_keys(
 ) -> Result<HttpResponse, ApiError> {
     let id = BenefitId(path.into_inner());
     let language = context.language;
-    let keys = blocking(move || {
-        let (held, actor) = benefit_for(&state, &caller, id, Action::UseDownloads)?;
-        let catalog = state.catalog_covering([&held.benefit.type_code])?;
-        let benefit_type = catalog
-            .get(&held.benefit.type_code)
-            .ok_or_else(ApiError::internal)?;
-        if !benefit_type.features.has_product_keys {
-            return Err(ApiError::refused(&PeopleError::NoProductKeys));
-        }
-        let packages: Vec<Software> = benefit_type
-            .software
-            .iter()
-            .filter(|s| s.keyed)
-            .cloned()
-            .collect();
-        let now = state.now();
-        state.db.write(|tx| {
-            let mut keys = tx.product_keys(id)?;
-            for package in &packages {
-                if !keys.iter().any(|(s, _)| *s == package.id) {
-                    let key = new_product_key();
-                    tx.insert_product_key(id, &package.id, &key, now)?;
-                    keys.push((package.id.clone(), key));
-                }
-            }
-            tx.audit(&audit::on_account(
-                &actor,
-                &held.account,
-                AuditAction::ProductKeysViewed,
-                TargetKind::Benefit.target(id.as_uuid()),
-                Some(domain::audit::details::keys_viewed(keys.len())),
-                now,
-            ))?;
-            Ok(packages
-                .iter()
-                .filter_map(|p| {
-                    keys.iter()
-                        .find(|(s, _)| *s == p.id)
-                        .map(|(_, k)| ProductKeyView {
-                            software_id: p.id.clone(),
-                            name: p.name.get(language).to_owned(),
-                            product_key: k.clone(),
-                        })
-                })
-                .collect::<Vec<_>>())
+    let keys = blocking(move || downloads::product_keys(&state, &caller, id)).await?;
+    let keys = keys
+        .iter()
+        .map(|k| ProductKeyView {
+            software_id: k.package.id.clone(),
+            name: k.package.name.get(language).to_owned(),
+            product_key: k.key.clone(),
         })
-    })
-    .await?;
+        .collect();
     // Secrets: never kept by a cache, the browser's included.
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -125,8 +125,9 @@ pub async fn stream(
             Some(p) => p,
             None => {
                 // "From now on" means after what has committed: on PostgreSQL, lines are
-                // numbered just after their commit, so number what waits first.
-                s.db.sequence_events()?;
+                // numbered just after their commit, so number what waits first (waiting
+                // for a run under way, whose numbers would otherwise come after `start`).
+                s.db.sequence_events_now()?;
                 s.db.last_position(organization)?
             }
         })

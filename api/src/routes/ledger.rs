@@ -124,16 +124,10 @@ pub async fn consume(
 ) -> Result<HttpResponse, ApiError> {
     let mut fields = Fields::default();
     let quantity = fields.check("quantity", Quantity::positive(body.quantity));
-    let reference = match body.reference.as_deref() {
-        None => Some(None),
-        Some(raw) => fields
-            .check("reference", Reference::parse(raw))
-            .map(|r| Some(r.as_str().to_owned())),
-    };
-    let note = match body.note.as_deref() {
-        None => Some(None),
-        Some(raw) => fields.check("note", Reason::parse(raw)).map(Some),
-    };
+    let reference = fields
+        .optional("reference", body.reference.as_deref(), Reference::parse)
+        .map(|r| r.map(|r| r.as_str().to_owned()));
+    let note = fields.optional("note", body.note.as_deref(), Reason::parse);
     valid!(fields; quantity, reference, note);
     let change = ledger::Change::Consumption {
         quantity,

@@ -1,16 +1,15 @@
 use crate::access::{authorize_on, Resource};
-use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::blocking;
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::directory::{self, OrganizationChange};
 use crate::valid;
 use crate::views::OrganizationView;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::entities::Organization;
 use domain::ids::OrganizationId;
@@ -74,13 +73,7 @@ pub async fn create(
     let body = body.into_inner();
     let mut fields = Fields::default();
     let name = fields.check("name", Name::parse(&body.name));
-    let contact_emails: Vec<Option<EmailAddress>> = body
-        .contact_emails
-        .iter()
-        .enumerate()
-        .map(|(i, e)| fields.check(format!("contact_emails[{i}]"), EmailAddress::parse(e)))
-        .collect();
-    let contact_emails: Option<Vec<EmailAddress>> = contact_emails.into_iter().collect();
+    let contact_emails = fields.each("contact_emails", &body.contact_emails, EmailAddress::parse);
     let language = crate::extract::parse_language(
         &mut fields,
         "preferred_language",
@@ -94,18 +87,9 @@ pub async fn create(
         created_at: state.now(),
         preferred_language: language.unwrap_or_default(),
     };
-    let event = audit::event(
-        &actor,
-        Some(organization.id),
-        AuditAction::OrganizationCreated,
-        TargetKind::Organization.target(organization.id.as_uuid()),
-        Some(Localized::same(organization.name.as_str())),
-        organization.created_at,
-    );
     let location = format!("/api/v1/organizations/{}", organization.id);
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
-        tx.insert_organization(&organization)?;
-        tx.audit(&event)?;
+        directory::add_organization(tx, &actor, &organization)?;
         idempotency::stored(
             StatusCode::CREATED,
             &[(header::LOCATION, location)],
@@ -178,24 +162,15 @@ pub async fn update(
     let contact_emails: Option<Option<Vec<EmailAddress>>> = match &body.contact_emails {
         None => Some(None),
         Some(list) if list.is_empty() => {
-            fields.check(
-                "contact_emails",
-                Err::<(), _>(domain::values::InvalidValue {
-                    message: domain::Localized::new(
-                        "must name at least one address",
-                        "doit contenir au moins une adresse",
-                    ),
-                }),
+            let message = Localized::new(
+                "must name at least one address",
+                "doit contenir au moins une adresse",
             );
+            fields.reject("contact_emails", message);
             None
         }
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(i, e)| fields.check(format!("contact_emails[{i}]"), EmailAddress::parse(e)))
-            .collect::<Vec<_>>()
-            .into_iter()
-            .collect::<Option<Vec<_>>>()
+        Some(list) => fields
+            .each("contact_emails", list, EmailAddress::parse)
             .map(Some),
     };
     let language = crate::extract::parse_language(
@@ -204,40 +179,11 @@ pub async fn update(
         body.preferred_language.as_deref(),
     );
     valid!(fields; contact_emails, language);
-    let updated = blocking(move || {
-        let actor = authorize_on(
-            &state,
-            &caller,
-            id,
-            Action::ManageOrganizationSettings,
-            Resource::Organization,
-        )?;
-        let now = state.now();
-        state.db.write(|tx| {
-            let mut organization = tx
-                .organization(id)?
-                .ok_or_else(|| Resource::Organization.not_found())?;
-            if let Some(emails) = contact_emails {
-                organization.contact_emails = emails;
-            }
-            if let Some(language) = language {
-                organization.preferred_language = language;
-            }
-            tx.update_organization(&organization)?;
-            tx.audit(&audit::event(
-                &actor,
-                Some(id),
-                AuditAction::OrganizationUpdated,
-                TargetKind::Organization.target(id.as_uuid()),
-                Some(domain::audit::details::organization_updated(
-                    organization.contact_emails.len(),
-                    organization.preferred_language,
-                )),
-                now,
-            ))?;
-            Ok::<_, ApiError>(organization)
-        })
-    })
-    .await?;
+    let change = OrganizationChange {
+        contact_emails,
+        preferred_language: language,
+    };
+    let updated =
+        blocking(move || directory::update_organization(&state, &caller, id, change)).await?;
     Ok(web::Json(OrganizationView::from(&updated)))
 }

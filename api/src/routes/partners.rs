@@ -1,15 +1,14 @@
-use crate::audit;
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::blocking;
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::directory::{self, partner_not_found, PartnerChange};
 use crate::valid;
 use actix_web::http::StatusCode;
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{authorize_global, Action};
 use domain::auth::{Principal, PrincipalKind};
 use domain::entities::Partner;
@@ -17,7 +16,6 @@ use domain::ids::PartnerId;
 use domain::page::PageRequest;
 use domain::ports::{DirectoryRepository, PermissionRepository};
 use domain::values::{EmailAddress, Name};
-use domain::Localized;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -114,17 +112,8 @@ pub async fn create(
         created_at: state.now(),
         preferred_language: language.unwrap_or_default(),
     };
-    let event = audit::event(
-        &actor,
-        None,
-        AuditAction::PartnerCreated,
-        TargetKind::Partner.target(partner.id.as_uuid()),
-        Some(Localized::same(partner.name.as_str())),
-        partner.created_at,
-    );
     idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {
-        tx.insert_partner(&partner)?;
-        tx.audit(&event)?;
+        directory::add_partner(tx, &actor, &partner)?;
         idempotency::stored(StatusCode::CREATED, &[], &PartnerView::from(&partner))
     })
     .await
@@ -132,12 +121,7 @@ pub async fn create(
 
 /// An optional contact e-mail of a body: `Some(None)` when absent, `None` when invalid.
 fn optional_email(fields: &mut Fields, raw: Option<&str>) -> Option<Option<EmailAddress>> {
-    match raw {
-        None => Some(None),
-        Some(raw) => fields
-            .check("contact_email", EmailAddress::parse(raw))
-            .map(Some),
-    }
+    fields.optional("contact_email", raw, EmailAddress::parse)
 }
 
 /// Whether `caller` may see `partner`: an operator, the partner itself, or an administrator
@@ -166,13 +150,6 @@ fn may_see(state: &AppState, caller: &Principal, partner: PartnerId) -> Result<b
     }
 }
 
-fn not_found() -> ApiError {
-    ApiError::not_found(domain::Localized::new(
-        "No partner with this id.",
-        "Aucun partenaire avec cet identifiant.",
-    ))
-}
-
 /// One partner
 ///
 /// Its name and contact e-mail: for operators, the partner itself, and the administrators
@@ -194,9 +171,9 @@ pub async fn get(
     let id = PartnerId(path.into_inner());
     let partner = blocking(move || {
         if !may_see(&state, &caller, id)? {
-            return Err(not_found());
+            return Err(partner_not_found());
         }
-        state.db.partner(id)?.ok_or_else(not_found)
+        state.db.partner(id)?.ok_or_else(partner_not_found)
     })
     .await?;
     Ok(web::Json(PartnerView::from(&partner)))
@@ -224,17 +201,7 @@ pub async fn update(
     body: web::Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<web::Json<PartnerView>, ApiError> {
     let id = PartnerId(path.into_inner());
-    let allowed = match caller.kind {
-        PrincipalKind::Operator => true,
-        PrincipalKind::Partner(p) => p == id,
-        PrincipalKind::CustomerAdmin(_) => false,
-    };
-    if !allowed {
-        return Err(ApiError::forbidden(domain::Localized::new(
-            "Only the partner itself and operators change a partner's settings.",
-            "Seuls le partenaire lui-même et les opérateurs modifient ses paramètres.",
-        )));
-    }
+    let actor = directory::authorize_partner_change(&caller, id)?;
     let body: UpdatePartner = crate::extract::from_object(body.into_inner())?;
     let mut fields = Fields::default();
     let contact_email = optional_email(&mut fields, body.contact_email.as_deref());
@@ -244,31 +211,12 @@ pub async fn update(
         body.preferred_language.as_deref(),
     );
     valid!(fields; contact_email, language);
-    let actor = domain::auth::Actor::of(&caller);
-    let updated = blocking(move || {
-        let now = state.now();
-        state.db.write(|tx| {
-            let mut partner = tx.partner(id)?.ok_or_else(not_found)?;
-            if let Some(email) = contact_email {
-                partner.contact_email = Some(email);
-            }
-            if let Some(language) = language {
-                partner.preferred_language = language;
-            }
-            tx.update_partner(&partner)?;
-            tx.audit(&audit::event(
-                &actor,
-                None,
-                AuditAction::PartnerUpdated,
-                TargetKind::Partner.target(id.as_uuid()),
-                Some(domain::audit::details::partner_updated(
-                    partner.preferred_language,
-                )),
-                now,
-            ))?;
-            Ok::<_, ApiError>(partner)
-        })
-    })
-    .await?;
+    let change = PartnerChange {
+        contact_email,
+        preferred_language: language,
+    };
+    let updated =
+        blocking(move || directory::update_partner(&state, &actor, id, change, state.now()))
+            .await?;
     Ok(web::Json(PartnerView::from(&updated)))
 }

@@ -17,7 +17,7 @@ use crate::views::OrganizationView;
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::auth::{Action, Principal, PrincipalKind, Scope};
+use domain::auth::{Action, Principal, Scope};
 use domain::entities::{Organization, Partner};
 use domain::ids::{OrganizationId, PartnerId};
 use domain::page::Page;
@@ -356,15 +356,11 @@ pub async fn request(
     context: RequestContext,
     body: web::Json<RequestBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let partner = match caller.kind {
-        PrincipalKind::Partner(p) => p,
-        _ => {
-            return Err(ApiError::forbidden(Localized::new(
-                "Only a partner asks for a permission; the organization then decides.",
-                "Seul un partenaire demande une autorisation ; l'organisation décide ensuite.",
-            )))
-        }
-    };
+    let only_partners = Localized::new(
+        "Only a partner asks for a permission; the organization then decides.",
+        "Seul un partenaire demande une autorisation ; l'organisation décide ensuite.",
+    );
+    let partner = crate::access::partner_of(&caller, only_partners)?;
     let body = body.into_inner();
     let mut fields = Fields::default();
     let scopes = parse_scopes(&mut fields, body.scopes.as_deref());
@@ -465,6 +461,22 @@ pub async fn get(
     ))
 }
 
+/// The status a decision asks for: one a person may move a permission to (`MOVES`).
+fn decided_status(raw: &str) -> Result<PermissionStatus, ApiError> {
+    PermissionStatus::parse(raw)
+        .filter(|s| decided_statuses().contains(s))
+        .ok_or_else(|| {
+            let codes: Vec<&str> = decided_statuses().iter().map(|s| s.code()).collect();
+            ApiError::invalid(
+                "status",
+                Localized::new(
+                    format!("must be one of {}", codes.join(", ")),
+                    format!("doit valoir l'une des valeurs {}", codes.join(", ")),
+                ),
+            )
+        })
+}
+
 /// Approve, decline, remove or withdraw a permission
 ///
 /// `approved` and `declined` (a pending request) and `removed` (an approved permission, at
@@ -499,18 +511,7 @@ pub async fn decide(
     path: web::Path<Uuid>,
     body: web::Json<MoveBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let to = PermissionStatus::parse(&body.status)
-        .filter(|s| decided_statuses().contains(s))
-        .ok_or_else(|| {
-            let codes: Vec<&str> = decided_statuses().iter().map(|s| s.code()).collect();
-            ApiError::invalid(
-                "status",
-                Localized::new(
-                    format!("must be one of {}", codes.join(", ")),
-                    format!("doit valoir l'une des valeurs {}", codes.join(", ")),
-                ),
-            )
-        })?;
+    let to = decided_status(&body.status)?;
     let expected = crate::preconditions::if_match(&req)?;
     let id = path.into_inner();
     let language = context.language;

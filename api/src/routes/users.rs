@@ -3,31 +3,25 @@
 //! it says so. Instructions and access codes go out through the outbox.
 
 use super::list_schema;
-use crate::access::{benefit_for, Resource};
-use crate::audit;
+use crate::access::{acting_on_benefit, benefit_for};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, encode_cursor, ListQuery};
 use crate::idempotency;
 use crate::state::AppState;
+use crate::use_cases::users::{self, NewUser, UserChange, UserMail, UserRef};
 use crate::valid;
 use crate::views::NotificationView;
 use actix_web::http::StatusCode;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
-use domain::auth::{Action, Actor};
-use domain::catalog::{BenefitType, Catalog};
+use domain::auth::{Action, Principal};
 use domain::ids::BenefitId;
-use domain::notification::{Message, Notification};
-use domain::people::{self, BenefitUser, PeopleError};
-use domain::ports::{HeldBenefit, UserRepository};
+use domain::people::BenefitUser;
+use domain::ports::UserRepository;
 use domain::values::{EmailAddress, Name};
-use domain::{Language, Localized};
-use persistence::Tx;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -86,45 +80,24 @@ pub struct ModifyUser {
     pub display_name: Option<String>,
 }
 
-fn user_not_found() -> ApiError {
-    ApiError::not_found(Localized::new(
-        "No user with this id on this benefit.",
-        "Aucun utilisateur avec cet identifiant sur cet avantage.",
-    ))
+/// The change a modification body asks for, every field checked.
+fn user_change(body: &ModifyUser) -> Result<UserChange, ApiError> {
+    let mut fields = Fields::default();
+    let email = fields.optional("email", body.email.as_deref(), EmailAddress::parse);
+    let display_name = fields.optional("display_name", body.display_name.as_deref(), Name::parse);
+    valid!(fields; email, display_name);
+    Ok(UserChange {
+        email,
+        display_name,
+    })
 }
 
-fn type_of<'a>(catalog: &'a Catalog, held: &HeldBenefit) -> Result<&'a BenefitType, ApiError> {
-    catalog
-        .get(&held.benefit.type_code)
-        .ok_or_else(ApiError::internal)
-}
-
-/// The instructions e-mail for one user.
-fn instructions(
-    held: &HeldBenefit,
-    benefit_type: &BenefitType,
-    user: &BenefitUser,
-    language: Language,
-    now: DateTime<Utc>,
-) -> Notification {
-    Notification::new(
-        Uuid::new_v4(),
-        held.account.organization_id,
-        Some(user.email.clone()),
-        &Message::Instructions {
-            user: user.display_name.as_str(),
-            benefit: &benefit_type.name,
-            instructions: &benefit_type.end_user_instructions,
-            // The instructions of a type with a program / access code (HUP) refer to it.
-            code: held
-                .benefit
-                .access_code
-                .as_deref()
-                .filter(|_| benefit_type.features.has_access_code),
-        },
-        language,
-        now,
-    )
+fn user_ref(path: web::Path<(Uuid, Uuid)>) -> UserRef {
+    let (benefit, user) = path.into_inner();
+    UserRef {
+        benefit: BenefitId(benefit),
+        user,
+    }
 }
 
 /// Users of a benefit
@@ -196,95 +169,19 @@ pub async fn add(
     let email = fields.check("email", EmailAddress::parse(&body.email));
     let display_name = fields.check("display_name", Name::parse(&body.display_name));
     valid!(fields; email, display_name);
+    let new = NewUser {
+        email,
+        display_name,
+    };
     let id = BenefitId(path.into_inner());
-    let actor = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || benefit_for(&state, &caller, id, Action::ManageUsers)).await?
-    }
-    .1;
+    let actor = acting_on_benefit(&state, &caller, id, Action::ManageUsers).await?;
     let (catalog, language) = (state.catalog(), context.language);
-    idempotency::run(
-        &state,
-        &req,
-        &caller,
-        &context,
-        &body.into_inner(),
-        move |tx, now| {
-            let held = tx
-                .benefit(id)?
-                .ok_or_else(|| Resource::Benefit.not_found())?;
-            let benefit_type = type_of(&catalog, &held)?;
-            let user = BenefitUser {
-                id: Uuid::new_v4(),
-                benefit_id: id,
-                email,
-                display_name,
-                created_at: now,
-                updated_at: now,
-            };
-            let domains = tx.domains(held.account.id)?;
-            tx.insert_user(&user).map_err(ApiError::from)?;
-            people::add_user(
-                tx,
-                benefit_type,
-                &held.benefit,
-                &user,
-                &domains,
-                &actor,
-                now,
-            )
-            .map_err(ApiError::from)?;
-            tx.audit(&audit::on_account(
-                &actor,
-                &held.account,
-                AuditAction::UserAdded,
-                TargetKind::User.target(user.id),
-                Some(domain::audit::details::user_on(
-                    &user.email,
-                    &benefit_type.name,
-                )),
-                now,
-            ))?;
-            tx.notify(&instructions(&held, benefit_type, &user, language, now))?;
-            idempotency::stored(StatusCode::CREATED, &[], &UserView::from(&user))
-        },
-    )
-    .await
-}
-
-/// One user of a benefit, with the benefit and its type, as read in the write transaction.
-struct UserOf<'a> {
-    held: &'a HeldBenefit,
-    benefit_type: &'a BenefitType,
-    user: BenefitUser,
-}
-
-/// Runs `work` on the user `user_id` of the benefit `id`, which the caller may `action` on.
-/// Blocking.
-fn on_user<T>(
-    state: &AppState,
-    caller: &domain::auth::Principal,
-    id: BenefitId,
-    user_id: Uuid,
-    action: Action,
-    work: impl FnOnce(&mut Tx<'_>, UserOf<'_>, &Actor, DateTime<Utc>) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let (_, actor) = benefit_for(state, caller, id, action)?;
-    let catalog: Arc<Catalog> = state.catalog();
-    let now = state.now();
-    state.db.write(|tx| {
-        let held = tx
-            .benefit(id)?
-            .ok_or_else(|| Resource::Benefit.not_found())?;
-        let user = tx.user(id, user_id)?.ok_or_else(user_not_found)?;
-        let benefit_type = type_of(&catalog, &held)?;
-        let found = UserOf {
-            held: &held,
-            benefit_type,
-            user,
-        };
-        work(tx, found, &actor, now)
+    let body = body.into_inner();
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, now| {
+        let user = users::add(tx, &catalog, &actor, id, new, language, now)?;
+        idempotency::stored(StatusCode::CREATED, &[], &UserView::from(&user))
     })
+    .await
 }
 
 /// Modify a user
@@ -319,68 +216,15 @@ pub async fn modify(
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<ModifyUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, user_id) = path.into_inner();
+    let at = user_ref(path);
     let expected = crate::preconditions::if_match(&req)?;
-    let mut fields = Fields::default();
-    let email = match body.email.as_deref() {
-        None => Some(None),
-        Some(raw) => fields.check("email", EmailAddress::parse(raw)).map(Some),
-    };
-    let display_name = match body.display_name.as_deref() {
-        None => Some(None),
-        Some(raw) => fields.check("display_name", Name::parse(raw)).map(Some),
-    };
-    valid!(fields; email, display_name);
+    let change = user_change(&body)?;
     let modified = blocking(move || {
-        on_user(
-            &state,
-            &caller,
-            BenefitId(id),
-            user_id,
-            Action::ManageUsers,
-            |tx,
-             UserOf {
-                 held,
-                 benefit_type,
-                 user,
-             },
-             actor,
-             now| {
-                if expected.is_some_and(|e| !e.matches(user.version())) {
-                    return Err(user_changed());
-                }
-                let mut changed = user.clone();
-                if let Some(email) = email {
-                    let domains = tx.domains(held.account.id)?;
-                    people::check_domain(benefit_type, &email, &domains)
-                        .map_err(|e| ApiError::refused(&e))?;
-                    changed.email = email;
-                }
-                if let Some(name) = display_name {
-                    changed.display_name = name;
-                }
-                // Strictly later than before, so the version always moves.
-                changed.updated_at = now.max(user.updated_at + chrono::Duration::microseconds(1));
-                if !tx
-                    .update_user(&changed, user.updated_at)
-                    .map_err(ApiError::from)?
-                {
-                    return Err(user_changed());
-                }
-                tx.audit(&audit::on_account(
-                    actor,
-                    &held.account,
-                    AuditAction::UserModified,
-                    TargetKind::User.target(user.id),
-                    Some(domain::audit::details::user_changed(
-                        &user.email,
-                        &changed.email,
-                    )),
-                    now,
-                ))?;
-                Ok(changed)
-            },
-        )
+        let (_, actor) = benefit_for(&state, &caller, at.benefit, Action::ManageUsers)?;
+        let (catalog, now) = (state.catalog(), state.now());
+        state
+            .db
+            .write(|tx| users::modify(tx, &catalog, &actor, at, expected, change, now))
     })
     .await?;
     Ok(HttpResponse::Ok()
@@ -389,13 +233,6 @@ pub async fn modify(
             crate::preconditions::etag(modified.version()),
         ))
         .json(UserView::from(&modified)))
-}
-
-fn user_changed() -> ApiError {
-    crate::preconditions::failed(Localized::new(
-        "The user has changed since it was read: read it again.",
-        "L'utilisateur a changé depuis sa lecture : relisez-le.",
-    ))
 }
 
 /// Remove a user
@@ -420,36 +257,13 @@ pub async fn remove(
     Caller(caller): Caller,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, user_id) = path.into_inner();
+    let at = user_ref(path);
     blocking(move || {
-        on_user(
-            &state,
-            &caller,
-            BenefitId(id),
-            user_id,
-            Action::ManageUsers,
-            |tx,
-             UserOf {
-                 held,
-                 benefit_type,
-                 user,
-             },
-             actor,
-             now| {
-                people::remove_user(tx, benefit_type, &held.benefit, &user, actor, now)
-                    .map_err(ApiError::from)?;
-                tx.delete_user(user.id)?;
-                tx.audit(&audit::on_account(
-                    actor,
-                    &held.account,
-                    AuditAction::UserRemoved,
-                    TargetKind::User.target(user.id),
-                    Some(Localized::same(user.email.to_string())),
-                    now,
-                ))?;
-                Ok(())
-            },
-        )
+        let (_, actor) = benefit_for(&state, &caller, at.benefit, Action::ManageUsers)?;
+        let (catalog, now) = (state.catalog(), state.now());
+        state
+            .db
+            .write(|tx| users::remove(tx, &catalog, &actor, at, now))
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -479,25 +293,11 @@ pub async fn resend_instructions(
     context: RequestContext,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, user_id) = path.into_inner();
-    let language = context.language;
-    let mail = Mail {
-        benefit: BenefitId(id),
-        user: user_id,
-        action: Action::ManageUsers,
-        audited: AuditAction::InstructionsSent,
+    let sent = Sent {
+        at: user_ref(path),
+        mail: UserMail::Instructions,
     };
-    mail_user(
-        &state,
-        &req,
-        &caller,
-        &context,
-        mail,
-        move |held, benefit_type, user, now| {
-            Ok(instructions(held, benefit_type, user, language, now))
-        },
-    )
-    .await
+    mail_user(&state, &req, &caller, &context, sent).await
 }
 
 /// Distribute the access code
@@ -526,102 +326,35 @@ pub async fn access_code(
     context: RequestContext,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, user_id) = path.into_inner();
-    let language = context.language;
-    let mail = Mail {
-        benefit: BenefitId(id),
-        user: user_id,
-        action: Action::DistributeAccessCodes,
-        audited: AuditAction::AccessCodeSent,
+    let sent = Sent {
+        at: user_ref(path),
+        mail: UserMail::AccessCode,
     };
-    mail_user(
-        &state,
-        &req,
-        &caller,
-        &context,
-        mail,
-        move |held, benefit_type, user, now| {
-            let code = match (
-                &held.benefit.access_code,
-                benefit_type.features.has_access_code,
-            ) {
-                (Some(code), true) => code,
-                _ => return Err(ApiError::refused(&PeopleError::NoAccessCode)),
-            };
-            Ok(Notification::new(
-                Uuid::new_v4(),
-                held.account.organization_id,
-                Some(user.email.clone()),
-                &Message::AccessCode {
-                    user: user.display_name.as_str(),
-                    benefit: &benefit_type.name,
-                    code,
-                    instructions: &benefit_type.end_user_instructions,
-                },
-                language,
-                now,
-            ))
-        },
-    )
-    .await
+    mail_user(&state, &req, &caller, &context, sent).await
 }
 
-/// An e-mail to one user of a benefit: which, who may send it, and how it is audited.
-struct Mail {
-    benefit: BenefitId,
-    user: Uuid,
-    action: Action,
-    audited: AuditAction,
+/// An e-mail asked for one user of a benefit.
+struct Sent {
+    at: UserRef,
+    mail: UserMail,
 }
 
-/// Puts an e-mail to one user of a benefit in the outbox (composed by `compose`) with its
-/// audit line, and answers 202 with the queued notification. With an `Idempotency-Key`, a
+/// Queues `sent` and answers 202 with the queued notification. With an `Idempotency-Key`, a
 /// retry gets the same answer and the e-mail is queued once.
 async fn mail_user(
     state: &web::Data<AppState>,
     req: &HttpRequest,
-    caller: &domain::auth::Principal,
+    caller: &Principal,
     context: &RequestContext,
-    mail: Mail,
-    compose: impl FnOnce(
-            &HeldBenefit,
-            &BenefitType,
-            &BenefitUser,
-            DateTime<Utc>,
-        ) -> Result<Notification, ApiError>
-        + Send
-        + 'static,
+    Sent { at, mail }: Sent,
 ) -> Result<HttpResponse, ApiError> {
-    let actor = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || Ok(benefit_for(&state, &caller, mail.benefit, mail.action)?.1)).await?
-    };
-    let catalog: Arc<Catalog> = state.catalog();
-    let fingerprint = serde_json::json!({ "user": mail.user });
-    let language = context.language;
+    let actor = acting_on_benefit(state, caller, at.benefit, mail.action()).await?;
+    let (catalog, language) = (state.catalog(), context.language);
+    let fingerprint = serde_json::json!({ "user": at.user });
     idempotency::run(state, req, caller, context, &fingerprint, move |tx, now| {
-        let held = tx
-            .benefit(mail.benefit)?
-            .ok_or_else(|| Resource::Benefit.not_found())?;
-        let user = tx
-            .user(mail.benefit, mail.user)?
-            .ok_or_else(user_not_found)?;
-        let benefit_type = type_of(&catalog, &held)?;
-        let n = compose(&held, benefit_type, &user, now)?;
-        tx.notify(&n)?;
-        tx.audit(&audit::on_account(
-            &actor,
-            &held.account,
-            mail.audited,
-            TargetKind::User.target(user.id),
-            Some(Localized::same(user.email.to_string())),
-            now,
-        ))?;
-        idempotency::stored(
-            StatusCode::ACCEPTED,
-            &[],
-            &NotificationView::of(&n, language),
-        )
+        let n = users::mail(tx, &catalog, &actor, at, mail, language, now)?;
+        let view = NotificationView::of(&n, language);
+        idempotency::stored(StatusCode::ACCEPTED, &[], &view)
     })
     .await
 }

@@ -2,8 +2,7 @@
 //! revoke (the days come back), redeem. Expiry is time's: see `crate::maintenance`.
 
 use super::list_schema;
-use crate::access::{benefit_for, Resource};
-use crate::audit;
+use crate::access::{acting_on_benefit, benefit_for, Resource};
 use crate::auth::Caller;
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
@@ -15,13 +14,11 @@ use crate::valid;
 use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor, Principal};
 use domain::ids::BenefitId;
-use domain::notification::{Message, Notification};
 use domain::ports::VoucherRepository;
 use domain::values::{EmailAddress, Name};
-use domain::voucher::{self, NewVoucher, Voucher, VoucherDays};
+use domain::voucher::{NewVoucher, Voucher, VoucherDays};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -183,58 +180,14 @@ pub async fn assign(
         days,
     };
     let id = BenefitId(path.into_inner());
-    let actor = {
-        let (state, caller) = (state.clone(), caller.clone());
-        blocking(move || benefit_for(&state, &caller, id, Action::ManageVouchers)).await?
-    }
-    .1;
+    let actor = acting_on_benefit(&state, &caller, id, Action::ManageVouchers).await?;
     let language = context.language;
-    idempotency::run(
-        &state,
-        &req,
-        &caller,
-        &context,
-        &body.into_inner(),
-        move |tx, now| {
-            let held = tx
-                .benefit(id)?
-                .ok_or_else(|| Resource::Benefit.not_found())?;
-            let (voucher, _entry) =
-                voucher::assign(tx, &held.benefit, Uuid::new_v4(), new, &actor, now)
-                    .map_err(ApiError::from)?;
-            tx.insert_voucher(&voucher)?;
-            let organization = held.account.organization_id;
-            tx.audit(&audit::on_account(
-                &actor,
-                &held.account,
-                AuditAction::VoucherAssigned,
-                TargetKind::Voucher.target(voucher.id),
-                Some(domain::audit::details::voucher_assigned(
-                    voucher.days,
-                    &voucher.holder_email,
-                )),
-                now,
-            ))?;
-            tx.notify(&Notification::new(
-                Uuid::new_v4(),
-                organization,
-                Some(voucher.holder_email.clone()),
-                &Message::VoucherAssigned {
-                    holder: voucher.holder_name.as_str(),
-                    course: voucher.course.as_str(),
-                    days: voucher.days,
-                    expires_at: voucher.expires_at,
-                },
-                language,
-                now,
-            ))?;
-            idempotency::stored(
-                StatusCode::CREATED,
-                &[],
-                &VoucherView::at(&voucher, now, language),
-            )
-        },
-    )
+    let body = body.into_inner();
+    idempotency::run(&state, &req, &caller, &context, &body, move |tx, now| {
+        let voucher = vouchers::assign(tx, &actor, id, new, language, now)?;
+        let view = VoucherView::at(&voucher, now, language);
+        idempotency::stored(StatusCode::CREATED, &[], &view)
+    })
     .await
 }
 

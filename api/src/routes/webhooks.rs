@@ -185,19 +185,7 @@ pub async fn subscribe(
         .check_url(&body.url)
         .await
         .map_err(|e| bad_url(&e));
-    let filter = EventFilter::parse(&body.event_types).map_err(|e| {
-        ApiError::invalid(
-            "event_types",
-            Localized::new(
-                format!("{e}; known types: {}", known_types()),
-                format!(
-                    "type d'événement inconnu `{}` ; types connus : {}",
-                    e.0,
-                    known_types()
-                ),
-            ),
-        )
-    });
+    let filter = event_filter(&body.event_types);
     let (url, filter) = match (url, filter) {
         (Ok(u), Ok(f)) => (u, f),
         (Err(e), _) | (_, Err(e)) => return Err(e),
@@ -224,6 +212,11 @@ pub async fn subscribe(
         )
     })
     .await?;
+    with_secret(answer, secret).await
+}
+
+/// The first answer of a subscription, with the secret it alone shows; a replay has none.
+async fn with_secret(answer: HttpResponse, secret: String) -> Result<HttpResponse, ApiError> {
     if answer.headers().contains_key("idempotent-replayed") {
         return Ok(answer);
     }
@@ -234,6 +227,22 @@ pub async fn subscribe(
         serde_json::from_slice(&bytes).map_err(|_| ApiError::internal())?;
     created["secret"] = serde_json::Value::String(secret);
     Ok(HttpResponse::Created().json(created))
+}
+
+fn event_filter(raw: &[String]) -> Result<EventFilter, ApiError> {
+    EventFilter::parse(raw).map_err(|e| {
+        ApiError::invalid(
+            "event_types",
+            Localized::new(
+                format!("{e}; known types: {}", known_types()),
+                format!(
+                    "type d'événement inconnu `{}` ; types connus : {}",
+                    e.0,
+                    known_types()
+                ),
+            ),
+        )
+    })
 }
 
 fn known_types() -> String {

@@ -13,9 +13,9 @@ use persistence::Tx;
 
 /// What is granted: a new benefit's id, the checked grant, and its access code when the
 /// type has one.
-pub struct Granted<'a> {
+pub struct Granted {
     pub id: BenefitId,
-    pub grant: &'a Grant,
+    pub grant: Grant,
     pub access_code: Option<String>,
 }
 
@@ -25,14 +25,14 @@ pub fn grant(
     tx: &mut Tx<'_>,
     actor: &Actor,
     account: &PurchasingAccount,
-    granted: Granted<'_>,
+    granted: &Granted,
     now: DateTime<Utc>,
 ) -> Result<Benefit, ApiError> {
     let benefit = tx.grant(
         account.id,
         granted.id,
-        granted.grant,
-        granted.access_code,
+        &granted.grant,
+        granted.access_code.clone(),
         actor,
         now,
     )?;

@@ -3,6 +3,12 @@
 //! request, call one of these and render its result; background jobs call the same ones.
 
 pub mod benefits;
+pub mod catalog;
+pub mod conversions;
+pub mod directory;
+pub mod domains;
+pub mod downloads;
 pub mod ledger;
 pub mod permissions;
+pub mod users;
 pub mod vouchers;

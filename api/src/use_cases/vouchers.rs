@@ -8,8 +8,9 @@ use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use domain::audit::{AuditAction, TargetKind};
 use domain::auth::{Action, Actor};
+use domain::ids::BenefitId;
 use domain::notification::{Message, Notification};
-use domain::voucher::{self, Voucher};
+use domain::voucher::{self, NewVoucher, Voucher};
 use domain::Language;
 use domain::Localized;
 use persistence::Tx;
@@ -132,6 +133,49 @@ pub fn move_voucher(
         ))?;
     }
     Ok(moved)
+}
+
+/// Assigns `new` from the benefit `id` in the caller's transaction (`actor` may manage its
+/// vouchers): `domain::voucher` takes its days from the benefit; the audit line and the
+/// holder's e-mail in `language`.
+pub fn assign(
+    tx: &mut Tx<'_>,
+    actor: &Actor,
+    id: BenefitId,
+    new: NewVoucher,
+    language: Language,
+    now: DateTime<Utc>,
+) -> Result<Voucher, ApiError> {
+    let held = tx
+        .benefit(id)?
+        .ok_or_else(|| Resource::Benefit.not_found())?;
+    let (voucher, _entry) = voucher::assign(tx, &held.benefit, Uuid::new_v4(), new, actor, now)?;
+    tx.insert_voucher(&voucher)?;
+    tx.audit(&audit::on_account(
+        actor,
+        &held.account,
+        AuditAction::VoucherAssigned,
+        TargetKind::Voucher.target(voucher.id),
+        Some(domain::audit::details::voucher_assigned(
+            voucher.days,
+            &voucher.holder_email,
+        )),
+        now,
+    ))?;
+    tx.notify(&Notification::new(
+        Uuid::new_v4(),
+        held.account.organization_id,
+        Some(voucher.holder_email.clone()),
+        &Message::VoucherAssigned {
+            holder: voucher.holder_name.as_str(),
+            course: voucher.course.as_str(),
+            days: voucher.days,
+            expires_at: voucher.expires_at,
+        },
+        language,
+        now,
+    ))?;
+    Ok(voucher)
 }
 
 pub fn not_found() -> ApiError {

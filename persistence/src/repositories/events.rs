@@ -43,6 +43,9 @@ pub(super) fn sequence_pg(conn: &mut diesel::PgConnection) -> Result<(i64, i64),
     Ok((done.numbered, done.delivered))
 }
 
+/// The advisory lock one sequencer run holds (of any server on the database).
+const SEQUENCER_LOCK: i64 = 7347291;
+
 /// The sequencer's statement. The event type of each action comes from
 /// [`EventType::of`], written into the statement once.
 fn sequence_sql() -> &'static str {
@@ -53,7 +56,7 @@ fn sequence_sql() -> &'static str {
             .map(|a| format!("WHEN '{}' THEN '\"{}\"' ", a.code(), EventType::of(*a).code()))
             .collect();
         format!(
-            "WITH lock AS (SELECT pg_try_advisory_xact_lock(7347291) AS got), \
+            "WITH lock AS (SELECT pg_try_advisory_xact_lock({SEQUENCER_LOCK}) AS got), \
              todo AS (SELECT a.id, a.organization_id, a.action, a.created_at, \
                  row_number() OVER (PARTITION BY a.organization_id ORDER BY a.created_at, a.id) AS n \
                FROM audit_events a, lock WHERE lock.got AND a.position IS NULL \
@@ -207,6 +210,17 @@ impl Database {
     /// lines are numbered as they are written) and writes their deliveries: how many it
     /// numbered. Several servers may call it at once; one numbers, the others find nothing.
     pub fn sequence_events(&self) -> Result<i64, StorageError> {
+        self.sequence(false)
+    }
+
+    /// [`Self::sequence_events`], but a run already under way elsewhere is waited for, not
+    /// left to finish on its own: once this returns, every line committed before the call
+    /// has its position (where a stream that starts "from now on" starts).
+    pub fn sequence_events_now(&self) -> Result<i64, StorageError> {
+        self.sequence(true)
+    }
+
+    fn sequence(&self, wait: bool) -> Result<i64, StorageError> {
         enum Outcome {
             Nothing,
             Failed(StorageError),
@@ -225,6 +239,13 @@ impl Database {
             let crate::DbConnection::Postgresql(pg) = conn else {
                 return Err(Outcome::Nothing);
             };
+            if wait {
+                // A statement of its own: the numbering's statement then reads what the run
+                // it waited for committed (its snapshot is taken after the lock is held).
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({SEQUENCER_LOCK})"))
+                    .execute(pg)
+                    .map_err(storage)?;
+            }
             let (numbered, delivered) = sequence_pg(pg)?;
             if numbered == 0 {
                 // Rolled back: nothing to announce, nobody to wake.
