@@ -87,6 +87,11 @@ impl ListCache {
         }
     }
 
+    /// Whether answers are kept at all (`KEPT_ANSWERS=0` keeps none).
+    pub fn keeps(&self) -> bool {
+        self.capacity > 0
+    }
+
     /// The organization of an account this server has read.
     pub fn organization_of(&self, account: AccountId) -> Option<OrganizationId> {
         self.organizations

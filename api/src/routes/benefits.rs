@@ -450,10 +450,11 @@ impl PortfolioRead {
         let (items, validity) = blocking(move || {
             // Before the reads: a write of the account or of its organization that starts
             // after this makes the answer stale. The account's organization never changes:
-            // it is read once per account.
+            // it is read once per account. Nothing of this when no answer is kept.
             let org = match reader.cache.organization_of(id) {
                 Some(org) => Some(org),
-                None => reader.db.account(id)?.map(|a| a.organization_id),
+                None if reader.cache.keeps() => reader.db.account(id)?.map(|a| a.organization_id),
+                None => None,
             };
             let stamp = org.and_then(|org| {
                 reader.db.changes().stamp(&[

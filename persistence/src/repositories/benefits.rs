@@ -263,6 +263,17 @@ impl BenefitRepository for Database {
     /// Read on one snapshot: the figures, domains and vouchers shown together never straddle
     /// a write.
     fn portfolio(&self, account: AccountId) -> Result<Option<Portfolio>, StorageError> {
+        let mut conn = self.conn()?;
+        if let DbConnection::Postgresql(pg) = &mut *conn {
+            let lines = crate::postgres::portfolio::read(
+                pg,
+                account.to_string(),
+                VoucherStatus::Assigned.code(),
+            )
+            .map_err(storage)?;
+            return portfolio_of_lines(lines);
+        }
+        drop(conn);
         self.read_snapshot(|conn| {
             let Some(row) = purchasing_accounts::table
                 .find(account.to_string())
@@ -290,6 +301,66 @@ impl BenefitRepository for Database {
         let mut conn = self.conn()?;
         load_domains(&mut conn, account)
     }
+}
+
+/// Gathers the lines of PostgreSQL's one-statement portfolio: the account from the first,
+/// each benefit once (its lines follow one another), each assigned voucher of a line.
+fn portfolio_of_lines(
+    lines: Vec<crate::postgres::portfolio::PortfolioLine>,
+) -> Result<Option<Portfolio>, StorageError> {
+    let mut lines = lines.into_iter().peekable();
+    let Some(first) = lines.peek() else {
+        return Ok(None);
+    };
+    let account = AccountRow {
+        id: first.account_id.clone(),
+        organization_id: first.organization_id.clone(),
+        name: first.account_name.clone(),
+        agreement_number: first.agreement_number.clone(),
+        sa_id: first.sa_id.clone(),
+        program_code: first.program_code.clone(),
+        created_at: first.account_created_at,
+    }
+    .into_domain()?;
+    let domains = first
+        .domains
+        .iter()
+        .map(|d| DomainName::parse(d).map_err(|_| corrupt("domain", d)))
+        .collect::<Result<_, _>>()?;
+    let (mut benefits, mut vouchers) = (Vec::new(), Vec::new());
+    let mut last: Option<String> = None;
+    for line in lines {
+        let Some(id) = line.benefit_id else { continue };
+        if let (Some(at), Some(days)) = (line.voucher_expires_at, line.voucher_days) {
+            vouchers.push((id.clone(), at, days));
+        }
+        if last.as_deref() == Some(id.as_str()) {
+            continue;
+        }
+        let missing = || corrupt("benefit line", &id);
+        let row = BenefitRow {
+            id: id.clone(),
+            account_id: line.account_id,
+            type_code: line.type_code.ok_or_else(missing)?,
+            unit: line.unit.ok_or_else(missing)?,
+            quantity: line.quantity,
+            used: line.used,
+            valid_from: line.valid_from.ok_or_else(missing)?,
+            expires_at: line.expires_at.ok_or_else(missing)?,
+            access_code: line.access_code,
+            calculation_inputs: line.calculation_inputs.ok_or_else(missing)?,
+            created_at: line.benefit_created_at.ok_or_else(missing)?,
+            version: line.version.ok_or_else(missing)?,
+        };
+        benefits.push(row.into_domain()?);
+        last = Some(id);
+    }
+    Ok(Some(Portfolio {
+        account,
+        benefits,
+        domains,
+        voucher_expiries: expiries(vouchers)?,
+    }))
 }
 
 pub(crate) fn load_domains(

@@ -26,13 +26,13 @@ struct OrganizationRow {
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = purchasing_accounts)]
 pub(crate) struct AccountRow {
-    id: String,
-    organization_id: String,
-    name: String,
-    agreement_number: Option<String>,
-    sa_id: Option<String>,
-    program_code: Option<String>,
-    created_at: NaiveDateTime,
+    pub(crate) id: String,
+    pub(crate) organization_id: String,
+    pub(crate) name: String,
+    pub(crate) agreement_number: Option<String>,
+    pub(crate) sa_id: Option<String>,
+    pub(crate) program_code: Option<String>,
+    pub(crate) created_at: NaiveDateTime,
 }
 
 #[derive(Queryable, Insertable)]
