@@ -263,17 +263,18 @@ impl BenefitRepository for Database {
     /// Read on one snapshot: the figures, domains and vouchers shown together never straddle
     /// a write.
     fn portfolio(&self, account: AccountId) -> Result<Option<Portfolio>, StorageError> {
-        let mut conn = self.conn()?;
-        if let DbConnection::Postgresql(pg) = &mut *conn {
-            let lines = crate::postgres::portfolio::read(
-                pg,
-                account.to_string(),
-                VoucherStatus::Assigned.code(),
-            )
-            .map_err(storage)?;
-            return portfolio_of_lines(lines);
+        // The backend is known without a checkout: SQLite takes one connection per read.
+        if self.backend() == crate::connect::Backend::Postgres {
+            if let DbConnection::Postgresql(pg) = &mut *self.conn()? {
+                let lines = crate::postgres::portfolio::read(
+                    pg,
+                    account.to_string(),
+                    VoucherStatus::Assigned.code(),
+                )
+                .map_err(storage)?;
+                return portfolio_of_lines(lines);
+            }
         }
-        drop(conn);
         self.read_snapshot(|conn| {
             let Some(row) = purchasing_accounts::table
                 .find(account.to_string())
@@ -322,11 +323,7 @@ fn portfolio_of_lines(
         created_at: first.account_created_at,
     }
     .into_domain()?;
-    let domains = first
-        .domains
-        .iter()
-        .map(|d| DomainName::parse(d).map_err(|_| corrupt("domain", d)))
-        .collect::<Result<_, _>>()?;
+    let domains = parse_domains(&first.domains)?;
     let (mut benefits, mut vouchers) = (Vec::new(), Vec::new());
     let mut last: Option<String> = None;
     for line in lines {
@@ -373,6 +370,11 @@ pub(crate) fn load_domains(
         .order(authorized_domains::domain.asc())
         .load(conn)
         .map_err(storage)?;
+    parse_domains(&rows)
+}
+
+/// Stored domains, parsed once; one that does not parse is a corrupt row.
+fn parse_domains(rows: &[String]) -> Result<Vec<DomainName>, StorageError> {
     rows.iter()
         .map(|d| DomainName::parse(d).map_err(|_| corrupt("domain", d)))
         .collect()
