@@ -112,15 +112,16 @@ pub mod details {
 
     /// A benefit granted: "10 incidents" (nothing for an unmetered type).
     pub fn granted(quantity: Option<i64>, unit: Unit) -> Option<Localized> {
-        quantity.map(|q| each(|l| format!("{q} {}", unit.label(l))))
+        quantity.map(|q| each(|l| unit.count(q, l)))
     }
 
-    /// A ledger change: "Consumption: +1 incidents".
+    /// A ledger change: "Consumption: +1 incident".
     pub fn ledger_change(kind: EntryKind, amount: i64, unit: Unit) -> Localized {
         let label = kind.label();
+        let sign = if amount > 0 { "+" } else { "" };
         each(|l| match l {
-            Language::En => format!("{}: {amount:+} {}", label.get(l), unit.label(l)),
-            Language::Fr => format!("{} : {amount:+} {}", label.get(l), unit.label(l)),
+            Language::En => format!("{}: {sign}{}", label.get(l), unit.count(amount, l)),
+            Language::Fr => format!("{} : {sign}{}", label.get(l), unit.count(amount, l)),
         })
     }
 
@@ -128,12 +129,12 @@ pub mod details {
     pub fn benefit_expired(lapsed: i64, unit: Unit) -> Localized {
         Localized::new(
             format!(
-                "{lapsed} {} lapsed with the benefit",
-                unit.label(Language::En)
+                "Lapsed with the benefit: {}",
+                unit.count(lapsed, Language::En)
             ),
             format!(
-                "{lapsed} {} perdus avec l'avantage",
-                unit.label(Language::Fr)
+                "Perdu avec l'avantage : {}",
+                unit.count(lapsed, Language::Fr)
             ),
         )
     }
@@ -143,8 +144,8 @@ pub mod details {
         let (training, planning) = (Unit::TrainingDays, Unit::PlanningDays);
         each(|l| {
             let (t, p) = (
-                format!("{training_days} {}", training.label(l)),
-                format!("{planning_days} {}", planning.label(l)),
+                training.count(training_days, l),
+                planning.count(planning_days, l),
             );
             if forward {
                 format!("{t} → {p}")
@@ -157,8 +158,14 @@ pub mod details {
     /// A voucher assigned: "3 days to ana@contoso.com".
     pub fn voucher_assigned(days: i64, holder: impl Display) -> Localized {
         Localized::new(
-            format!("{days} training days to {holder}"),
-            format!("{days} jours de formation pour {holder}"),
+            format!(
+                "{} to {holder}",
+                Unit::TrainingDays.count(days, Language::En)
+            ),
+            format!(
+                "{} pour {holder}",
+                Unit::TrainingDays.count(days, Language::Fr)
+            ),
         )
     }
 
@@ -171,13 +178,25 @@ pub mod details {
     pub fn voucher_expired(days: i64, returned: bool) -> Localized {
         if returned {
             Localized::new(
-                format!("{days} training days back to the pool"),
-                format!("{days} jours de formation rendus au solde"),
+                format!(
+                    "Back to the pool: {}",
+                    Unit::TrainingDays.count(days, Language::En)
+                ),
+                format!(
+                    "Rendu au solde : {}",
+                    Unit::TrainingDays.count(days, Language::Fr)
+                ),
             )
         } else {
             Localized::new(
-                format!("{days} training days lost with the expired benefit"),
-                format!("{days} jours de formation perdus avec l'avantage expiré"),
+                format!(
+                    "Lost with the expired benefit: {}",
+                    Unit::TrainingDays.count(days, Language::En)
+                ),
+                format!(
+                    "Perdu avec l'avantage expiré : {}",
+                    Unit::TrainingDays.count(days, Language::Fr)
+                ),
             )
         }
     }

@@ -143,13 +143,16 @@ impl Benefit {
         if let Some(figures) = self.figures {
             let remaining = figures.remaining();
             if figures.quantity > 0 && remaining * 100 < figures.quantity * LOW_REMAINING_PERCENT {
-                let (en, fr) = (self.unit.label(Language::En), self.unit.label(Language::Fr));
+                let (en, fr) = (
+                    self.unit.count(remaining, Language::En),
+                    self.unit.count(remaining, Language::Fr),
+                );
                 alerts.push(Alert {
                     code: AlertCode::LowRemaining,
                     severity: Severity::Warning,
                     message: Localized::new(
-                        format!("{remaining} {en} left out of {}.", figures.quantity),
-                        format!("Il reste {remaining} {fr} sur {}.", figures.quantity),
+                        format!("{en} left out of {}.", figures.quantity),
+                        format!("Reste {fr} sur {}.", figures.quantity),
                     ),
                 });
             }
@@ -160,8 +163,16 @@ impl Benefit {
                 code: AlertCode::TrainingDaysExpiring,
                 severity: Severity::Warning,
                 message: Localized::new(
-                    format!("{n} training days expire within 30 days."),
-                    format!("{n} jours de formation expirent dans les 30 jours."),
+                    format!(
+                        "{} {} within 30 days.",
+                        Unit::TrainingDays.count(n, Language::En),
+                        if n == 1 { "expires" } else { "expire" }
+                    ),
+                    format!(
+                        "{} {} dans les 30 jours.",
+                        Unit::TrainingDays.count(n, Language::Fr),
+                        if n < 2 { "expire" } else { "expirent" }
+                    ),
                 ),
             });
         }

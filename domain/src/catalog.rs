@@ -72,6 +72,39 @@ impl Unit {
         }
     }
 
+    /// The unit's name for one.
+    pub fn singular(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Unit::Incidents, _) => "incident",
+            (Unit::Participants, _) => "participant",
+            (Unit::Downloads, Language::En) => "download",
+            (Unit::Downloads, Language::Fr) => "téléchargement",
+            (Unit::Licenses, Language::En) => "license",
+            (Unit::Licenses, Language::Fr) => "licence",
+            (Unit::PlanningDays, Language::En) => "planning day",
+            (Unit::PlanningDays, Language::Fr) => "jour de planification",
+            (Unit::TrainingDays, Language::En) => "training day",
+            (Unit::TrainingDays, Language::Fr) => "jour de formation",
+            (Unit::Unmetered, Language::En) => "not metered",
+            (Unit::Unmetered, Language::Fr) => "non mesuré",
+        }
+    }
+
+    /// A count with the unit in the right number: "1 planning day", "3 jours de formation",
+    /// "0 jour de formation" (French takes the singular below 2, English only for 1).
+    pub fn count(self, n: i64, language: Language) -> String {
+        let one = match language {
+            Language::En => n.unsigned_abs() == 1,
+            Language::Fr => n.unsigned_abs() < 2,
+        };
+        let name = if one {
+            self.singular(language)
+        } else {
+            self.label(language)
+        };
+        format!("{n} {name}")
+    }
+
     /// Whether the generic consumption operation applies (an incident opened, planning days
     /// scheduled). The other metered units are consumed by their own operations: users,
     /// downloads, vouchers.

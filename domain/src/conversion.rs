@@ -4,9 +4,10 @@
 
 use crate::auth::Actor;
 use crate::benefit::{Benefit, Status};
+use crate::catalog::Unit;
 use crate::error::WriteError;
 use crate::error::{Refusal, RefusalKind};
-use crate::i18n::Localized;
+use crate::i18n::{Language, Localized};
 use crate::ledger::{EntryKind, LedgerError};
 use crate::metering::{Change, LedgerEntry, LedgerStore};
 use chrono::{DateTime, Utc};
@@ -183,8 +184,8 @@ impl Refusal for ConversionError {
                 format!("La conversion exige un avantage {code} actif ; celui de ce compte a expiré ou n'a pas commencé."),
             ),
             ConversionError::AboveMaximum { direction: Direction::Forward, asked, max } => Localized::new(
-                format!("{asked} planning days need {} training days; at most {max} planning days can be created now.", asked * TRAINING_TO_PLANNING.ratio),
-                format!("{asked} jours de planification exigent {} jours de formation ; {max} au plus peuvent être créés maintenant.", asked * TRAINING_TO_PLANNING.ratio),
+                format!("{} need {}; at most {} can be created now.", Unit::PlanningDays.count(*asked, Language::En), Unit::TrainingDays.count(asked * TRAINING_TO_PLANNING.ratio, Language::En), Unit::PlanningDays.count(*max, Language::En)),
+                format!("{} exigent {} ; au plus {} maintenant.", Unit::PlanningDays.count(*asked, Language::Fr), Unit::TrainingDays.count(asked * TRAINING_TO_PLANNING.ratio, Language::Fr), Unit::PlanningDays.count(*max, Language::Fr)),
             ),
             ConversionError::AboveMaximum { direction: Direction::Reverse, asked, max } => Localized::new(
                 format!("Only planning days converted earlier can be converted back, and only while they remain: at most {max} now, not {asked}."),

@@ -7,13 +7,13 @@ mod tests {
     use crate::benefit::{Severity, Status};
     use crate::catalog::Unit;
     use crate::ledger::EntryKind;
-    use crate::permission::PermissionStatus;
+    use crate::permission::{Mover, PermissionStatus};
     use crate::voucher::VoucherStatus;
     use crate::{Language, Localized};
     use std::collections::HashSet;
 
     /// Words that are the same in both languages and right in each: they are the French label.
-    const COGNATES: &[&str] = &["incidents", "participants"];
+    const COGNATES: &[&str] = &["incidents", "participants", "incident", "participant"];
 
     fn check(set: &str, labels: Vec<(String, Localized)>) {
         let mut english = HashSet::new();
@@ -96,5 +96,53 @@ mod tests {
                 })
                 .collect(),
         );
+        check(
+            "Unit (one)",
+            Unit::ALL
+                .iter()
+                .map(|u| {
+                    (
+                        u.code().to_owned(),
+                        Localized::new(u.singular(Language::En), u.singular(Language::Fr)),
+                    )
+                })
+                .collect(),
+        );
+        check(
+            "Mover",
+            [Mover::Partner, Mover::CustomerAdmin, Mover::Time]
+                .iter()
+                .map(|m| (m.code().to_owned(), m.label()))
+                .collect(),
+        );
+    }
+
+    /// A count reads in the right number in each language: French takes the singular for 0
+    /// and 1 ("0 jour de formation"), English for 1 only ("0 training days").
+    #[test]
+    fn counts_take_the_number_of_each_language() {
+        let days = Unit::TrainingDays;
+        assert_eq!(days.count(1, Language::En), "1 training day");
+        assert_eq!(days.count(0, Language::En), "0 training days");
+        assert_eq!(days.count(-1, Language::En), "-1 training day");
+        assert_eq!(days.count(3, Language::En), "3 training days");
+        assert_eq!(days.count(1, Language::Fr), "1 jour de formation");
+        assert_eq!(days.count(0, Language::Fr), "0 jour de formation");
+        assert_eq!(days.count(2, Language::Fr), "2 jours de formation");
+        assert_eq!(
+            Unit::PlanningDays.count(1, Language::Fr),
+            "1 jour de planification"
+        );
+        assert_eq!(Unit::Downloads.count(1, Language::Fr), "1 téléchargement");
+        assert_eq!(Unit::Incidents.count(17, Language::Fr), "17 incidents");
+        for unit in Unit::ALL.into_iter().filter(|u| u.is_metered()) {
+            for l in [Language::En, Language::Fr] {
+                assert_ne!(
+                    unit.count(1, l),
+                    unit.count(2, l).replace('2', "1"),
+                    "{unit:?} {l:?}"
+                );
+            }
+        }
     }
 }

@@ -113,19 +113,35 @@ pub enum LedgerError {
 }
 
 impl LedgerError {
-    pub fn message(&self, unit: &str) -> Localized {
+    pub fn message(&self, unit: crate::catalog::Unit) -> Localized {
+        use crate::Language::{En, Fr};
         match *self {
             LedgerError::NotEnoughRemaining { remaining } => Localized::new(
-                format!("Not enough remaining: {remaining} {unit} left."),
-                format!("Quantité restante insuffisante : il reste {remaining} {unit}."),
+                format!("Not enough remaining: {} left.", unit.count(remaining, En)),
+                format!(
+                    "Quantité restante insuffisante : reste {}.",
+                    unit.count(remaining, Fr)
+                ),
             ),
             LedgerError::BelowUsed { used } => Localized::new(
-                format!("The quantity may not go below the {used} {unit} already used."),
-                format!("La quantité ne peut pas descendre sous les {used} {unit} déjà utilisés."),
+                format!(
+                    "The quantity may not go below what is already used ({}).",
+                    unit.count(used, En)
+                ),
+                format!(
+                    "La quantité ne peut pas descendre sous ce qui est déjà utilisé ({}).",
+                    unit.count(used, Fr)
+                ),
             ),
             LedgerError::ReleaseAboveUsed { used } => Localized::new(
-                format!("Only {used} {unit} are used; no more can be given back."),
-                format!("Seuls {used} {unit} sont utilisés ; impossible d'en rendre davantage."),
+                format!(
+                    "Only {} used; no more can be given back.",
+                    unit.count(used, En)
+                ),
+                format!(
+                    "Utilisé : {} seulement ; impossible d'en rendre davantage.",
+                    unit.count(used, Fr)
+                ),
             ),
         }
     }

@@ -193,11 +193,7 @@ impl Refusal for MeteringError {
                 format!("The quantity may not exceed {}.", Quantity::MAX),
                 format!("La quantité ne peut pas dépasser {}.", Quantity::MAX),
             ),
-            MeteringError::Ledger { error, unit } => {
-                let mut message = error.message(unit.label(Language::En));
-                message.fr = error.message(unit.label(Language::Fr)).fr;
-                message
-            }
+            MeteringError::Ledger { error, unit } => error.message(*unit),
         }
     }
 }
@@ -479,7 +475,7 @@ mod tests {
         let e = refusal(consume(&mut store, &b, q(2), &actor(), None, None, now()));
         assert_eq!(e.code(), "not_enough_remaining");
         assert_eq!(e.remaining(), Some(1));
-        assert_eq!(e.message().en, "Not enough remaining: 1 incidents left.");
+        assert_eq!(e.message().en, "Not enough remaining: 1 incident left.");
         assert!(store.agrees(b.id));
     }
 

@@ -309,12 +309,12 @@ impl Message<'_> {
                 if fr {
                     (
                         format!("Votre bon de formation : {course}"),
-                        format!("Bonjour {holder},\n\nUn bon de formation de {days} jour(s) pour « {course} » vous a été attribué. Utilisez-le avant le {date}."),
+                        format!("Bonjour {holder},\n\nUn bon de formation de {} pour « {course} » vous a été attribué. Utilisez-le avant le {date}.", crate::catalog::Unit::TrainingDays.count(*days, crate::Language::Fr)),
                     )
                 } else {
                     (
                         format!("Your training voucher: {course}"),
-                        format!("Hello {holder},\n\nA training voucher of {days} day(s) for \"{course}\" has been assigned to you. Use it before {date}."),
+                        format!("Hello {holder},\n\nA training voucher of {} for \"{course}\" has been assigned to you. Use it before {date}.", crate::catalog::Unit::TrainingDays.count(*days, crate::Language::En)),
                     )
                 }
             }

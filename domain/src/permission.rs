@@ -114,6 +114,15 @@ impl Mover {
         }
     }
 
+    /// Who makes the move, for people.
+    pub fn label(self) -> crate::Localized {
+        match self {
+            Mover::Partner => crate::Localized::new("the partner", "le partenaire"),
+            Mover::CustomerAdmin => crate::Localized::new("an administrator", "un administrateur"),
+            Mover::Time => crate::Localized::new("time", "le temps"),
+        }
+    }
+
     pub fn parse(code: &str) -> Option<Mover> {
         [Mover::Partner, Mover::CustomerAdmin, Mover::Time]
             .into_iter()
@@ -243,57 +252,51 @@ impl Refusal for PermissionError {
             PermissionError::NotYourMove { role, to } => Localized::new(
                 format!(
                     "A {} cannot move a permission to \"{}\": {}.",
-                    role.code(),
-                    to.code(),
+                    role.label().en,
+                    to.label().en,
                     who_moves(*to).0
                 ),
                 format!(
                     "Le rôle {} ne peut pas passer une autorisation à « {} » : {}.",
-                    role.code(),
-                    to.code(),
+                    role.label().fr,
+                    to.label().fr,
                     who_moves(*to).1
                 ),
             ),
             PermissionError::InvalidTransition { from, to, allowed } => {
-                let list = if allowed.is_empty() {
-                    None
-                } else {
-                    Some(
-                        allowed
-                            .iter()
-                            .map(|m| format!("{} ({})", m.to.code(), m.by.code()))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    )
+                // Labels, not codes: the message is read by people (the codes are in `context`).
+                let list = |l: crate::Language| {
+                    allowed
+                        .iter()
+                        .map(|m| format!("{} ({})", m.to.label().get(l), m.by.label().get(l)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 };
+                let final_ = allowed.is_empty();
                 Localized::new(
                     format!(
-                        "A {} permission cannot become {}; {}.",
-                        from.code(),
-                        to.code(),
-                        list.as_deref()
-                            .map(|l| format!("allowed: {l}"))
-                            .unwrap_or_else(|| "it is final".into())
+                        "A permission that is {} cannot become {}; {}.",
+                        from.label().en,
+                        to.label().en,
+                        if final_ { "it is final".into() } else { format!("allowed: {}", list(crate::Language::En)) }
                     ),
                     format!(
-                        "Une autorisation à l'état {} ne peut pas passer à {} ; {}.",
-                        from.code(),
-                        to.code(),
-                        list.as_deref()
-                            .map(|l| format!("possible : {l}"))
-                            .unwrap_or_else(|| "cet état est définitif".into())
+                        "Une autorisation à l'état « {} » ne peut pas passer à « {} » ; {}.",
+                        from.label().fr,
+                        to.label().fr,
+                        if final_ { "cet état est définitif".into() } else { format!("possible : {}", list(crate::Language::Fr)) }
                     ),
                 )
             }
             PermissionError::AlreadyHeld { existing } => match existing {
                 Some((id, status)) => Localized::new(
                     format!(
-                        "This partner already holds a {} permission on the organization ({id}).",
-                        status.code()
+                        "This partner already holds a permission on the organization ({id}) that is {}.",
+                        status.label().en
                     ),
                     format!(
-                        "Ce partenaire détient déjà une autorisation {} sur l'organisation ({id}).",
-                        status.code()
+                        "Ce partenaire détient déjà une autorisation sur l'organisation ({id}) à l'état « {} ».",
+                        status.label().fr
                     ),
                 ),
                 None => Localized::new(

@@ -192,28 +192,35 @@ impl Refusal for VoucherError {
                 "Les bons s'attribuent uniquement sur un avantage Bons de formation.",
             ),
             VoucherError::InvalidTransition { from, to, allowed } => {
-                let list: Vec<&str> = allowed.iter().map(|s| s.code()).collect();
-                let (en, fr) = if list.is_empty() {
+                // Labels, not codes: the message is read by people.
+                let list = |l: crate::Language| {
+                    allowed
+                        .iter()
+                        .map(|s| s.label().get(l).to_owned())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let (en, fr) = if allowed.is_empty() {
                     (
                         "it is final".to_owned(),
                         "cet état est définitif".to_owned(),
                     )
                 } else {
                     (
-                        format!("allowed: {}", list.join(", ")),
-                        format!("possible : {}", list.join(", ")),
+                        format!("allowed: {}", list(crate::Language::En)),
+                        format!("possible : {}", list(crate::Language::Fr)),
                     )
                 };
                 Localized::new(
                     format!(
-                        "A {} voucher cannot become {}; {en}.",
-                        from.code(),
-                        to.code()
+                        "A voucher that is {} cannot become {}; {en}.",
+                        from.label().en,
+                        to.label().en
                     ),
                     format!(
-                        "Un bon à l'état {} ne peut pas passer à {} ; {fr}.",
-                        from.code(),
-                        to.code()
+                        "Un bon à l'état « {} » ne peut pas passer à « {} » ; {fr}.",
+                        from.label().fr,
+                        to.label().fr
                     ),
                 )
             }

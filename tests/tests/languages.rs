@@ -186,3 +186,62 @@ async fn the_audit_log_reads_its_details_in_the_readers_language() {
         detail(&fr, "benefit_adjusted")
     );
 }
+
+/// A refusal read in French names states by their French labels (the codes are in
+/// `context`), and counts take the number of the language: "1 jour de planification".
+#[tokio::test]
+async fn french_refusals_and_details_name_states_by_label_and_count_in_french() {
+    let app = TestApp::spawn_with_demo().await;
+    let org = api::demo::DEMO_ORG;
+    let admin = app.admin(org.as_uuid());
+    let permission = api::demo::DEMO_PERMISSION;
+    let r = app
+        .request(
+            Method::PATCH,
+            &format!("/api/v1/partner-permissions/{permission}"),
+            &admin,
+        )
+        .header("accept-language", "fr")
+        .json(&serde_json::json!({"status": "declined"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let problem: Value = r.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("« Approuvée »"), "{detail}");
+    assert!(detail.contains("« Refusée »"), "{detail}");
+    for code in ["approved", "declined", "removed", "customer_admin"] {
+        assert!(!detail.contains(code), "{detail} holds the code {code}");
+    }
+    assert_eq!(problem["context"]["current_status"], "approved");
+
+    let account = api::demo::DEMO_ACCOUNT;
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/accounts/{account}/conversions"),
+            &admin,
+        )
+        .json(&serde_json::json!({"direction": "forward", "planning_days": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = app
+        .request(
+            Method::GET,
+            &format!("/api/v1/organizations/{org}/audit-events?limit=1"),
+            &admin,
+        )
+        .header("accept-language", "fr")
+        .send()
+        .await
+        .unwrap();
+    let events: Value = r.json().await.unwrap();
+    assert_eq!(events["items"][0]["action"], "conversion_made");
+    assert_eq!(
+        events["items"][0]["detail"],
+        "3 jours de formation → 1 jour de planification"
+    );
+}
