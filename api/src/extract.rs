@@ -214,6 +214,19 @@ pub fn optional_integer<'de, D: serde::Deserializer<'de>>(
     Option::<Wrapper>::deserialize(deserializer).map(|w| w.map(|Wrapper(i)| i))
 }
 
+/// How many pieces of blocking work run at once: as many as the pool has connections (set
+/// at start, [`limit_blocking_work`]). Without it every waiting request had a thread of its
+/// own parked on the pool's condition variable (64 threads for 16 connections under wrk
+/// `-c64`), and the kernel's switches between them were the largest cost of a cached-off
+/// list read on PostgreSQL (docs/PERFORMANCE.md); waiting here costs a task, not a thread.
+static BLOCKING_SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+
+/// Sets how many pieces of blocking work run at once (the first call of the process wins:
+/// servers of one process share the blocking threads).
+pub fn limit_blocking_work(slots: usize) {
+    let _ = BLOCKING_SLOTS.set(tokio::sync::Semaphore::new(slots.max(1)));
+}
+
 /// Runs blocking work (database calls) off the async workers, in the request's span: what it
 /// logs carries the request id.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
@@ -221,6 +234,10 @@ where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
+    let _slot = match BLOCKING_SLOTS.get() {
+        Some(slots) => Some(slots.acquire().await.map_err(|_| ApiError::internal())?),
+        None => None,
+    };
     let span = tracing::Span::current();
     web::block(move || span.in_scope(f)).await.map_err(|e| {
         tracing::error!(error = %e, "blocking task failed");

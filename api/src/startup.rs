@@ -72,6 +72,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 /// Opens the database, runs its migrations and installs the built-in catalog. Blocking.
 pub fn prepare_database(config: &Config) -> anyhow::Result<Database> {
     let db = Database::open(&config.database_url, config.database_pool_size)?;
+    crate::extract::limit_blocking_work(config.database_pool_size as usize);
     db.migrate()?;
     db.install_catalog(&builtin_catalog())?;
     Ok(db)

@@ -4,6 +4,7 @@
 mod connect;
 mod connection;
 mod convert;
+mod fixed;
 mod postgres;
 mod repositories;
 mod schema;

@@ -146,7 +146,7 @@ fn conditional_update(
     figure: Figure,
     amount: i64,
 ) -> Result<Option<(Figures, i64)>, StorageError> {
-    use crate::sqlite::fixed::{fixed, Statement};
+    use crate::fixed::{fixed, Statement};
     use diesel::sql_types::Text;
     struct Use;
     impl Statement for Use {
@@ -227,31 +227,55 @@ fn update_and_append_pg(
             )
         };
     }
-    let sql: &'static str = match (change.kind.figure(), change.amount >= 0) {
-        (Figure::Used, true) => with_ledger_row!(guarded_update!(use, "$2", "$1")),
-        (Figure::Used, false) => with_ledger_row!(guarded_update!(give_back, "$2", "$1")),
-        (Figure::Quantity, _) => with_ledger_row!(guarded_update!(entitle, "$2", "$1")),
-    };
+    use crate::fixed::{fixed, Statement};
+    struct Use;
+    impl Statement for Use {
+        const SQL: &'static str = with_ledger_row!(guarded_update!(use, "$2", "$1"));
+    }
+    struct GiveBack;
+    impl Statement for GiveBack {
+        const SQL: &'static str = with_ledger_row!(guarded_update!(give_back, "$2", "$1"));
+    }
+    struct Entitle;
+    impl Statement for Entitle {
+        const SQL: &'static str = with_ledger_row!(guarded_update!(entitle, "$2", "$1"));
+    }
     let (quantity_delta, used_delta) = match change.kind.figure() {
         Figure::Quantity => (change.amount, 0),
         Figure::Used => (0, change.amount),
     };
-    diesel::sql_query(sql)
-        .bind::<Text, _>(benefit.to_string())
-        .bind::<BigInt, _>(change.amount)
-        .bind::<Text, _>(id.to_string())
-        .bind::<Text, _>(change.kind.code())
-        .bind::<BigInt, _>(quantity_delta)
-        .bind::<BigInt, _>(used_delta)
-        .bind::<Text, _>(&change.actor.subject)
-        .bind::<Text, _>(change.actor.role.code())
-        .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
-        .bind::<Nullable<Text>, _>(change.reference.as_deref())
-        .bind::<Nullable<Text>, _>(change.note.as_deref())
-        .bind::<Timestamp, _>(to_db(change.at))
+    // Prepared once per connection and kept (a `sql_query` is parsed and planned each run).
+    fn run<M: Statement>(
+        conn: &mut diesel::PgConnection,
+        benefit: BenefitId,
+        change: &Change<'_>,
+        id: Uuid,
+        (quantity_delta, used_delta): (i64, i64),
+    ) -> diesel::QueryResult<Appended> {
+        fixed::<M, _>(|q| {
+            q.bind::<Text, _>(benefit.to_string())
+                .bind::<BigInt, _>(change.amount)
+                .bind::<Text, _>(id.to_string())
+                .bind::<Text, _>(change.kind.code())
+                .bind::<BigInt, _>(quantity_delta)
+                .bind::<BigInt, _>(used_delta)
+                .bind::<Text, _>(change.actor.subject.clone())
+                .bind::<Text, _>(change.actor.role.code())
+                .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
+                .bind::<Nullable<Text>, _>(change.reference.clone())
+                .bind::<Nullable<Text>, _>(change.note.clone())
+                .bind::<Timestamp, _>(to_db(change.at))
+        })
         .get_result::<Appended>(conn)
-        .optional()
-        .map_err(storage)
+    }
+    let deltas = (quantity_delta, used_delta);
+    match (change.kind.figure(), change.amount >= 0) {
+        (Figure::Used, true) => run::<Use>(conn, benefit, change, id, deltas),
+        (Figure::Used, false) => run::<GiveBack>(conn, benefit, change, id, deltas),
+        (Figure::Quantity, _) => run::<Entitle>(conn, benefit, change, id, deltas),
+    }
+    .optional()
+    .map_err(storage)
 }
 
 /// One attempt at a change: the conditional update and its ledger row, or `None` when the

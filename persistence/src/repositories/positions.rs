@@ -16,7 +16,7 @@ pub(super) fn next_position(
     conn: &mut diesel::SqliteConnection,
     organization: OrganizationId,
 ) -> Result<i64, StorageError> {
-    use crate::sqlite::fixed::{fixed, Statement};
+    use crate::fixed::{fixed, Statement};
     use diesel::sql_types::{BigInt, Text};
     struct Next;
     impl Statement for Next {
@@ -44,7 +44,7 @@ pub(super) fn fan_out(
     position: i64,
     event: &AuditEvent,
 ) -> Result<(), StorageError> {
-    use crate::sqlite::fixed::{fixed, Statement};
+    use crate::fixed::{fixed, Statement};
     use diesel::sql_types::{BigInt, Text, Timestamp};
     struct FanOut;
     impl Statement for FanOut {

@@ -1,8 +1,10 @@
 //! Statements of fixed text, prepared once per connection. diesel keeps a prepared statement
 //! only for queries whose type names them (a static query id) and that say they are safe to
-//! keep; every `UPDATE` and every `sql_query` is built and compiled again on each run. On
-//! the SQLite writer, which every write waits for, compiling the conditional update of a
-//! consumption again on every run was a large share of its time (docs/PERFORMANCE.md).
+//! keep; every `UPDATE` and every `sql_query` is built and compiled again on each run (on
+//! PostgreSQL: parsed and planned again, an unnamed statement). On the SQLite writer, which
+//! every write waits for, compiling the conditional update of a consumption again on every
+//! run was a large share of its time (docs/PERFORMANCE.md); PostgreSQL's consumption (its
+//! update and ledger row in one statement) is kept the same way.
 //!
 //! A [`Fixed`] statement takes its SQL only from its [`Statement`] marker type, so one type
 //! always means one text: that type is the key under which the connection keeps it.
