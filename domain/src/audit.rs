@@ -127,15 +127,10 @@ pub mod details {
 
     /// A benefit expired with `lapsed` units left.
     pub fn benefit_expired(lapsed: i64, unit: Unit) -> Localized {
-        Localized::new(
-            format!(
-                "Lapsed with the benefit: {}",
-                unit.count(lapsed, Language::En)
-            ),
-            format!(
-                "Perdu avec l'avantage : {}",
-                unit.count(lapsed, Language::Fr)
-            ),
+        unit.counted(
+            lapsed,
+            "Lapsed with the benefit: {}",
+            "Perdu avec l'avantage : {}",
         )
     }
 
@@ -176,29 +171,15 @@ pub mod details {
 
     /// A voucher expired, its days back in the pool or lost with the expired benefit.
     pub fn voucher_expired(days: i64, returned: bool) -> Localized {
-        if returned {
-            Localized::new(
-                format!(
-                    "Back to the pool: {}",
-                    Unit::TrainingDays.count(days, Language::En)
-                ),
-                format!(
-                    "Rendu au solde : {}",
-                    Unit::TrainingDays.count(days, Language::Fr)
-                ),
-            )
+        let (en, fr) = if returned {
+            ("Back to the pool: {}", "Rendu au solde : {}")
         } else {
-            Localized::new(
-                format!(
-                    "Lost with the expired benefit: {}",
-                    Unit::TrainingDays.count(days, Language::En)
-                ),
-                format!(
-                    "Perdu avec l'avantage expiré : {}",
-                    Unit::TrainingDays.count(days, Language::Fr)
-                ),
+            (
+                "Lost with the expired benefit: {}",
+                "Perdu avec l'avantage expiré : {}",
             )
-        }
+        };
+        Unit::TrainingDays.counted(days, en, fr)
     }
 
     /// A user of a benefit: "ana@contoso.com on E-Learning".

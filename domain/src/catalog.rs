@@ -105,6 +105,15 @@ impl Unit {
         format!("{n} {name}")
     }
 
+    /// A sentence in both languages around a count: `{}` in `en` and `fr` stands for
+    /// [`Unit::count`] in that language ("Back to the pool: {}").
+    pub fn counted(self, n: i64, en: &str, fr: &str) -> Localized {
+        Localized::new(
+            en.replacen("{}", &self.count(n, Language::En), 1),
+            fr.replacen("{}", &self.count(n, Language::Fr), 1),
+        )
+    }
+
     /// Whether the generic consumption operation applies (an incident opened, planning days
     /// scheduled). The other metered units are consumed by their own operations: users,
     /// downloads, vouchers.

@@ -114,34 +114,21 @@ pub enum LedgerError {
 
 impl LedgerError {
     pub fn message(&self, unit: crate::catalog::Unit) -> Localized {
-        use crate::Language::{En, Fr};
         match *self {
-            LedgerError::NotEnoughRemaining { remaining } => Localized::new(
-                format!("Not enough remaining: {} left.", unit.count(remaining, En)),
-                format!(
-                    "Quantité restante insuffisante : reste {}.",
-                    unit.count(remaining, Fr)
-                ),
+            LedgerError::NotEnoughRemaining { remaining } => unit.counted(
+                remaining,
+                "Not enough remaining: {} left.",
+                "Quantité restante insuffisante : reste {}.",
             ),
-            LedgerError::BelowUsed { used } => Localized::new(
-                format!(
-                    "The quantity may not go below what is already used ({}).",
-                    unit.count(used, En)
-                ),
-                format!(
-                    "La quantité ne peut pas descendre sous ce qui est déjà utilisé ({}).",
-                    unit.count(used, Fr)
-                ),
+            LedgerError::BelowUsed { used } => unit.counted(
+                used,
+                "The quantity may not go below what is already used ({}).",
+                "La quantité ne peut pas descendre sous ce qui est déjà utilisé ({}).",
             ),
-            LedgerError::ReleaseAboveUsed { used } => Localized::new(
-                format!(
-                    "Only {} used; no more can be given back.",
-                    unit.count(used, En)
-                ),
-                format!(
-                    "Utilisé : {} seulement ; impossible d'en rendre davantage.",
-                    unit.count(used, Fr)
-                ),
+            LedgerError::ReleaseAboveUsed { used } => unit.counted(
+                used,
+                "Only {} used; no more can be given back.",
+                "Utilisé : {} seulement ; impossible d'en rendre davantage.",
             ),
         }
     }

@@ -408,6 +408,27 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap()
     }
 
+    /// A refused move is read by people: it names the states by their labels in each
+    /// language, never by their codes (those are in the refusal's context).
+    #[test]
+    fn a_refused_move_names_states_by_their_labels() {
+        let refusal = VoucherError::InvalidTransition {
+            from: VoucherStatus::Assigned,
+            to: VoucherStatus::Assigned,
+            allowed: vec![VoucherStatus::Redeemed, VoucherStatus::Revoked],
+        };
+        let message = refusal.message();
+        for status in [
+            VoucherStatus::Assigned,
+            VoucherStatus::Redeemed,
+            VoucherStatus::Revoked,
+        ] {
+            assert!(message.fr.contains(&status.label().fr), "{}", message.fr);
+            assert!(message.en.contains(&status.label().en), "{}", message.en);
+            assert!(!message.fr.contains(status.code()), "{}", message.fr);
+        }
+    }
+
     fn actor() -> Actor {
         Actor {
             subject: "ana".into(),
