@@ -36,7 +36,12 @@ end
 local rate = tonumber(os.getenv("BENCH_RATE") or "")
 local connections = tonumber(os.getenv("BENCH_CONNECTIONS") or "")
 if rate and connections and rate > 0 then
+  -- Arrivals as a portal's users make them: independent, exponentially spaced with the
+  -- mean that gives the rate. A fixed delay keeps every connection in step (they start
+  -- together and wait the same), so the load comes as bursts of one request per connection
+  -- and the latency measured is the burst's queue, not the server's.
+  local mean = 1000 * connections / rate
   function delay()
-    return math.floor(1000 * connections / rate)
+    return math.floor(-mean * math.log(1 - math.random()))
   end
 end
