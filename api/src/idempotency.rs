@@ -256,7 +256,11 @@ where
                 }
                 let answer = work(tx, now, authorized)?;
                 if let Some(k) = &keyed {
-                    tx.keep_answer(&k.scope, &k.key, &k.fingerprint, &answer, now)?;
+                    // Another request with the key kept its answer first: this one's work is
+                    // rolled back, and its retry gets that answer.
+                    if !tx.keep_answer(&k.scope, &k.key, &k.fingerprint, &answer, now)? {
+                        return Err(in_flight());
+                    }
                 }
                 Ok(Outcome::Done(answer))
             })
@@ -273,7 +277,14 @@ where
                 let now = state.now();
                 state.db.write(|tx| {
                     if settle_key(tx, &keyed, now)?.is_none() {
-                        tx.keep_answer(&keyed.scope, &keyed.key, &keyed.fingerprint, &kept, now)?;
+                        // Not kept: another request kept its answer first, and a retry gets it.
+                        let _kept = tx.keep_answer(
+                            &keyed.scope,
+                            &keyed.key,
+                            &keyed.fingerprint,
+                            &kept,
+                            now,
+                        )?;
                     }
                     Ok(())
                 })

@@ -76,41 +76,44 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<KeyState, StorageError> {
         use idempotency_keys::dsl as k;
-        if let DbConnection::Postgresql(conn) = &mut *self.conn {
-            #[derive(QueryableByName)]
-            struct Locked {
-                #[diesel(sql_type = diesel::sql_types::Bool)]
-                locked: bool,
-            }
-            let lock: Locked = diesel::sql_query(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked",
-            )
-            .bind::<diesel::sql_types::Text, _>(format!("{scope}\u{1f}{}", key.as_str()))
-            .get_result(conn)
-            .map_err(storage)?;
-            if !lock.locked {
-                return Ok(KeyState::InFlight);
-            }
-        }
-        let this = k::idempotency_keys
-            .filter(k::scope.eq(scope))
-            .filter(k::idempotency_key.eq(key.as_str()));
-        let existing: Option<KeyRow> = this.first(self.conn).optional().map_err(storage)?;
-        let Some(row) = existing else {
+        let existing: Option<KeyRecord> = match &mut *self.conn {
+            DbConnection::Postgresql(conn) => match locked_key_pg(conn, scope, key)? {
+                None => return Ok(KeyState::InFlight),
+                Some(record) => record,
+            },
+            DbConnection::Sqlite(_) => k::idempotency_keys
+                .filter(k::scope.eq(scope))
+                .filter(k::idempotency_key.eq(key.as_str()))
+                .first::<KeyRow>(self.conn)
+                .optional()
+                .map_err(storage)?
+                .map(KeyRow::into_record)
+                .transpose()?,
+        };
+        let Some(record) = existing else {
             return Ok(KeyState::Fresh);
         };
-        Ok(match decide(&row.into_record()?, fingerprint, now) {
+        Ok(match decide(&record, fingerprint, now) {
             Decision::Replay(response) => KeyState::Replay(response),
             Decision::Mismatch => KeyState::Mismatch,
             Decision::InFlight => KeyState::InFlight,
             Decision::Replace | Decision::TakeOver => {
-                diesel::delete(this).execute(self.conn).map_err(storage)?;
+                diesel::delete(
+                    k::idempotency_keys
+                        .filter(k::scope.eq(scope))
+                        .filter(k::idempotency_key.eq(key.as_str())),
+                )
+                .execute(self.conn)
+                .map_err(storage)?;
                 KeyState::Fresh
             }
         })
     }
 
-    /// Keeps the answer of the request that used the key, in the transaction of its work.
+    /// Keeps the answer of the request that used the key, in the transaction of its work:
+    /// `false` when another request kept one for the key first (PostgreSQL: it committed
+    /// after this transaction looked the key up; see [`locked_key_pg`]), and nothing was kept.
+    #[must_use = "an answer not kept means the work must not commit"]
     pub fn keep_answer(
         &mut self,
         scope: &str,
@@ -118,25 +121,100 @@ impl Tx<'_> {
         fingerprint: &str,
         response: &StoredResponse,
         now: DateTime<Utc>,
-    ) -> Result<(), StorageError> {
+    ) -> Result<bool, StorageError> {
         use idempotency_keys::dsl as k;
         let at = to_db(now);
-        diesel::insert_into(k::idempotency_keys)
-            .values((
-                k::scope.eq(scope),
-                k::idempotency_key.eq(key.as_str()),
-                k::fingerprint.eq(fingerprint),
-                k::claim_token.eq(Uuid::new_v4().to_string()),
-                k::response_status.eq(Some(i32::from(response.status))),
-                k::response_headers.eq(Some(to_json(&response.headers)?)),
-                k::response_body.eq(Some(&response.body)),
-                k::created_at.eq(at),
-                k::claimed_at.eq(at),
-            ))
-            .execute(self.conn)
-            .map_err(storage)?;
-        Ok(())
+        let row = (
+            k::scope.eq(scope),
+            k::idempotency_key.eq(key.as_str()),
+            k::fingerprint.eq(fingerprint),
+            k::claim_token.eq(Uuid::new_v4().to_string()),
+            k::response_status.eq(Some(i32::from(response.status))),
+            k::response_headers.eq(Some(to_json(&response.headers)?)),
+            k::response_body.eq(Some(&response.body)),
+            k::created_at.eq(at),
+            k::claimed_at.eq(at),
+        );
+        let written = match &mut *self.conn {
+            DbConnection::Postgresql(conn) => diesel::insert_into(k::idempotency_keys)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(conn),
+            DbConnection::Sqlite(conn) => diesel::insert_into(k::idempotency_keys)
+                .values(row)
+                .execute(conn),
+        }
+        .map_err(storage)?;
+        Ok(written == 1)
     }
+}
+
+/// PostgreSQL: takes the key's advisory lock and reads its record in one statement: `None`
+/// when another transaction holds the lock (a request with the key is running). The row is
+/// read with the statement's snapshot, which may be taken just before a request that held
+/// the lock committed its answer: the key then looks fresh, and that request's kept answer
+/// makes [`Tx::keep_answer`] of this one find the key taken, so the work is rolled back and
+/// never done twice.
+fn locked_key_pg(
+    conn: &mut diesel::PgConnection,
+    scope: &str,
+    key: &IdempotencyKey,
+) -> Result<Option<Option<KeyRecord>>, StorageError> {
+    use crate::fixed::{fixed, Statement};
+    use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp};
+    struct Lookup;
+    impl Statement for Lookup {
+        const SQL: &'static str = "SELECT l.locked, k.fingerprint, k.response_status, \
+             k.response_headers, k.response_body, k.created_at, k.claimed_at \
+             FROM (SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked) l \
+             LEFT JOIN idempotency_keys k \
+             ON l.locked AND k.scope = $2 AND k.idempotency_key = $3";
+    }
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = Bool)]
+        locked: bool,
+        #[diesel(sql_type = Nullable<Text>)]
+        fingerprint: Option<String>,
+        #[diesel(sql_type = Nullable<Integer>)]
+        response_status: Option<i32>,
+        #[diesel(sql_type = Nullable<Text>)]
+        response_headers: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        response_body: Option<String>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        created_at: Option<NaiveDateTime>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        claimed_at: Option<NaiveDateTime>,
+    }
+    let found: Found = fixed::<Lookup, _>(|q| {
+        q.bind::<Text, _>(format!("{scope}\u{1f}{}", key.as_str()))
+            .bind::<Text, _>(scope)
+            .bind::<Text, _>(key.as_str())
+    })
+    .get_result(conn)
+    .map_err(storage)?;
+    if !found.locked {
+        return Ok(None);
+    }
+    let (Some(fingerprint), Some(created_at), Some(claimed_at)) =
+        (found.fingerprint, found.created_at, found.claimed_at)
+    else {
+        return Ok(Some(None));
+    };
+    KeyRow {
+        _scope: scope.to_owned(),
+        _key: key.as_str().to_owned(),
+        fingerprint,
+        _claim_token: String::new(),
+        response_status: found.response_status,
+        response_headers: found.response_headers,
+        response_body: found.response_body,
+        created_at,
+        claimed_at,
+    }
+    .into_record()
+    .map(|r| Some(Some(r)))
 }
 
 impl IdempotencyStore for Database {

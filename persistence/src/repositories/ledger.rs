@@ -10,6 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
+use domain::audit::AuditEvent;
 use domain::auth::Role;
 use domain::error::StorageError;
 use domain::error::WriteError;
@@ -205,74 +206,125 @@ struct Appended {
 }
 
 /// PostgreSQL: the conditional update and the ledger row in one statement, so the row lock
-/// the update takes is held for one round trip less until the commit. `None`: the update
-/// was refused (nothing written).
+/// the update takes is held for one round trip less until the commit; with the audit line of
+/// the transaction in it too when one waits ([`Tx::pending_audit`]): a consumption is then
+/// one statement between the idempotency key and the answer. `None`: the update was refused
+/// (nothing written).
 fn update_and_append_pg(
     conn: &mut diesel::PgConnection,
     benefit: BenefitId,
     change: &Change<'_>,
     id: Uuid,
+    audit: Option<&AuditEvent>,
 ) -> Result<Option<Appended>, StorageError> {
     use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    macro_rules! ledger_row {
+        () => {
+            "INSERT INTO benefit_transactions (id, benefit_id, seq, kind, quantity_delta, \
+             used_delta, quantity_after, used_after, actor_subject, actor_role, partner_id, \
+             reference, note, created_at) \
+             SELECT $3, $1, version, $4, $5, $6, quantity, used, $7, $8, $9, $10, $11, $12 \
+             FROM changed RETURNING seq, quantity_after, used_after"
+        };
+    }
     macro_rules! with_ledger_row {
+        ($update:expr) => {
+            concat!("WITH changed AS (", $update, ") ", ledger_row!())
+        };
+    }
+    macro_rules! with_audit_and_ledger_row {
         ($update:expr) => {
             concat!(
                 "WITH changed AS (",
                 $update,
-                ") INSERT INTO benefit_transactions (id, benefit_id, seq, kind, quantity_delta, \
-                 used_delta, quantity_after, used_after, actor_subject, actor_role, partner_id, \
-                 reference, note, created_at) \
-                 SELECT $3, $1, version, $4, $5, $6, quantity, used, $7, $8, $9, $10, $11, $12 \
-                 FROM changed RETURNING seq, quantity_after, used_after"
+                "), audited AS (INSERT INTO audit_events (id, organization_id, actor_subject, \
+                 actor_role, partner_id, action, target_kind, target_id, detail, created_at) \
+                 SELECT $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM changed) ",
+                ledger_row!()
             )
         };
     }
     use crate::fixed::{fixed, Statement};
-    struct Use;
-    impl Statement for Use {
-        const SQL: &'static str = with_ledger_row!(guarded_update!(use, "$2", "$1"));
+    macro_rules! statements {
+        ($($name:ident = $sql:expr;)*) => {
+            $(
+                struct $name;
+                impl Statement for $name {
+                    const SQL: &'static str = $sql;
+                }
+            )*
+        };
     }
-    struct GiveBack;
-    impl Statement for GiveBack {
-        const SQL: &'static str = with_ledger_row!(guarded_update!(give_back, "$2", "$1"));
-    }
-    struct Entitle;
-    impl Statement for Entitle {
-        const SQL: &'static str = with_ledger_row!(guarded_update!(entitle, "$2", "$1"));
+    statements! {
+        Use = with_ledger_row!(guarded_update!(use, "$2", "$1"));
+        GiveBack = with_ledger_row!(guarded_update!(give_back, "$2", "$1"));
+        Entitle = with_ledger_row!(guarded_update!(entitle, "$2", "$1"));
+        AuditedUse = with_audit_and_ledger_row!(guarded_update!(use, "$2", "$1"));
+        AuditedGiveBack = with_audit_and_ledger_row!(guarded_update!(give_back, "$2", "$1"));
+        AuditedEntitle = with_audit_and_ledger_row!(guarded_update!(entitle, "$2", "$1"));
     }
     let (quantity_delta, used_delta) = match change.kind.figure() {
         Figure::Quantity => (change.amount, 0),
         Figure::Used => (0, change.amount),
     };
+    let detail = match audit {
+        Some(event) => super::records::audit_detail(event)?,
+        None => None,
+    };
     // Prepared once per connection and kept (a `sql_query` is parsed and planned each run).
-    fn run<M: Statement>(
-        conn: &mut diesel::PgConnection,
-        benefit: BenefitId,
-        change: &Change<'_>,
-        id: Uuid,
-        (quantity_delta, used_delta): (i64, i64),
-    ) -> diesel::QueryResult<Appended> {
-        fixed::<M, _>(|q| {
-            q.bind::<Text, _>(benefit.to_string())
-                .bind::<BigInt, _>(change.amount)
-                .bind::<Text, _>(id.to_string())
-                .bind::<Text, _>(change.kind.code())
-                .bind::<BigInt, _>(quantity_delta)
-                .bind::<BigInt, _>(used_delta)
-                .bind::<Text, _>(&change.actor.subject)
-                .bind::<Text, _>(change.actor.role.code())
-                .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
-                .bind::<Nullable<Text>, _>(change.reference.as_deref())
-                .bind::<Nullable<Text>, _>(change.note.as_deref())
-                .bind::<Timestamp, _>(to_db(change.at))
-        })
-        .get_result::<Appended>(conn)
+    macro_rules! run {
+        ($m:ty) => {
+            fixed::<$m, _>(|q| {
+                q.bind::<Text, _>(benefit.to_string())
+                    .bind::<BigInt, _>(change.amount)
+                    .bind::<Text, _>(id.to_string())
+                    .bind::<Text, _>(change.kind.code())
+                    .bind::<BigInt, _>(quantity_delta)
+                    .bind::<BigInt, _>(used_delta)
+                    .bind::<Text, _>(&change.actor.subject)
+                    .bind::<Text, _>(change.actor.role.code())
+                    .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
+                    .bind::<Nullable<Text>, _>(change.reference.as_deref())
+                    .bind::<Nullable<Text>, _>(change.note.as_deref())
+                    .bind::<Timestamp, _>(to_db(change.at))
+            })
+            .get_result::<Appended>(conn)
+        };
+        ($m:ty, $event:expr) => {
+            fixed::<$m, _>(|q| {
+                q.bind::<Text, _>(benefit.to_string())
+                    .bind::<BigInt, _>(change.amount)
+                    .bind::<Text, _>(id.to_string())
+                    .bind::<Text, _>(change.kind.code())
+                    .bind::<BigInt, _>(quantity_delta)
+                    .bind::<BigInt, _>(used_delta)
+                    .bind::<Text, _>(&change.actor.subject)
+                    .bind::<Text, _>(change.actor.role.code())
+                    .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
+                    .bind::<Nullable<Text>, _>(change.reference.as_deref())
+                    .bind::<Nullable<Text>, _>(change.note.as_deref())
+                    .bind::<Timestamp, _>(to_db(change.at))
+                    .bind::<Text, _>($event.id.to_string())
+                    .bind::<Nullable<Text>, _>($event.organization_id.map(|o| o.to_string()))
+                    .bind::<Text, _>(&$event.actor.subject)
+                    .bind::<Text, _>($event.actor.role.code())
+                    .bind::<Nullable<Text>, _>($event.actor.partner.map(|p| p.to_string()))
+                    .bind::<Text, _>($event.action.code())
+                    .bind::<Text, _>($event.target_kind.code())
+                    .bind::<Text, _>($event.target_id.to_string())
+                    .bind::<Nullable<Text>, _>(detail.as_deref())
+                    .bind::<Timestamp, _>(to_db($event.at))
+            })
+            .get_result::<Appended>(conn)
+        };
     }
-    let deltas = (quantity_delta, used_delta);
-    match (change.kind.figure(), change.amount >= 0) {
-        (Figure::Used, true) => run::<Use>(conn, benefit, change, id, deltas),
-        (Figure::Used, false) => run::<GiveBack>(conn, benefit, change, id, deltas),
-        (Figure::Quantity, _) => run::<Entitle>(conn, benefit, change, id, deltas),
+    match (change.kind.figure(), change.amount >= 0, audit) {
+        (Figure::Used, true, None) => run!(Use),
+        (Figure::Used, false, None) => run!(GiveBack),
+        (Figure::Quantity, _, None) => run!(Entitle),
+        (Figure::Used, true, Some(event)) => run!(AuditedUse, event),
+        (Figure::Used, false, Some(event)) => run!(AuditedGiveBack, event),
+        (Figure::Quantity, _, Some(event)) => run!(AuditedEntitle, event),
     }
     .optional()
     .map_err(storage)
@@ -285,27 +337,30 @@ fn try_record(
     conn: &mut DbConnection,
     benefit: BenefitId,
     change: &Change<'_>,
+    audit: Option<&AuditEvent>,
 ) -> Result<Option<LedgerEntry>, StorageError> {
     match conn {
         DbConnection::Postgresql(pg) => {
             let entry_id = Uuid::new_v4();
             Ok(
-                update_and_append_pg(pg, benefit, change, entry_id)?.map(|done| LedgerEntry {
-                    id: TransactionId(entry_id),
-                    benefit_id: benefit,
-                    seq: done.seq,
-                    kind: change.kind,
-                    amount: change.amount,
-                    after: Some(Figures {
-                        quantity: done.quantity_after,
-                        used: done.used_after,
-                    }),
-                    actor_subject: change.actor.subject.clone(),
-                    actor_role: change.actor.role,
-                    partner: change.actor.partner,
-                    reference: change.reference.clone(),
-                    note: change.note.clone(),
-                    created_at: from_db(to_db(change.at)),
+                update_and_append_pg(pg, benefit, change, entry_id, audit)?.map(|done| {
+                    LedgerEntry {
+                        id: TransactionId(entry_id),
+                        benefit_id: benefit,
+                        seq: done.seq,
+                        kind: change.kind,
+                        amount: change.amount,
+                        after: Some(Figures {
+                            quantity: done.quantity_after,
+                            used: done.used_after,
+                        }),
+                        actor_subject: change.actor.subject.clone(),
+                        actor_role: change.actor.role,
+                        partner: change.actor.partner,
+                        reference: change.reference.clone(),
+                        note: change.note.clone(),
+                        created_at: from_db(to_db(change.at)),
+                    }
                 }),
             )
         }
@@ -346,7 +401,13 @@ impl LedgerStore for Tx<'_> {
         // another transaction may have committed between the refusal and the read, so the
         // change may fit after all: a few attempts settle it. On SQLite the first decides.
         for _ in 0..3 {
-            if let Some(entry) = try_record(self.conn, benefit, &change)? {
+            // On PostgreSQL the transaction's first waiting audit line goes in the same
+            // statement; it stays waiting when the change is refused.
+            let audit = self.pending_audit.first();
+            if let Some(entry) = try_record(self.conn, benefit, &change, audit)? {
+                if audit.is_some() {
+                    self.pending_audit.remove(0);
+                }
                 return Ok(entry);
             }
             let current = figures(self.conn, &id)?

@@ -9,7 +9,7 @@ mod ledger;
 mod people;
 mod permissions;
 mod positions;
-mod records;
+pub(crate) mod records;
 mod vouchers;
 
 /// Keyset condition "after (at, id)" in ascending order.

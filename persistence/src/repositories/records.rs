@@ -118,9 +118,17 @@ impl NotificationRow {
 }
 
 impl Tx<'_> {
-    /// Appends one line to the audit log, in this transaction.
+    /// Appends one line to the audit log, in this transaction (on PostgreSQL it is written
+    /// with the transaction's ledger change, or just before its COMMIT: [`Tx::finish`]).
     pub fn audit(&mut self, event: &AuditEvent) -> Result<(), StorageError> {
-        insert_audit(self.conn, event)
+        match self.conn {
+            DbConnection::Postgresql(_) => {
+                touch_scope(event);
+                self.pending_audit.push(event.clone());
+                Ok(())
+            }
+            DbConnection::Sqlite(_) => insert_audit(self.conn, event),
+        }
     }
 
     /// Puts a notification in the outbox, in this transaction.
@@ -129,25 +137,34 @@ impl Tx<'_> {
     }
 }
 
-/// Appends one line to the audit log, in the caller's transaction.
-pub(crate) fn insert_audit(
-    conn: &mut DbConnection,
-    event: &AuditEvent,
-) -> Result<(), StorageError> {
-    use audit_events::dsl as a;
-    // What the change makes stale among kept answers: its account's, or its organization's;
-    // a line of no organization (a catalog type, a partner) names nothing, so everything.
+/// What the change makes stale among kept answers: its account's, or its organization's; a
+/// line of no organization (a catalog type, a partner) names nothing, so everything.
+fn touch_scope(event: &AuditEvent) {
     if let Some(org) = event.organization_id {
         crate::write_counter::touch(match event.account_id {
             Some(account) => crate::write_counter::Scope::Account(account.as_uuid()),
             None => crate::write_counter::Scope::Organization(org.as_uuid()),
         });
     }
-    let detail = event
+}
+
+/// The stored text of a line's detail (JSON of both languages).
+pub(crate) fn audit_detail(event: &AuditEvent) -> Result<Option<String>, StorageError> {
+    event
         .detail
         .as_ref()
         .map(|d| serde_json::to_string(d).map_err(|e| StorageError(e.to_string())))
-        .transpose()?;
+        .transpose()
+}
+
+/// Appends one line to the audit log, in the caller's transaction.
+pub(crate) fn insert_audit(
+    conn: &mut DbConnection,
+    event: &AuditEvent,
+) -> Result<(), StorageError> {
+    use audit_events::dsl as a;
+    touch_scope(event);
+    let detail = audit_detail(event)?;
     // SQLite (one writer) numbers the line at once; on PostgreSQL the sequencer numbers
     // committed lines in order ([`super::events`]), so no lock is shared by an
     // organization's writes.

@@ -166,7 +166,7 @@ fn run_batch(conn: &mut DbConnection, changes: &Changes, batch: Vec<Job>) {
             tracing::error!(error = %e, "cannot open a savepoint");
             break;
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut Tx { conn: &mut *conn })));
+        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut Tx::new(&mut *conn))));
         let kept = match &outcome {
             Ok((true, _)) => conn.batch_execute("RELEASE job"),
             _ => conn.batch_execute("ROLLBACK TO job; RELEASE job"),
