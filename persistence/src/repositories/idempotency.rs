@@ -142,6 +142,7 @@ impl Tx<'_> {
                 .execute(conn),
             DbConnection::Sqlite(conn) => diesel::insert_into(k::idempotency_keys)
                 .values(row)
+                .on_conflict_do_nothing()
                 .execute(conn),
         }
         .map_err(storage)?;
