@@ -88,12 +88,12 @@ class Stream(threading.Thread):
 
 def wrk(seconds, rate=None, connections=16):
     env = dict(os.environ, BENCH_PATH=f"/api/v1/benefits/{benefit}/consumptions",
-               BENCH_TOKEN=admin, BENCH_RUN=uuid.uuid4().hex[:8],
+               BENCH_METHOD="POST", BENCH_TOKEN=admin, BENCH_RUN=uuid.uuid4().hex[:8],
                BENCH_CONNECTIONS=str(connections))
     if rate:
         env["BENCH_RATE"] = str(rate)
     out = subprocess.check_output(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", "bench/consume.lua", BASE],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", "bench/spread.lua", BASE],
         env=env, text=True)
     done = [l for l in out.splitlines() if "requests in" in l][0]
     non2xx = [l for l in out.splitlines() if "Non-2xx" in l]

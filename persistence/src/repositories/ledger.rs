@@ -272,38 +272,29 @@ fn update_and_append_pg(
         None => None,
     };
     // Prepared once per connection and kept (a `sql_query` is parsed and planned each run).
+    macro_rules! ledger_binds {
+        ($q:expr) => {
+            $q.bind::<Text, _>(benefit.to_string())
+                .bind::<BigInt, _>(change.amount)
+                .bind::<Text, _>(id.to_string())
+                .bind::<Text, _>(change.kind.code())
+                .bind::<BigInt, _>(quantity_delta)
+                .bind::<BigInt, _>(used_delta)
+                .bind::<Text, _>(&change.actor.subject)
+                .bind::<Text, _>(change.actor.role.code())
+                .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
+                .bind::<Nullable<Text>, _>(change.reference.as_deref())
+                .bind::<Nullable<Text>, _>(change.note.as_deref())
+                .bind::<Timestamp, _>(to_db(change.at))
+        };
+    }
     macro_rules! run {
         ($m:ty) => {
-            fixed::<$m, _>(|q| {
-                q.bind::<Text, _>(benefit.to_string())
-                    .bind::<BigInt, _>(change.amount)
-                    .bind::<Text, _>(id.to_string())
-                    .bind::<Text, _>(change.kind.code())
-                    .bind::<BigInt, _>(quantity_delta)
-                    .bind::<BigInt, _>(used_delta)
-                    .bind::<Text, _>(&change.actor.subject)
-                    .bind::<Text, _>(change.actor.role.code())
-                    .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
-                    .bind::<Nullable<Text>, _>(change.reference.as_deref())
-                    .bind::<Nullable<Text>, _>(change.note.as_deref())
-                    .bind::<Timestamp, _>(to_db(change.at))
-            })
-            .get_result::<Appended>(conn)
+            fixed::<$m, _>(|q| ledger_binds!(q)).get_result::<Appended>(conn)
         };
         ($m:ty, $event:expr) => {
             fixed::<$m, _>(|q| {
-                q.bind::<Text, _>(benefit.to_string())
-                    .bind::<BigInt, _>(change.amount)
-                    .bind::<Text, _>(id.to_string())
-                    .bind::<Text, _>(change.kind.code())
-                    .bind::<BigInt, _>(quantity_delta)
-                    .bind::<BigInt, _>(used_delta)
-                    .bind::<Text, _>(&change.actor.subject)
-                    .bind::<Text, _>(change.actor.role.code())
-                    .bind::<Nullable<Text>, _>(change.actor.partner.map(|p| p.to_string()))
-                    .bind::<Nullable<Text>, _>(change.reference.as_deref())
-                    .bind::<Nullable<Text>, _>(change.note.as_deref())
-                    .bind::<Timestamp, _>(to_db(change.at))
+                ledger_binds!(q)
                     .bind::<Text, _>($event.id.to_string())
                     .bind::<Nullable<Text>, _>($event.organization_id.map(|o| o.to_string()))
                     .bind::<Text, _>(&$event.actor.subject)
