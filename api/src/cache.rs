@@ -11,6 +11,7 @@
 //!
 //! Tokens are still verified on every request; refusals are never kept.
 
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use domain::auth::PrincipalKind;
@@ -49,12 +50,29 @@ pub struct Validity {
     pub until: Option<DateTime<Utc>>,
 }
 
-/// A kept answer: a [`Validity`] that had a stamp, and the body.
+/// A list's answer: its body and the weak entity tag of its bytes, computed once when it is
+/// read rather than on each serving (a digest of several KiB was a tenth of the time of a
+/// kept answer's request).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: Bytes,
+    pub etag: HeaderValue,
+}
+
+impl Answer {
+    pub fn new(body: Bytes) -> Self {
+        let etag = HeaderValue::from_str(&crate::conventions::digest_tag(&body))
+            .expect("a digest tag is visible ASCII");
+        Self { body, etag }
+    }
+}
+
+/// A kept answer: a [`Validity`] that had a stamp, and the answer.
 struct Kept {
     stamp: Stamp,
     read_at: DateTime<Utc>,
     until: Option<DateTime<Utc>>,
-    body: Bytes,
+    answer: Answer,
 }
 
 impl Kept {
@@ -133,7 +151,7 @@ impl ListCache {
     }
 
     /// The kept answer for `key`, if it is still exactly current.
-    pub fn get(&self, key: &AnswerKey, changes: &Changes, now: DateTime<Utc>) -> Option<Bytes> {
+    pub fn get(&self, key: &AnswerKey, changes: &Changes, now: DateTime<Utc>) -> Option<Answer> {
         let found = self.current(key, changes, now);
         let counter = if found.is_some() {
             &self.served
@@ -144,18 +162,18 @@ impl ListCache {
         found
     }
 
-    fn current(&self, key: &AnswerKey, changes: &Changes, now: DateTime<Utc>) -> Option<Bytes> {
+    fn current(&self, key: &AnswerKey, changes: &Changes, now: DateTime<Utc>) -> Option<Answer> {
         if self.capacity == 0 {
             return None;
         }
         let kept = self.kept.read().unwrap_or_else(PoisonError::into_inner);
         let entry = kept.get(key)?;
-        (changes.unchanged_since(entry.stamp) && entry.covers(now)).then(|| entry.body.clone())
+        (changes.unchanged_since(entry.stamp) && entry.covers(now)).then(|| entry.answer.clone())
     }
 
-    /// Keeps `body` as the answer for `key`, if it was read with nothing written under way
-    /// and nothing has been written since.
-    pub fn keep(&self, key: AnswerKey, validity: Validity, changes: &Changes, body: Bytes) {
+    /// Keeps `answer` for `key`, if it was read with nothing written under way and nothing
+    /// has been written since.
+    pub fn keep(&self, key: AnswerKey, validity: Validity, changes: &Changes, answer: Answer) {
         let Some(stamp) = validity.stamp else {
             return;
         };
@@ -175,7 +193,7 @@ impl ListCache {
                 stamp,
                 read_at: validity.read_at,
                 until: validity.until,
-                body,
+                answer,
             },
         );
     }

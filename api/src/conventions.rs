@@ -24,7 +24,7 @@ pub fn none_match(if_none_match: &str, etag: &str) -> bool {
 
 /// A weak entity tag of an answer's bytes: equal bytes, equal tag (weak, because the answer
 /// may be compressed on the way).
-fn digest_tag(body: &[u8]) -> String {
+pub(crate) fn digest_tag(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(body);
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();

@@ -1,7 +1,7 @@
 use super::list_schema;
 use crate::access::{acting_on_account, benefit_for, portfolio_until};
 use crate::auth::Caller;
-use crate::cache::{AnswerKey, Validity, View};
+use crate::cache::{Answer, AnswerKey, Validity, View};
 use crate::context::RequestContext;
 use crate::error::{ApiError, Fields};
 use crate::extract::{blocking, page_in_memory, page_start, ListQuery};
@@ -442,8 +442,8 @@ impl PortfolioRead {
         L: Serialize,
     {
         let Self { caller, key, page } = self;
-        if let Some(body) = state.cache.get(&key, state.db.changes(), state.now()) {
-            return Ok(json_answer(body));
+        if let Some(answer) = state.cache.get(&key, state.db.changes(), state.now()) {
+            return Ok(json_answer(answer));
         }
         let (id, language) = (key.account, key.language);
         let reader = state.clone();
@@ -483,18 +483,19 @@ impl PortfolioRead {
             tracing::error!(error = %e, "a list could not be serialized");
             ApiError::internal()
         })?;
-        let body = Bytes::from(body);
+        let answer = Answer::new(Bytes::from(body));
         state
             .cache
-            .keep(key, validity, state.db.changes(), body.clone());
-        Ok(json_answer(body))
+            .keep(key, validity, state.db.changes(), answer.clone());
+        Ok(json_answer(answer))
     }
 }
 
-fn json_answer(body: Bytes) -> HttpResponse {
+fn json_answer(answer: Answer) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(header::ContentType::json())
-        .body(body)
+        .insert_header((header::ETAG, answer.etag))
+        .body(answer.body)
 }
 
 /// A code the catalog does not hold: a refusal, not a malformed body (the catalog is data).
