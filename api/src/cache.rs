@@ -242,11 +242,14 @@ mod tests {
             key(Language::En),
             validity,
             changes,
-            Bytes::from_static(b"[1]"),
+            Answer::new(Bytes::from_static(b"[1]")),
         );
+        let served = answers.get(&key(Language::En), changes, at(1)).unwrap();
+        assert_eq!(served.body, &b"[1]"[..]);
         assert_eq!(
-            answers.get(&key(Language::En), changes, at(1)).as_deref(),
-            Some(&b"[1]"[..])
+            served.etag,
+            crate::conventions::digest_tag(b"[1]").as_str(),
+            "the tag of its bytes"
         );
         assert!(answers.get(&key(Language::En), changes, at(4)).is_some());
         assert!(
@@ -282,7 +285,12 @@ mod tests {
             until: None,
         };
         let answers = ListCache::new(1);
-        answers.keep(key(Language::En), validity, changes, Bytes::new());
+        answers.keep(
+            key(Language::En),
+            validity,
+            changes,
+            Answer::new(Bytes::new()),
+        );
         assert!(
             answers.get(&key(Language::En), changes, at(1)).is_none(),
             "no stamp"
@@ -292,13 +300,28 @@ mod tests {
             stamp: changes.stamp(&[persistence::Scope::Account(Uuid::nil())]),
             ..validity
         };
-        none.keep(key(Language::En), validity, changes, Bytes::new());
+        none.keep(
+            key(Language::En),
+            validity,
+            changes,
+            Answer::new(Bytes::new()),
+        );
         assert!(
             none.get(&key(Language::En), changes, at(1)).is_none(),
             "off"
         );
-        answers.keep(key(Language::En), validity, changes, Bytes::new());
-        answers.keep(key(Language::Fr), validity, changes, Bytes::new());
+        answers.keep(
+            key(Language::En),
+            validity,
+            changes,
+            Answer::new(Bytes::new()),
+        );
+        answers.keep(
+            key(Language::Fr),
+            validity,
+            changes,
+            Answer::new(Bytes::new()),
+        );
         assert!(answers.get(&key(Language::Fr), changes, at(1)).is_some());
         assert!(
             answers.get(&key(Language::En), changes, at(1)).is_none(),
