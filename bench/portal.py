@@ -172,8 +172,29 @@ if PG:
                                        f"-T{DURATION}", "-f", script, PG], text=True, stderr=subprocess.DEVNULL)
         return float([l for l in out.splitlines() if l.startswith("tps = ")][0].split()[2])
 
+    def pgbench_paced(script, rate):
+        """p50 and p99 (ms) of pgbench's transactions arriving at `rate` a second (Poisson, as
+        pgbench -R schedules them), from its per-transaction log: the machine's own floor for
+        a latency at that rate."""
+        prefix = f"{WORK}/pgbench-log"
+        subprocess.check_call(["pgbench", "-n", "-M", "prepared", f"-c{CONNECTIONS}", "-j2",
+                               f"-T{DURATION}", f"-R{rate}", "--log", f"--log-prefix={prefix}",
+                               "-f", script, PG], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        latencies = []
+        for name in os.listdir(WORK):
+            if name.startswith("pgbench-log"):
+                with open(f"{WORK}/{name}") as f:
+                    latencies += [int(line.split()[2]) / 1000 for line in f if line.strip()]
+                os.remove(f"{WORK}/{name}")
+        latencies.sort()
+        return latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+
     read = pgbench(f"{WORK}/read.sql")
     write = pgbench(f"{WORK}/write.sql")
+    floor50, floor99 = pgbench_paced(f"{WORK}/write.sql", int(spread / 2))
+    print(f"pgbench's write transaction at the consumptions' half rate ({int(spread / 2)}/s): "
+          f"p50 {floor50:.2f} ms, p99 {floor99:.2f} ms (this machine's floor for that figure; "
+          f"consumptions: p50 {p_c.get('50%', 0):.2f} ms, p99 {p_c.get('99%', 0):.2f} ms)", flush=True)
     print(f"pgbench one-SELECT read of a random account's benefits: {read:.0f} tps; the list (reads only) = "
           f"{100 * alone / read:.0f}% of it (target >= 50% with KEPT_ANSWERS=0)", flush=True)
     print(f"pgbench BEGIN; conditional UPDATE; INSERT; COMMIT: {write:.0f} tps; spread consumptions = "
