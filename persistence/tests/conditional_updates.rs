@@ -5,18 +5,14 @@
 
 mod support;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use domain::auth::{Actor, Role};
-use domain::benefit::Grant;
 use domain::catalog::builtin_catalog;
 use domain::error::WriteError;
-use domain::ids::BenefitId;
 use domain::ledger::{EntryKind, Figures};
 use domain::metering::{Change, LedgerStore};
-use domain::ports::{BenefitRepository, CatalogRepository};
-use domain::values::Quantity;
+use domain::ports::CatalogRepository;
 use persistence::Database;
-use uuid::Uuid;
 
 fn database(dir: &tempfile::TempDir) -> Database {
     let url = support::database_url(dir);
@@ -24,24 +20,6 @@ fn database(dir: &tempfile::TempDir) -> Database {
     db.migrate().unwrap();
     db.install_catalog(&builtin_catalog()).unwrap();
     db
-}
-
-fn granted(db: &Database, quantity: i64, actor: &Actor) -> BenefitId {
-    let now = Utc::now();
-    let account = support::account(db);
-    let catalog = builtin_catalog();
-    let grant = Grant::new(
-        catalog.find("planning_services").unwrap(),
-        Some(Quantity::new(quantity).unwrap()),
-        now,
-        now + Duration::days(30),
-        vec![],
-        now,
-    )
-    .unwrap();
-    let id = BenefitId(Uuid::new_v4());
-    db.grant(account, id, &grant, None, actor, now).unwrap();
-    id
 }
 
 #[test]
@@ -53,7 +31,7 @@ fn the_database_accepts_a_change_exactly_when_the_domain_does() {
         role: Role::Operator,
         partner: None,
     };
-    let benefit = granted(&db, 6, &actor);
+    let (_, benefit) = support::granted(&db, 6, &actor);
     let mut figures = Figures {
         quantity: 6,
         used: 0,

@@ -6,10 +6,9 @@
 
 mod support;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 use domain::audit::{AuditAction, AuditEvent, TargetKind};
 use domain::auth::{Actor, Role};
-use domain::benefit::Grant;
 use domain::catalog::builtin_catalog;
 use domain::error::{StorageError, WriteError};
 use domain::idempotency::{IdempotencyKey, StoredResponse};
@@ -18,7 +17,6 @@ use domain::ledger::EntryKind;
 use domain::metering::{Change, LedgerStore};
 use domain::page::PageRequest;
 use domain::ports::{BenefitRepository, CatalogRepository, DirectoryRepository, RecordsRepository};
-use domain::values::Quantity;
 use persistence::{Database, KeyState};
 use uuid::Uuid;
 
@@ -40,22 +38,9 @@ fn operator() -> Actor {
 
 /// A benefit of 5 planning days, and its account's organization.
 fn granted(db: &Database) -> (OrganizationId, AccountId, BenefitId) {
-    let now = Utc::now();
-    let account = support::account(db);
+    let (account, benefit) = support::granted(db, 5, &operator());
     let org = db.account(account).unwrap().unwrap().organization_id;
-    let grant = Grant::new(
-        builtin_catalog().find("planning_services").unwrap(),
-        Some(Quantity::new(5).unwrap()),
-        now,
-        now + Duration::days(30),
-        vec![],
-        now,
-    )
-    .unwrap();
-    let id = BenefitId(Uuid::new_v4());
-    db.grant(account, id, &grant, None, &operator(), now)
-        .unwrap();
-    (org, account, id)
+    (org, account, benefit)
 }
 
 fn line(org: OrganizationId, account: AccountId, benefit: BenefitId) -> AuditEvent {

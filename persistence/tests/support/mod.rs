@@ -48,3 +48,29 @@ pub fn account(db: &Database) -> AccountId {
     .unwrap();
     account
 }
+
+/// A new account (as [`account`]) holding `quantity` planning days granted by `actor` for 30
+/// days from now.
+pub fn granted(
+    db: &Database,
+    quantity: i64,
+    actor: &domain::auth::Actor,
+) -> (AccountId, domain::ids::BenefitId) {
+    use domain::ports::BenefitRepository;
+    let now = Utc::now();
+    let account = account(db);
+    let grant = domain::benefit::Grant::new(
+        domain::catalog::builtin_catalog()
+            .find("planning_services")
+            .unwrap(),
+        Some(domain::values::Quantity::new(quantity).unwrap()),
+        now,
+        now + chrono::Duration::days(30),
+        vec![],
+        now,
+    )
+    .unwrap();
+    let id = domain::ids::BenefitId(Uuid::new_v4());
+    db.grant(account, id, &grant, None, actor, now).unwrap();
+    (account, id)
+}
