@@ -4,7 +4,8 @@ N purchasing accounts with 4 benefits each; "your benefits" read spread over the
 consumptions spread over one benefit per account, both paced, for DURATION seconds; the
 server's resident memory sampled every 10 s. At the end: errors (non-2xx, socket errors) must
 be 0, memory flat after the warm-up, and every benefit's ledger must agree with its figures,
-their `used` summing to the consumptions answered 201. Exit 1 when one of these fails.
+their `used` summing to the consumptions answered 201 (plus at most one a connection still in
+flight when wrk stopped). Exit 1 when one of these fails.
 Usage: soak.py BASE BIN SERVER_PID DURATION_S ACCOUNTS READ_RATE WRITE_RATE
 """
 import concurrent.futures, http.client, json, os, subprocess, sys, tempfile, threading, time, uuid
@@ -14,6 +15,7 @@ DURATION, ACCOUNTS, READ_RATE, WRITE_RATE = (int(a) for a in sys.argv[4:8])
 HOST, PORT = BASE.removeprefix("http://").split(":")
 TYPES = ["problem_resolution_phone", "problem_resolution_web", "planning_services", "e_learning"]
 WARMUP = min(60, DURATION // 5)
+WRITE_CONNECTIONS = 16
 WORK = tempfile.mkdtemp()
 local = threading.local()
 
@@ -77,7 +79,7 @@ def wrk(ids, template, rate, connections, method="GET"):
 
 
 reads = wrk("accounts", "/api/v1/accounts/{id}/benefits", READ_RATE, 32)
-writes = wrk("one", "/api/v1/benefits/{id}/consumptions", WRITE_RATE, 16, "POST")
+writes = wrk("one", "/api/v1/benefits/{id}/consumptions", WRITE_RATE, WRITE_CONNECTIONS, "POST")
 samples, started = [], time.time()
 while time.time() - started < DURATION:
     time.sleep(10 - (time.time() - started) % 10)
@@ -119,9 +121,15 @@ with concurrent.futures.ThreadPoolExecutor(8) as pool:
     calcs = list(pool.map(lambda b: call("GET", f"/api/v1/benefits/{b}/calculation", admin), [b for _, b in made]))
 used = sum(c["used"] for c in calcs)
 agree = all(c["ledger_agrees"] for c in calcs)
+# wrk stops at its deadline without reading the answers still on their way: each of its
+# connections may have one consumption the server committed and wrk never counted (a soak on
+# PostgreSQL once ended with used one above the count). So nothing answered 201 may be
+# missing, and at most one a connection may be uncounted.
+uncounted = used - answered["consumptions"]
 print(f"ledger: {sum(c['ledger_agrees'] for c in calcs)}/{len(calcs)} benefits agree; used sums to {used}, "
-      f"consumptions answered 201: {answered['consumptions']}", flush=True)
-if not agree or used != answered["consumptions"]:
+      f"consumptions answered 201: {answered['consumptions']} (in flight when wrk stopped: {uncounted}, "
+      f"at most {WRITE_CONNECTIONS})", flush=True)
+if not agree or not 0 <= uncounted <= WRITE_CONNECTIONS:
     failed.append("ledger")
 print("SOAK " + ("PASSED" if not failed else "FAILED: " + ", ".join(failed)), flush=True)
 sys.exit(1 if failed else 0)
