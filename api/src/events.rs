@@ -180,15 +180,6 @@ async fn feed(
     }
 }
 
-/// How long the sequencer waits after a run that numbered lines before the next. A run is a
-/// write transaction of its own (its commit waits for a WAL flush like the writers'); run
-/// after every commit, under a steady flow of consumptions it numbered one or two lines a
-/// run, and its transactions lengthened the writers' (consumptions at 700/s on PostgreSQL:
-/// p50 3.1–3.3 ms run after every commit, 2.0–2.2 ms with a 25 ms pause). An event reaches
-/// the streams and webhooks at most this much later; a stream that starts "from now on"
-/// numbers what waits itself ([`persistence::Database::sequence_events_now`]).
-const BATCH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(20);
-
 /// PostgreSQL: numbers the committed audit lines as events ([`persistence::Database::sequence_events`]),
 /// woken by every commit this server makes or hears of and at least once a second, until
 /// `stop` turns true. Every server runs one; one numbers at a time.
@@ -206,14 +197,7 @@ pub fn spawn_sequencer(
             };
             match numbered {
                 Ok(n) if n >= 5000 => continue, // more may wait
-                Ok(0) => {}
-                Ok(_) => {
-                    // The commits of the next moment are numbered together (see BATCH_INTERVAL).
-                    tokio::select! {
-                        () = tokio::time::sleep(BATCH_INTERVAL) => {}
-                        _ = stop.changed() => return,
-                    }
-                }
+                Ok(_) => {}
                 Err(e) => tracing::warn!(code = e.code, "events could not be numbered"),
             }
             tokio::select! {
