@@ -85,8 +85,8 @@ pub fn record(
     let Authorized { held, actor } = authorized;
     let (action, kind, amount) = change.audited();
     // The audit line first: the change then holds the benefit's row lock for as short a time
-    // as possible (on PostgreSQL the line itself is written just before the commit, see
-    // persistence::repositories::events).
+    // as possible (on PostgreSQL the line is held back and written in the change's own
+    // statement, see persistence::Tx).
     tx.audit(&audit::on_account(
         &actor,
         &held.account,

@@ -135,6 +135,8 @@ impl Tx<'_> {
             k::created_at.eq(at),
             k::claimed_at.eq(at),
         );
+        // The same statement on both: `ON CONFLICT` does not compile through the
+        // MultiConnection backend, only on each backend's own connection.
         let written = match &mut *self.conn {
             DbConnection::Postgresql(conn) => diesel::insert_into(k::idempotency_keys)
                 .values(row)
