@@ -190,3 +190,52 @@ fn a_key_keeps_the_first_answer_kept_for_it() {
         db.write(|tx| tx.check_key("scope", &key, "print", now));
     assert_eq!(replay.unwrap(), KeyState::Replay(answer("first")));
 }
+
+/// The line that rides in the ledger change's statement (PostgreSQL) is stored whole: who
+/// acted and for which partner, what, on what, the detail in both languages and when.
+#[test]
+fn a_line_written_with_a_change_keeps_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let (org, account, benefit) = granted(&db);
+    let partner = domain::ids::PartnerId(Uuid::new_v4());
+    let actor = Actor {
+        subject: "partner-user".into(),
+        role: Role::Partner,
+        partner: Some(partner),
+    };
+    let event = AuditEvent {
+        actor: actor.clone(),
+        detail: Some(domain::Localized::new(
+            "Consumption: +2 days",
+            "Consommation : +2 jours",
+        )),
+        at: Utc::now(),
+        ..line(org, account, benefit)
+    };
+    db.write(|tx| -> Result<(), Failed> {
+        tx.audit(&event)?;
+        tx.record(benefit, consume(2, &actor))
+            .map_err(|_| Failed::Refused)?;
+        Ok(())
+    })
+    .unwrap();
+    let stored = db
+        .audit_events(org, &PageRequest::new(Some(200), None).unwrap())
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|e| e.id == event.id)
+        .expect("the line is written");
+    assert_eq!(stored.organization_id, event.organization_id);
+    assert_eq!(stored.actor, event.actor, "the partner it acted for, too");
+    assert_eq!(stored.action, event.action);
+    assert_eq!(stored.target_kind, event.target_kind);
+    assert_eq!(stored.target_id, event.target_id);
+    assert_eq!(stored.detail, event.detail);
+    assert_eq!(
+        stored.at.timestamp_micros(),
+        event.at.timestamp_micros(),
+        "to the microsecond both databases keep"
+    );
+}
