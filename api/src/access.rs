@@ -196,10 +196,23 @@ pub fn portfolio_until(
     id: AccountId,
     action: Action,
 ) -> Result<(Portfolio, Option<DateTime<Utc>>), ApiError> {
-    let portfolio = state
-        .db
-        .portfolio(id)?
-        .ok_or_else(|| Resource::Account.not_found())?;
+    let portfolio = state.db.portfolio(id)?;
+    let until = authorize_on_portfolio(state, caller, portfolio.as_ref(), action)?;
+    Ok((
+        portfolio.ok_or_else(|| Resource::Account.not_found())?,
+        until,
+    ))
+}
+
+/// Decides `action` on a portfolio read already (`None`: no such account), with when the
+/// decision stops holding by time alone. Blocking only when [`decides_in_memory`] is false.
+pub fn authorize_on_portfolio(
+    state: &AppState,
+    caller: &Principal,
+    portfolio: Option<&Portfolio>,
+    action: Action,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let portfolio = portfolio.ok_or_else(|| Resource::Account.not_found())?;
     let (_, until) = decide(
         state,
         caller,
@@ -208,7 +221,13 @@ pub fn portfolio_until(
         Resource::Account,
         None,
     )?;
-    Ok((portfolio, until))
+    Ok(until)
+}
+
+/// Whether deciding `action` for `caller` reads nothing from the database (everyone but a
+/// partner, whose permission is looked up), so it may run on the async runtime.
+pub fn decides_in_memory(caller: &Principal, action: Action) -> bool {
+    !needs_permission_lookup(caller, action)
 }
 
 /// The calling partner, for the operations on a partner's own resources (`/partners/me/…`);

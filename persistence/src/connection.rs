@@ -25,6 +25,9 @@ pub struct Database {
     batch: Option<crate::sqlite::batch::BatchWriter>,
     /// The writes committed, for caches of answers (see [`crate::write_counter`]).
     changes: std::sync::Arc<crate::write_counter::Changes>,
+    /// PostgreSQL: the readers that stay on the request's thread (see
+    /// [`crate::postgres::reader`]).
+    pub(crate) reader: Option<crate::postgres::reader::Reader>,
 }
 
 /// The pool's connections now (for `/metrics`).
@@ -79,6 +82,9 @@ impl Database {
         let backend = url.backend();
         // SQLite: one writer turn for the process, the group-commit writer and the
         // checkpointer; PostgreSQL: a listener for the other servers' commits.
+        let reader = listener_tls
+            .clone()
+            .map(crate::postgres::reader::Reader::new);
         let (writer, batch, changes) = match (&url, listener_tls) {
             (DatabaseUrl::Postgres(_), Some(tls)) => {
                 (None, None, crate::postgres::notify::start(tls))
@@ -101,6 +107,7 @@ impl Database {
             writer,
             batch,
             changes,
+            reader,
         })
     }
 

@@ -1,5 +1,7 @@
 use super::list_schema;
-use crate::access::{acting_on_account, benefit_for, portfolio_until};
+use crate::access::{
+    acting_on_account, authorize_on_portfolio, benefit_for, decides_in_memory, Resource,
+};
 use crate::auth::Caller;
 use crate::cache::{Answer, AnswerKey, Validity, View};
 use crate::context::RequestContext;
@@ -21,13 +23,13 @@ use domain::benefit::{
 use domain::catalog::{BenefitType, Catalog};
 use domain::entities::PurchasingAccount;
 use domain::horizon::{earliest, time_horizon};
-use domain::ids::{AccountId, BenefitId};
+use domain::ids::{AccountId, BenefitId, OrganizationId};
 use domain::page::PageRequest;
 use domain::ports::{BenefitRepository, DirectoryRepository, Portfolio, VoucherRepository};
 use domain::values::{DomainName, Name, Quantity};
 use domain::voucher::{days_expiring_soon, VoucherExpiry};
 use domain::Language;
-use persistence::Scope;
+use persistence::{Scope, Stamp};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -446,38 +448,20 @@ impl PortfolioRead {
             return Ok(json_answer(answer));
         }
         let (id, language) = (key.account, key.language);
-        let reader = state.clone();
-        let (items, validity) = blocking(move || {
-            // Before the reads: a write of the account or of its organization that starts
-            // after this makes the answer stale. The account's organization never changes:
-            // it is read once per account. Nothing of this when no answer is kept.
-            let org = match reader.cache.organization_of(id) {
-                Some(org) => Some(org),
-                None if reader.cache.keeps() => reader.db.account(id)?.map(|a| a.organization_id),
-                None => None,
-            };
-            let stamp = org.and_then(|org| {
-                reader.db.changes().stamp(&[
-                    Scope::Account(id.as_uuid()),
-                    Scope::Organization(org.as_uuid()),
-                ])
-            });
-            let now = reader.now();
-            let (portfolio, access_until) =
-                portfolio_until(&reader, &caller, id, Action::ReadOrganization)?;
-            reader
-                .cache
-                .remember_organization(id, portfolio.account.organization_id);
-            let items = render(&reader, &portfolio, language, now)?;
-            let shown_until = time_horizon(&portfolio.benefits, &portfolio.voucher_expiries, now);
-            let validity = Validity {
-                stamp,
-                read_at: now,
-                until: earliest(shown_until, access_until),
-            };
-            Ok((items, validity))
-        })
-        .await?;
+        let read = match read_in_place(&state, &caller, id, language, render).await {
+            Some(read) => read,
+            None => {
+                let reader = state.clone();
+                blocking(move || {
+                    let stamp = stamp_before_read(&reader, id)?;
+                    let now = reader.now();
+                    let portfolio = reader.db.portfolio(id)?;
+                    finish_read(&reader, &caller, portfolio, (stamp, now), language, render)
+                })
+                .await
+            }
+        };
+        let (items, validity) = read?;
         let (items, next_cursor) = page_in_memory(items, &page);
         let body = serde_json::to_vec(&wrap(items, next_cursor)).map_err(|e| {
             tracing::error!(error = %e, "a list could not be serialized");
@@ -489,6 +473,101 @@ impl PortfolioRead {
             .keep(key, validity, state.db.changes(), answer.clone());
         Ok(json_answer(answer))
     }
+}
+
+/// The stamp of what an answer about account `id` rests on, taken before its reads: a write of
+/// the account or of its organization that starts after this makes the answer stale. The
+/// account's organization never changes: it is read once per account. Nothing of this when
+/// no answer is kept. Blocking the first time an account is met.
+fn stamp_before_read(state: &AppState, id: AccountId) -> Result<Option<Stamp>, ApiError> {
+    let org = match state.cache.organization_of(id) {
+        Some(org) => Some(org),
+        None if state.cache.keeps() => state.db.account(id)?.map(|a| a.organization_id),
+        None => None,
+    };
+    Ok(org.and_then(|org| stamp_of(state, id, org)))
+}
+
+fn stamp_of(state: &AppState, id: AccountId, org: OrganizationId) -> Option<Stamp> {
+    state.db.changes().stamp(&[
+        Scope::Account(id.as_uuid()),
+        Scope::Organization(org.as_uuid()),
+    ])
+}
+
+/// The list read without leaving the worker's thread where the database allows it
+/// (PostgreSQL: [`persistence::Database::portfolio_in_place`]): `None` when it does not, when
+/// the account's organization is not known yet, or when that read failed (the caller reads
+/// through the pool instead). The decision and the rendering stay on the thread unless they
+/// need the database (a partner's permission, a type another server added to the catalog).
+async fn read_in_place<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    caller: &Principal,
+    id: AccountId,
+    language: Language,
+    render: Render<T>,
+) -> Option<Result<(Vec<T>, Validity), ApiError>> {
+    let stamp = match state.cache.organization_of(id) {
+        Some(org) => stamp_of(state, id, org),
+        None if state.cache.keeps() => return None,
+        None => None,
+    };
+    let now = state.now();
+    let portfolio = match state.db.portfolio_in_place(id).await? {
+        Ok(portfolio) => portfolio,
+        Err(e) => {
+            tracing::warn!(error = %e.0, "reading through the pool instead");
+            return None;
+        }
+    };
+    let catalog = state.catalog();
+    let covered = portfolio.as_ref().is_none_or(|p| {
+        p.benefits
+            .iter()
+            .all(|b| catalog.get(&b.type_code).is_some())
+    });
+    if covered && decides_in_memory(caller, Action::ReadOrganization) {
+        return Some(finish_read(
+            state,
+            caller,
+            portfolio,
+            (stamp, now),
+            language,
+            render,
+        ));
+    }
+    let (state, caller) = (state.clone(), caller.clone());
+    Some(
+        blocking(move || finish_read(&state, &caller, portfolio, (stamp, now), language, render))
+            .await,
+    )
+}
+
+/// A list's items from its account's portfolio read at `now` (`None`: no such account), and
+/// how long they hold. Blocking unless [`decides_in_memory`] and the catalog covers the
+/// portfolio's types.
+fn finish_read<T>(
+    state: &AppState,
+    caller: &Principal,
+    portfolio: Option<Portfolio>,
+    (stamp, now): (Option<Stamp>, DateTime<Utc>),
+    language: Language,
+    render: Render<T>,
+) -> Result<(Vec<T>, Validity), ApiError> {
+    let access_until =
+        authorize_on_portfolio(state, caller, portfolio.as_ref(), Action::ReadOrganization)?;
+    let portfolio = portfolio.ok_or_else(|| Resource::Account.not_found())?;
+    state
+        .cache
+        .remember_organization(portfolio.account.id, portfolio.account.organization_id);
+    let items = render(state, &portfolio, language, now)?;
+    let shown_until = time_horizon(&portfolio.benefits, &portfolio.voucher_expiries, now);
+    let validity = Validity {
+        stamp,
+        read_at: now,
+        until: earliest(shown_until, access_until),
+    };
+    Ok((items, validity))
 }
 
 fn json_answer(answer: Answer) -> HttpResponse {

@@ -62,6 +62,23 @@ pub(crate) struct PortfolioLine {
     pub voucher_days: Option<i64>,
 }
 
+/// The statement, `$1` the account and `$2` the stored code of an assigned voucher; shared by
+/// the pool's connections (below) and the async readers ([`crate::postgres::reader`]). The
+/// account's domains are aggregated once, behind OFFSET 0 (which keeps the planner from
+/// pulling the subquery up and aggregating them again for every benefit).
+pub(crate) const SELECT: &str = "SELECT a.id AS account_id, a.organization_id, \
+    a.name AS account_name, a.agreement_number, a.sa_id, a.program_code, \
+    a.created_at AS account_created_at, a.domains, b.id AS benefit_id, b.type_code, b.unit, \
+    b.quantity, b.used, b.valid_from, b.expires_at, b.access_code, b.calculation_inputs, \
+    b.created_at AS benefit_created_at, b.version, \
+    v.expires_at AS voucher_expires_at, v.days AS voucher_days \
+    FROM (SELECT pa.*, ARRAY(SELECT d.domain FROM authorized_domains d \
+          WHERE d.account_id = pa.id ORDER BY d.domain) AS domains \
+          FROM purchasing_accounts pa WHERE pa.id = $1 OFFSET 0) a \
+    LEFT JOIN benefits b ON b.account_id = a.id \
+    LEFT JOIN vouchers v ON v.benefit_id = b.id AND v.status = $2 \
+    ORDER BY b.created_at, b.id";
+
 #[derive(QueryId)]
 struct PortfolioQuery {
     account: String,
@@ -76,27 +93,13 @@ impl RunQueryDsl<PgConnection> for PortfolioQuery {}
 
 impl QueryFragment<Pg> for PortfolioQuery {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // The account's domains are aggregated once, behind OFFSET 0 (which keeps the planner
-        // from pulling the subquery up and aggregating them again for every benefit).
-        out.push_sql(
-            "SELECT a.id AS account_id, a.organization_id, a.name AS account_name, \
-             a.agreement_number, a.sa_id, a.program_code, a.created_at AS account_created_at, \
-             a.domains, b.id AS benefit_id, b.type_code, b.unit, b.quantity, b.used, \
-             b.valid_from, b.expires_at, b.access_code, b.calculation_inputs, \
-             b.created_at AS benefit_created_at, b.version, \
-             v.expires_at AS voucher_expires_at, v.days AS voucher_days \
-             FROM (SELECT pa.*, ARRAY(SELECT d.domain FROM authorized_domains d \
-                   WHERE d.account_id = pa.id ORDER BY d.domain) AS domains \
-                   FROM purchasing_accounts pa WHERE pa.id = ",
-        );
+        let (head, rest) = SELECT.split_once("$1").expect("the account's placeholder");
+        let (middle, tail) = rest.split_once("$2").expect("the status' placeholder");
+        out.push_sql(head);
         out.push_bind_param::<Text, _>(&self.account)?;
-        out.push_sql(
-            " OFFSET 0) a \
-             LEFT JOIN benefits b ON b.account_id = a.id \
-             LEFT JOIN vouchers v ON v.benefit_id = b.id AND v.status = ",
-        );
+        out.push_sql(middle);
         out.push_bind_param::<Text, _>(&self.assigned)?;
-        out.push_sql(" ORDER BY b.created_at, b.id");
+        out.push_sql(tail);
         Ok(())
     }
 }

@@ -69,6 +69,7 @@ pub enum TlsError {
 }
 
 /// The listener's connection settings: the URL for tokio-postgres and its TLS connector.
+#[derive(Clone)]
 pub(crate) struct ListenerTls {
     pub(crate) url: String,
     pub(crate) mode: SslMode,

@@ -304,6 +304,22 @@ impl BenefitRepository for Database {
     }
 }
 
+impl Database {
+    /// [`BenefitRepository::portfolio`] without blocking, on PostgreSQL: read on the calling
+    /// thread's own connection ([`crate::postgres::reader`]). `None` on SQLite, which reads
+    /// in-process through the pool. Must run on a tokio runtime.
+    pub async fn portfolio_in_place(
+        &self,
+        account: AccountId,
+    ) -> Option<Result<Option<Portfolio>, StorageError>> {
+        let reader = self.reader.as_ref()?;
+        let lines = reader
+            .portfolio(account.to_string(), VoucherStatus::Assigned.code())
+            .await;
+        Some(lines.and_then(portfolio_of_lines))
+    }
+}
+
 /// Gathers the lines of PostgreSQL's one-statement portfolio: the account from the first,
 /// each benefit once (its lines follow one another), each assigned voucher of a line.
 fn portfolio_of_lines(

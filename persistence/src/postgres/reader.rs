@@ -1,0 +1,135 @@
+//! PostgreSQL: "your benefits" read without leaving the request's thread. The pool's
+//! connections are blocking (libpq through diesel), so every read through them hops from the
+//! async worker to a blocking thread and back, and waits for its own round trip on a
+//! connection of its own: on a 2-core machine half of a list read's CPU went to those thread
+//! switches (perf). Here each actix worker thread keeps one tokio-postgres connection of its
+//! own, driven by that thread's runtime, and the reads of all its requests are pipelined on
+//! it: the statement goes out from the request's own task, and its answer wakes that task.
+//!
+//! Written by hand because no pool crate keeps a connection per runtime thread (deadpool and
+//! bb8 hand connections across threads, which is the switch this removes). A connection that
+//! fails is dropped and made again on the next read; the caller then reads through the pool,
+//! so a failure here costs a request nothing but time.
+
+use crate::postgres::portfolio::{PortfolioLine, SELECT};
+use crate::postgres::tls::ListenerTls;
+use domain::error::StorageError;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio_postgres::{Client, Row, Statement};
+
+/// How the readers' connections show in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "sa-benefits-reader";
+
+/// Tells one database's readers from another's on the same thread (tests run many servers in
+/// one process).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Opens and keeps one connection per thread that reads through it.
+#[derive(Clone)]
+pub(crate) struct Reader {
+    id: u64,
+    tls: Arc<ListenerTls>,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader").field("id", &self.id).finish()
+    }
+}
+
+/// A thread's connection, once made.
+struct Link {
+    client: Client,
+    portfolio: Statement,
+}
+
+/// A thread's connection, being made or made: the requests that arrive while it is being
+/// made wait for the same one.
+type Slot = Rc<tokio::sync::OnceCell<Link>>;
+
+thread_local! {
+    /// This thread's connection of each reader.
+    static LINKS: RefCell<HashMap<u64, Slot>> = RefCell::new(HashMap::new());
+}
+
+impl Reader {
+    pub(crate) fn new(tls: ListenerTls) -> Self {
+        Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            tls: Arc::new(tls),
+        }
+    }
+
+    /// The lines of `account`'s portfolio (see [`crate::postgres::portfolio`]). Must run on a
+    /// tokio runtime: the connection is driven by a task of the calling thread's runtime.
+    pub(crate) async fn portfolio(
+        &self,
+        account: String,
+        assigned: &'static str,
+    ) -> Result<Vec<PortfolioLine>, StorageError> {
+        let slot = LINKS.with(|links| links.borrow_mut().entry(self.id).or_default().clone());
+        let read = async {
+            let link = slot.get_or_try_init(|| self.connect()).await?;
+            let rows = link
+                .client
+                .query(&link.portfolio, &[&account, &assigned])
+                .await?;
+            rows.iter().map(line).collect::<Result<Vec<_>, _>>()
+        };
+        let result: Result<_, tokio_postgres::Error> = read.await;
+        result.map_err(|e| {
+            // Whatever failed, the next read makes a new connection: a statement error is as
+            // unexpected as a lost connection here (the statement is fixed).
+            LINKS.with(|links| {
+                let mut links = links.borrow_mut();
+                if links.get(&self.id).is_some_and(|s| Rc::ptr_eq(s, &slot)) {
+                    links.remove(&self.id);
+                }
+            });
+            StorageError(format!("PostgreSQL reader: {e}"))
+        })
+    }
+
+    async fn connect(&self) -> Result<Link, tokio_postgres::Error> {
+        let mut config: tokio_postgres::Config = self.tls.url.parse()?;
+        config.application_name(APPLICATION_NAME);
+        let (client, connection) = config.connect(self.tls.connector.clone()).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a PostgreSQL reader's connection ended");
+            }
+        });
+        let portfolio = client.prepare(SELECT).await?;
+        Ok(Link { client, portfolio })
+    }
+}
+
+fn line(row: &Row) -> Result<PortfolioLine, tokio_postgres::Error> {
+    Ok(PortfolioLine {
+        account_id: row.try_get(0)?,
+        organization_id: row.try_get(1)?,
+        account_name: row.try_get(2)?,
+        agreement_number: row.try_get(3)?,
+        sa_id: row.try_get(4)?,
+        program_code: row.try_get(5)?,
+        account_created_at: row.try_get(6)?,
+        domains: row.try_get(7)?,
+        benefit_id: row.try_get(8)?,
+        type_code: row.try_get(9)?,
+        unit: row.try_get(10)?,
+        quantity: row.try_get(11)?,
+        used: row.try_get(12)?,
+        valid_from: row.try_get(13)?,
+        expires_at: row.try_get(14)?,
+        access_code: row.try_get(15)?,
+        calculation_inputs: row.try_get(16)?,
+        benefit_created_at: row.try_get(17)?,
+        version: row.try_get(18)?,
+        voucher_expires_at: row.try_get(19)?,
+        voucher_days: row.try_get(20)?,
+    })
+}
