@@ -178,32 +178,6 @@ pub async fn acting_on_account(
     blocking(move || account_for(&state, &caller, id, action)).await
 }
 
-/// Loads an account with its benefits and domains, and checks the caller may do `action` on
-/// it. Blocking.
-pub fn portfolio_for(
-    state: &AppState,
-    caller: &Principal,
-    id: AccountId,
-    action: Action,
-) -> Result<Portfolio, ApiError> {
-    portfolio_until(state, caller, id, action).map(|(portfolio, _)| portfolio)
-}
-
-/// [`portfolio_for`], with when the caller's access stops holding by time alone. Blocking.
-pub fn portfolio_until(
-    state: &AppState,
-    caller: &Principal,
-    id: AccountId,
-    action: Action,
-) -> Result<(Portfolio, Option<DateTime<Utc>>), ApiError> {
-    let portfolio = state.db.portfolio(id)?;
-    let until = authorize_on_portfolio(state, caller, portfolio.as_ref(), action)?;
-    Ok((
-        portfolio.ok_or_else(|| Resource::Account.not_found())?,
-        until,
-    ))
-}
-
 /// Decides `action` on a portfolio read already (`None`: no such account), with when the
 /// decision stops holding by time alone. Blocking only when [`decides_in_memory`] is false.
 pub fn authorize_on_portfolio(

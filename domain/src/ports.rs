@@ -61,7 +61,8 @@ pub struct HeldBenefit {
 pub struct Portfolio {
     pub account: PurchasingAccount,
     pub benefits: Vec<Benefit>,
-    pub domains: Vec<DomainName>,
+    /// How many e-mail domains the account has authorized (what its pages tell of them).
+    pub authorized_domains: usize,
     /// The assigned vouchers of its Training Vouchers benefits (for their alerts).
     pub voucher_expiries: Vec<crate::voucher::VoucherExpiry>,
 }

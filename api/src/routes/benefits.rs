@@ -330,7 +330,7 @@ fn active_items(
         account: &portfolio.account,
         language,
         now,
-        domains: portfolio.domains.len(),
+        domains: portfolio.authorized_domains,
         vouchers: &portfolio.voucher_expiries,
     };
     let (active, _) = split_for_portal(presenter.catalog.types(), &portfolio.benefits, now);

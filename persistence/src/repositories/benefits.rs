@@ -287,7 +287,7 @@ impl BenefitRepository for Database {
             Ok(Some(Portfolio {
                 account: row.into_domain()?,
                 benefits: load_benefits(conn, account)?,
-                domains: load_domains(conn, account)?,
+                authorized_domains: count_domains(conn, account)?,
                 voucher_expiries: account_voucher_expiries(conn, account)?,
             }))
         })
@@ -325,6 +325,12 @@ impl Database {
 fn portfolio_of_lines(
     lines: Vec<crate::postgres::portfolio::PortfolioLine>,
 ) -> Result<Option<Portfolio>, StorageError> {
+    // The statement leaves the order to us: the benefits as they were granted, each one's
+    // lines together.
+    let mut lines = lines;
+    lines.sort_by(|a, b| {
+        (a.benefit_created_at, &a.benefit_id).cmp(&(b.benefit_created_at, &b.benefit_id))
+    });
     let mut lines = lines.into_iter().peekable();
     let Some(first) = lines.peek() else {
         return Ok(None);
@@ -339,7 +345,8 @@ fn portfolio_of_lines(
         created_at: first.account_created_at,
     }
     .into_domain()?;
-    let domains = parse_domains(&first.domains)?;
+    let authorized_domains =
+        usize::try_from(first.domains).map_err(|_| corrupt("domain count", &first.account_id))?;
     let (mut benefits, mut vouchers) = (Vec::new(), Vec::new());
     let mut last: Option<String> = None;
     for line in lines {
@@ -371,9 +378,19 @@ fn portfolio_of_lines(
     Ok(Some(Portfolio {
         account,
         benefits,
-        domains,
+        authorized_domains,
         voucher_expiries: expiries(vouchers)?,
     }))
+}
+
+/// How many e-mail domains `account` has authorized.
+fn count_domains(conn: &mut DbConnection, account: AccountId) -> Result<usize, StorageError> {
+    let count: i64 = authorized_domains::table
+        .filter(authorized_domains::account_id.eq(account.to_string()))
+        .count()
+        .get_result(conn)
+        .map_err(storage)?;
+    usize::try_from(count).map_err(|_| corrupt("domain count", &account.to_string()))
 }
 
 pub(crate) fn load_domains(
