@@ -41,6 +41,18 @@ async fn admin() -> tokio_postgres::Client {
     client
 }
 
+/// Ends the backends of the connections named `application` to `db`.
+async fn cut(admin: &tokio_postgres::Client, db: &str, application: &str) {
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND application_name = $2",
+            &[&db, &application],
+        )
+        .await
+        .unwrap();
+}
+
 fn database_name(app: &TestApp) -> String {
     let url = &app.config.database_url;
     url.rsplit('/')
@@ -93,14 +105,7 @@ async fn the_listener_reconnects_and_says_so() {
     }
 
     for round in 1..=2 {
-        admin
-            .execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE datname = $1 AND application_name = 'sa-benefits-listener'",
-                &[&db],
-            )
-            .await
-            .unwrap();
+        cut(&admin, &db, "sa-benefits-listener").await;
         // Gone, then back by itself.
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         until_coordinated(&app).await;
@@ -209,14 +214,7 @@ async fn lists_are_read_on_each_workers_connection_and_survive_its_loss() {
     );
     assert!(seen.iter().all(|ssl| *ssl == wants_tls), "the readers' TLS");
 
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = $1 AND application_name = 'sa-benefits-reader'",
-            &[&db],
-        )
-        .await
-        .unwrap();
+    cut(&admin, &db, "sa-benefits-reader").await;
     let mut gone = false;
     for _ in 0..100 {
         if readers(&admin, &db).await.is_empty() {

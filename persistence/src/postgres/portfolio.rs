@@ -1,8 +1,8 @@
 //! "Your benefits" on PostgreSQL in one statement: the account with how many domains it has
 //! authorized, joined to its benefits and to their assigned vouchers (one line per benefit
-//! and voucher). One statement
-//! reads one snapshot, so no transaction is needed: one round trip instead of six (BEGIN, four
-//! SELECTs, COMMIT). SQLite reads in-process and keeps the four queries.
+//! and voucher). One statement reads one snapshot, so no transaction is needed: one round
+//! trip instead of six (BEGIN, four SELECTs, COMMIT). SQLite reads in-process and keeps the
+//! four queries.
 //!
 //! Written as a query type of its own rather than `sql_query`: diesel never prepares a
 //! `sql_query` once (it marks it unsafe to cache), and planning this statement on every read
@@ -34,7 +34,7 @@ pub(crate) struct PortfolioLine {
     #[diesel(sql_type = Timestamp)]
     pub account_created_at: NaiveDateTime,
     #[diesel(sql_type = BigInt)]
-    pub domains: i64,
+    pub domain_count: i64,
     #[diesel(sql_type = Nullable<Text>)]
     pub benefit_id: Option<String>,
     #[diesel(sql_type = Nullable<Text>)]
@@ -72,7 +72,7 @@ pub(crate) struct PortfolioLine {
 pub(crate) const SELECT: &str = "SELECT a.id AS account_id, a.organization_id, \
     a.name AS account_name, a.agreement_number, a.sa_id, a.program_code, \
     a.created_at AS account_created_at, \
-    (SELECT count(*) FROM authorized_domains d WHERE d.account_id = $1) AS domains, \
+    (SELECT count(*) FROM authorized_domains d WHERE d.account_id = $1) AS domain_count, \
     b.id AS benefit_id, b.type_code, b.unit, b.quantity, b.used, b.valid_from, b.expires_at, \
     b.access_code, b.calculation_inputs, b.created_at AS benefit_created_at, b.version, \
     v.expires_at AS voucher_expires_at, v.days AS voucher_days \

@@ -133,7 +133,7 @@ fn line(row: &Row) -> Result<PortfolioLine, tokio_postgres::Error> {
         sa_id: row.try_get(4)?,
         program_code: row.try_get(5)?,
         account_created_at: row.try_get(6)?,
-        domains: row.try_get(7)?,
+        domain_count: row.try_get(7)?,
         benefit_id: row.try_get(8)?,
         type_code: row.try_get(9)?,
         unit: row.try_get(10)?,

@@ -345,8 +345,8 @@ fn portfolio_of_lines(
         created_at: first.account_created_at,
     }
     .into_domain()?;
-    let authorized_domains =
-        usize::try_from(first.domains).map_err(|_| corrupt("domain count", &first.account_id))?;
+    let authorized_domains = usize::try_from(first.domain_count)
+        .map_err(|_| corrupt("domain count", &first.account_id))?;
     let (mut benefits, mut vouchers) = (Vec::new(), Vec::new());
     let mut last: Option<String> = None;
     for line in lines {
