@@ -237,6 +237,7 @@ impl Application {
         }));
         let handle = self.server.handle();
         let stopping = self.state.stopping.clone();
+        let db = self.state.db.clone();
         let signals = tokio::spawn(async move {
             let signal = stop_signal().await;
             tracing::info!(signal, "stopping: readiness turns 503, no new connections accepted, requests in flight answered");
@@ -245,6 +246,8 @@ impl Application {
             // stop accepting first and give the workers a moment to take up what is queued.
             handle.pause().await;
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            // While the workers still run: their own connections end cleanly.
+            db.close_readers();
             handle.stop(true).await;
         });
         let served = self.server.await;

@@ -138,6 +138,14 @@ impl Database {
         drop(pool);
     }
 
+    /// PostgreSQL: closes the workers' own reading connections cleanly; reads go through the
+    /// pool from now on. Call when the server begins to stop, while its workers still run.
+    pub fn close_readers(&self) {
+        if let Some(reader) = &self.reader {
+            reader.close();
+        }
+    }
+
     /// What has been committed, for caches of answers read from this database.
     pub fn changes(&self) -> &crate::write_counter::Changes {
         &self.changes

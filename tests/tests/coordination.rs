@@ -161,7 +161,8 @@ async fn used_in_list(app: &TestApp, account: uuid::Uuid, benefit: uuid::Uuid, t
 
 /// PostgreSQL reads "your benefits" on each worker's own connection (TLS as asked), sees every
 /// commit made through the pool, and when that connection is cut the read still answers
-/// (through the pool) and the worker connects again by itself. A partner's read, whose
+/// (through the pool) and the worker connects again by itself; once closed (the server
+/// stopping), the connections leave and reads go through the pool. A partner's read, whose
 /// permission is looked up, gives the same answer.
 #[tokio::test]
 async fn lists_are_read_on_each_workers_connection_and_survive_its_loss() {
@@ -232,5 +233,25 @@ async fn lists_are_read_on_each_workers_connection_and_survive_its_loss() {
     assert!(
         !readers(&admin, &db).await.is_empty(),
         "a worker connected again"
+    );
+
+    // As the server begins to stop, the readers close (PostgreSQL sees them leave, not cut
+    // off) and the lists are read through the pool.
+    app.state.db.close_readers();
+    let mut closed = false;
+    for _ in 0..100 {
+        if readers(&admin, &db).await.is_empty() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(closed, "the readers closed while the workers still run");
+    for _ in 0..5 {
+        assert_eq!(used_in_list(&app, account, benefit, &admin_token).await, 3);
+    }
+    assert!(
+        readers(&admin, &db).await.is_empty(),
+        "no reader connects after closing"
     );
 }

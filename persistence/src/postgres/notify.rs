@@ -30,6 +30,8 @@ pub(crate) const APPLICATION_NAME: &str = "sa-benefits-listener";
 const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(10);
+/// How long a stop waits for the connection to close cleanly.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// A commit to announce: what it moved, and how to tell its writer it was announced.
 type Done = (Moved, std_mpsc::SyncSender<()>);
@@ -104,13 +106,24 @@ pub(crate) fn start(tls: ListenerTls) -> Arc<Changes> {
                 .enable_all()
                 .build()
             {
-                Ok(runtime) => runtime.block_on(async move {
-                    let mut stopped = stopped;
-                    tokio::select! {
-                        () = listen(tls, weak, pending, listening, reconnections) => {}
-                        _ = stopped.wait_for(|stop| *stop) => {}
-                    }
-                }),
+                Ok(runtime) => {
+                    // Each connection's task holds a sender of this channel until its
+                    // connection has ended: nothing is ever sent, the channel only closes.
+                    let (alive, mut all_ended) = mpsc::channel::<()>(1);
+                    runtime.block_on(async move {
+                        let mut stopped = stopped;
+                        tokio::select! {
+                            () = listen(tls, weak, pending, listening, reconnections, alive) => {}
+                            _ = stopped.wait_for(|stop| *stop) => {}
+                        }
+                    });
+                    // The listening future is gone, and its client with it: the connection
+                    // tells PostgreSQL goodbye before the runtime goes (instead of being cut,
+                    // "connection reset by peer" in the server's log).
+                    runtime.block_on(async move {
+                        let _ = tokio::time::timeout(CLOSE_WAIT, all_ended.recv()).await;
+                    });
+                }
                 Err(e) => tracing::error!(error = %e, "no runtime for the PostgreSQL listener"),
             }
         });
@@ -138,6 +151,7 @@ async fn listen(
     mut pending: mpsc::UnboundedReceiver<Done>,
     listening: Arc<AtomicBool>,
     reconnections: Arc<AtomicU64>,
+    alive: mpsc::Sender<()>,
 ) {
     let mut retry = RETRY_FIRST;
     let mut waiting: Vec<Done> = Vec::new();
@@ -148,8 +162,12 @@ async fn listen(
         let mut listened = false;
         // A connection made after one was lost is a reconnection.
         let counter = ever_listened.then_some(reconnections.as_ref());
+        let connect = Connect {
+            tls: &tls,
+            alive: alive.clone(),
+        };
         let ended = session(
-            &tls,
+            connect,
             &changes,
             &mut pending,
             &mut waiting,
@@ -218,8 +236,15 @@ enum Ended {
     Lost(String),
 }
 
+/// How a session connects: the settings, and the sender its connection's task holds until the
+/// connection has ended (see [`start`]).
+struct Connect<'a> {
+    tls: &'a ListenerTls,
+    alive: mpsc::Sender<()>,
+}
+
 async fn session(
-    tls: &ListenerTls,
+    Connect { tls, alive }: Connect<'_>,
     changes: &Weak<Changes>,
     pending: &mut mpsc::UnboundedReceiver<Done>,
     waiting: &mut Vec<Done>,
@@ -244,6 +269,7 @@ async fn session(
     let counted = changes.clone();
     let own = own_pid.clone();
     tokio::spawn(async move {
+        let _alive = alive;
         let mut messages = poll_fn(move |cx| connection.poll_message(cx));
         let reason = loop {
             match messages.next().await {

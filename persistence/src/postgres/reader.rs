@@ -41,6 +41,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 pub(crate) struct Reader {
     id: u64,
     tls: Arc<ListenerTls>,
+    /// Set when the server stops: see [`Reader::close`].
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for Reader {
@@ -71,7 +73,21 @@ impl Reader {
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             tls: Arc::new(tls),
+            closing: Arc::new(tokio::sync::watch::Sender::new(false)),
         }
+    }
+
+    /// Whether reads may still come here (not once the server stops).
+    pub(crate) fn is_open(&self) -> bool {
+        !*self.closing.borrow()
+    }
+
+    /// Closes every thread's connections cleanly: each thread forgets its connections, and
+    /// each connection says goodbye to the server once the reads still using it are answered
+    /// (dropped with the worker's runtime instead, it would be cut: "connection reset by peer"
+    /// in the server's log). Must be called while the workers still run.
+    pub(crate) fn close(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The lines of `account`'s portfolio (see [`crate::postgres::portfolio`]). Must run on a
@@ -114,7 +130,21 @@ impl Reader {
         let mut config: tokio_postgres::Config = self.tls.url.parse()?;
         config.application_name(APPLICATION_NAME);
         let (client, connection) = config.connect(self.tls.connector.clone()).await?;
+        let (id, mut closing) = (self.id, self.closing.subscribe());
         tokio::spawn(async move {
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                ended = &mut connection => {
+                    if let Err(e) = ended {
+                        tracing::debug!(error = %e, "a PostgreSQL reader's connection ended");
+                    }
+                    return;
+                }
+                // Closing (or the database dropped): this thread forgets its connections; the
+                // last read using this one drops its client, and the connection then ends.
+                _ = closing.wait_for(|closing| *closing) => {}
+            }
+            LINKS.with(|links| links.borrow_mut().retain(|(reader, _), _| *reader != id));
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "a PostgreSQL reader's connection ended");
             }

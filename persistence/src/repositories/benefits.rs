@@ -307,12 +307,13 @@ impl BenefitRepository for Database {
 impl Database {
     /// [`BenefitRepository::portfolio`] without blocking, on PostgreSQL: read on the calling
     /// thread's own connection ([`crate::postgres::reader`]). `None` on SQLite, which reads
-    /// in-process through the pool. Must run on a tokio runtime.
+    /// in-process through the pool, and once [`Database::close_readers`] was called. Must run
+    /// on a tokio runtime.
     pub async fn portfolio_in_place(
         &self,
         account: AccountId,
     ) -> Option<Result<Option<Portfolio>, StorageError>> {
-        let reader = self.reader.as_ref()?;
+        let reader = self.reader.as_ref().filter(|r| r.is_open())?;
         let lines = reader
             .portfolio(account.to_string(), VoucherStatus::Assigned.code())
             .await;
