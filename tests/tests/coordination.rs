@@ -143,6 +143,17 @@ async fn readers(admin: &tokio_postgres::Client, db: &str) -> Vec<bool> {
         .collect()
 }
 
+/// Whether the readers' connections of `db` are all gone within 2 s.
+async fn no_readers_within_2s(admin: &tokio_postgres::Client, db: &str) -> bool {
+    for _ in 0..100 {
+        if readers(admin, db).await.is_empty() {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// What "your benefits" shows of `benefit`: its used quantity.
 async fn used_in_list(app: &TestApp, account: uuid::Uuid, benefit: uuid::Uuid, token: &str) -> i64 {
     let response = app
@@ -216,15 +227,10 @@ async fn lists_are_read_on_each_workers_connection_and_survive_its_loss() {
     assert!(seen.iter().all(|ssl| *ssl == wants_tls), "the readers' TLS");
 
     cut(&admin, &db, "sa-benefits-reader").await;
-    let mut gone = false;
-    for _ in 0..100 {
-        if readers(&admin, &db).await.is_empty() {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(gone, "the readers' connections were cut");
+    assert!(
+        no_readers_within_2s(&admin, &db).await,
+        "the readers' connections were cut"
+    );
     // Every worker that read finds its connection gone once, answers through the pool, and
     // connects again on its next read.
     for _ in 0..20 {
@@ -238,15 +244,10 @@ async fn lists_are_read_on_each_workers_connection_and_survive_its_loss() {
     // As the server begins to stop, the readers close (PostgreSQL sees them leave, not cut
     // off) and the lists are read through the pool.
     app.state.db.close_readers();
-    let mut closed = false;
-    for _ in 0..100 {
-        if readers(&admin, &db).await.is_empty() {
-            closed = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    assert!(closed, "the readers closed while the workers still run");
+    assert!(
+        no_readers_within_2s(&admin, &db).await,
+        "the readers closed while the workers still run"
+    );
     for _ in 0..5 {
         assert_eq!(used_in_list(&app, account, benefit, &admin_token).await, 3);
     }
