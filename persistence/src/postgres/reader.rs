@@ -36,7 +36,7 @@ const APPLICATION_NAME: &str = "sa-benefits-reader";
 /// one process).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Opens and keeps one connection per thread that reads through it.
+/// Opens and keeps [`CONNECTIONS_PER_THREAD`] connections on each thread that reads through it.
 #[derive(Clone)]
 pub(crate) struct Reader {
     id: u64,
@@ -51,18 +51,18 @@ impl std::fmt::Debug for Reader {
     }
 }
 
-/// A thread's connection, once made.
+/// One of a thread's connections, once made.
 struct Link {
     client: Client,
     portfolio: Statement,
 }
 
-/// A thread's connection, being made or made: the requests that arrive while it is being
-/// made wait for the same one.
+/// One of a thread's connections, being made or made: the requests that arrive while it is
+/// being made wait for the same one.
 type Slot = Rc<tokio::sync::OnceCell<Link>>;
 
 thread_local! {
-    /// This thread's connection of each reader.
+    /// This thread's connections, by reader and turn.
     static LINKS: RefCell<HashMap<(u64, u64), Slot>> = RefCell::new(HashMap::new());
     /// Which of this thread's connections the next read takes.
     static TURN: Cell<u64> = const { Cell::new(0) };
