@@ -571,3 +571,88 @@ async fn settle_other(b: &TestApp, account: Uuid, admin: &str, expected: i64) {
     }
     panic!("B never showed {expected} on the other organization");
 }
+
+/// "Your benefits" lists each benefit once, in the catalog's order, and pages through them
+/// without a gap or a repeat, whether read fresh every time (kept answers off: on PostgreSQL
+/// the workers' own connections, whose statement leaves the order to the server) or kept. A
+/// Training Vouchers benefit with several assigned vouchers is read as several lines and
+/// still listed once.
+#[tokio::test]
+async fn each_benefit_is_listed_once_in_catalog_order_page_by_page() {
+    for kept in [0, 100] {
+        let app = TestApp::spawn_configured(|c| c.kept_answers = kept).await;
+        let org = app.create_org("Contoso").await;
+        let account = app.create_account(org, "Contoso EA").await;
+        let admin = app.admin(org);
+        let codes = [
+            "e_learning",
+            "training_vouchers",
+            "planning_services",
+            "problem_resolution_phone",
+        ];
+        let mut granted = Vec::new();
+        for code in codes {
+            granted.push(app.grant(account, code, Some(20)).await);
+        }
+        let training = granted[1];
+        for days in 1..=3 {
+            let voucher = app
+                .post(
+                    &format!("/api/v1/benefits/{training}/vouchers"),
+                    &admin,
+                    &json!({"holder_email": "marie.dubois@contoso.com",
+                            "holder_name": "Marie Dubois",
+                            "course": "AZ-104 Microsoft Azure Administrator", "days": days}),
+                )
+                .await;
+            assert_eq!(voucher.status(), 201, "assign a voucher");
+        }
+        let catalog = body(app.get("/api/v1/benefit-types?limit=200", &admin).await).await;
+        let expected: Vec<String> = catalog["items"]
+            .as_array()
+            .expect("types")
+            .iter()
+            .filter_map(|t| t["code"].as_str())
+            .filter(|code| codes.contains(code))
+            .map(str::to_owned)
+            .collect();
+        let types_of = |page: &Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|b| b["type"].as_str().expect("type").to_owned())
+                .collect()
+        };
+        for _ in 0..3 {
+            let all = list(&app, account, &admin).await;
+            assert_eq!(
+                types_of(&all),
+                expected,
+                "kept answers {kept}: one each, in order"
+            );
+        }
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(c) => format!("limit=1&cursor={c}"),
+                None => "limit=1".to_owned(),
+            };
+            let page = body(
+                app.get(
+                    &format!("/api/v1/accounts/{account}/benefits?{query}"),
+                    &admin,
+                )
+                .await,
+            )
+            .await;
+            paged.extend(types_of(&page));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(paged, expected, "kept answers {kept}: page by page");
+    }
+}

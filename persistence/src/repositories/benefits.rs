@@ -324,11 +324,10 @@ impl Database {
 /// Gathers the lines of PostgreSQL's one-statement portfolio: the account from the first,
 /// each benefit once (its lines follow one another), each assigned voucher of a line.
 fn portfolio_of_lines(
-    lines: Vec<crate::postgres::portfolio::PortfolioLine>,
+    mut lines: Vec<crate::postgres::portfolio::PortfolioLine>,
 ) -> Result<Option<Portfolio>, StorageError> {
     // The statement leaves the order to us: the benefits as they were granted, each one's
     // lines together.
-    let mut lines = lines;
     lines.sort_by(|a, b| {
         (a.benefit_created_at, &a.benefit_id).cmp(&(b.benefit_created_at, &b.benefit_id))
     });
