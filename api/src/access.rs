@@ -178,15 +178,14 @@ pub async fn acting_on_account(
     blocking(move || account_for(&state, &caller, id, action)).await
 }
 
-/// Decides `action` on a portfolio read already (`None`: no such account), with when the
-/// decision stops holding by time alone. Blocking only when [`decides_in_memory`] is false.
+/// Decides `action` on a portfolio read already, with when the decision stops holding by
+/// time alone. Blocking only when [`decides_in_memory`] is false.
 pub fn authorize_on_portfolio(
     state: &AppState,
     caller: &Principal,
-    portfolio: Option<&Portfolio>,
+    portfolio: &Portfolio,
     action: Action,
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let portfolio = portfolio.ok_or_else(|| Resource::Account.not_found())?;
     let (_, until) = decide(
         state,
         caller,

@@ -554,9 +554,8 @@ fn finish_read<T>(
     language: Language,
     render: Render<T>,
 ) -> Result<(Vec<T>, Validity), ApiError> {
-    let access_until =
-        authorize_on_portfolio(state, caller, portfolio.as_ref(), Action::ReadOrganization)?;
     let portfolio = portfolio.ok_or_else(|| Resource::Account.not_found())?;
+    let access_until = authorize_on_portfolio(state, caller, &portfolio, Action::ReadOrganization)?;
     state
         .cache
         .remember_organization(portfolio.account.id, portfolio.account.organization_id);
