@@ -22,46 +22,36 @@ use domain::ids::{OrganizationId, PartnerId};
 use domain::ports::EventRepository;
 use uuid::Uuid;
 
-/// PostgreSQL: numbers the committed audit lines that have no position yet, in one
-/// transaction that only one server runs at a time (an advisory lock), and writes their
-/// deliveries. Each run's positions follow the previous run's, and a run commits whole, so
-/// a reader never sees a position before a smaller one of the same organization. Returns how
-/// many lines it numbered (0: nothing to do, or another server is numbering) and how many
-/// deliveries it wrote.
-pub(super) fn sequence_pg(conn: &mut diesel::PgConnection) -> Result<(i64, i64), StorageError> {
-    use diesel::sql_types::BigInt;
-    #[derive(QueryableByName)]
-    struct Sequenced {
-        #[diesel(sql_type = BigInt)]
-        numbered: i64,
-        #[diesel(sql_type = BigInt)]
-        delivered: i64,
-    }
-    let done: Sequenced = diesel::sql_query(sequence_sql())
-        .get_result(conn)
-        .map_err(storage)?;
-    Ok((done.numbered, done.delivered))
-}
-
 /// The advisory lock one sequencer run holds (of any server on the database).
-const SEQUENCER_LOCK: i64 = 7347291;
+macro_rules! sequencer_lock {
+    () => {
+        7347291
+    };
+}
+const SEQUENCER_LOCK: i64 = sequencer_lock!();
 
-/// The sequencer's statement. The event type of each action comes from
-/// [`EventType::of`], written into the statement once.
-fn sequence_sql() -> &'static str {
-    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SQL.get_or_init(|| {
-        let types: String = domain::audit::AuditAction::ALL
-            .iter()
-            .map(|a| format!("WHEN '{}' THEN '\"{}\"' ", a.code(), EventType::of(*a).code()))
-            .collect();
-        format!(
-            "WITH lock AS (SELECT pg_try_advisory_xact_lock({SEQUENCER_LOCK}) AS got), \
+/// The sequencer's statement, prepared once per connection (planning it took about as long
+/// as numbering fifty lines). It reads the lines written by a transaction no older than the
+/// mark of the previous run, and leaves as the next run's mark the oldest transaction still
+/// running as it reads (its snapshot's xmin): every older one has ended, and its lines are
+/// numbered now (unless the run stops at its limit, which leaves the mark where it was). So
+/// a run walks the lines of the last few runs, never the whole history (migration
+/// `2026-12-06-000010_sequencer_low_water`). `$1` and `$2` pair each audit action with its
+/// event type as a webhook's `event_types` holds it (`"benefit.changed"`, quotes included).
+macro_rules! sequence_sql {
+    () => {
+        concat!(
+            "WITH lock AS (SELECT pg_try_advisory_xact_lock(",
+            sequencer_lock!(),
+            ") AS got), \
              todo AS (SELECT a.id, a.organization_id, a.action, a.created_at, \
                  row_number() OVER (PARTITION BY a.organization_id ORDER BY a.created_at, a.id) AS n \
-               FROM audit_events a, lock WHERE lock.got AND a.position IS NULL \
-                 AND a.organization_id IS NOT NULL \
+               FROM audit_events a, lock, event_sequencer s WHERE lock.got \
+                 AND a.position IS NULL AND a.organization_id IS NOT NULL \
+                 AND a.written_by >= s.low_water \
                ORDER BY a.created_at, a.id LIMIT 5000), \
+             marked AS (UPDATE event_sequencer SET low_water = pg_snapshot_xmin(pg_current_snapshot()) \
+               FROM lock WHERE lock.got AND (SELECT count(*) FROM todo) < 5000 RETURNING 1), \
              counts AS (SELECT organization_id, count(*) AS c FROM todo GROUP BY organization_id), \
              bumped AS (INSERT INTO event_positions (organization_id, last_position) \
                SELECT organization_id, c FROM counts \
@@ -71,22 +61,57 @@ fn sequence_sql() -> &'static str {
              numbered AS (UPDATE audit_events a SET position = b.last_position - c.c + t.n \
                FROM todo t JOIN counts c USING (organization_id) JOIN bumped b USING (organization_id) \
                WHERE a.id = t.id RETURNING a.organization_id, a.position, a.action, a.created_at), \
+             types AS (SELECT * FROM unnest($1::text[], $2::text[]) AS k(action, event_type)), \
              delivered AS (INSERT INTO webhook_deliveries (id, webhook_id, organization_id, position, \
                  status, attempts, next_attempt_at, created_at) \
                SELECT w.id || ':' || n.organization_id || ':' || n.position, w.id, n.organization_id, \
                  n.position, 'pending', 0, n.created_at, n.created_at \
                FROM numbered n \
+               LEFT JOIN types k ON k.action = n.action \
                JOIN partner_permissions pp ON pp.organization_id = n.organization_id \
                  AND pp.status = 'approved' \
                  AND (pp.expires_at IS NULL OR pp.expires_at > n.created_at) \
                JOIN webhooks w ON w.partner_id = pp.partner_id AND w.removed_at IS NULL \
-                 AND (w.event_types = '[]' \
-                   OR strpos(w.event_types, CASE n.action {types}END) > 0) \
+                 AND (w.event_types = '[]' OR strpos(w.event_types, k.event_type) > 0) \
                RETURNING 1) \
              SELECT (SELECT count(*) FROM numbered) AS numbered, \
                     (SELECT count(*) FROM delivered) AS delivered"
         )
+    };
+}
+
+/// PostgreSQL: numbers the committed audit lines that have no position yet, in one
+/// transaction that only one server runs at a time (an advisory lock), and writes their
+/// deliveries. Each run's positions follow the previous run's, and a run commits whole, so
+/// a reader never sees a position before a smaller one of the same organization. Returns how
+/// many lines it numbered (0: nothing to do, or another server is numbering) and how many
+/// deliveries it wrote.
+pub(super) fn sequence_pg(conn: &mut diesel::PgConnection) -> Result<(i64, i64), StorageError> {
+    use crate::fixed::{fixed, Statement};
+    use diesel::sql_types::{Array, BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Sequenced {
+        #[diesel(sql_type = BigInt)]
+        numbered: i64,
+        #[diesel(sql_type = BigInt)]
+        delivered: i64,
+    }
+    struct Sequence;
+    impl Statement for Sequence {
+        const SQL: &'static str = sequence_sql!();
+    }
+    // What each action is, as event types (EventType::of): data, so the text stays fixed.
+    let (actions, types): (Vec<&str>, Vec<String>) = domain::audit::AuditAction::ALL
+        .iter()
+        .map(|a| (a.code(), format!("\"{}\"", EventType::of(*a).code())))
+        .unzip();
+    let done: Sequenced = fixed::<Sequence, _>(|q| {
+        q.bind::<Array<Text>, _>(actions)
+            .bind::<Array<Text>, _>(types)
     })
+    .get_result(conn)
+    .map_err(storage)?;
+    Ok((done.numbered, done.delivered))
 }
 
 fn event_of(row: AuditRow) -> Result<Event, StorageError> {
