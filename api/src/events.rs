@@ -180,8 +180,12 @@ async fn feed(
     }
 }
 
+/// The least time between two sequencer runs that numbered lines.
+const SEQUENCER_GAP: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// PostgreSQL: numbers the committed audit lines as events ([`persistence::Database::sequence_events`]),
-/// woken by every commit this server makes or hears of and at least once a second, until
+/// woken by every commit this server makes or hears of (no sooner than [`SEQUENCER_GAP`] after
+/// a run that numbered lines) and at least once a second, until
 /// `stop` turns true. Every server runs one; one numbers at a time.
 pub fn spawn_sequencer(
     db: Database,
@@ -197,7 +201,19 @@ pub fn spawn_sequencer(
             };
             match numbered {
                 Ok(n) if n >= 5000 => continue, // more may wait
-                Ok(_) => {}
+                Ok(0) => {}
+                Ok(_) => {
+                    // The lines committed meanwhile are numbered together by the next run.
+                    // Woken by every commit, the sequencer ran once per consumption under a
+                    // steady flow, each run a transaction of its own. After a quiet spell the
+                    // first line is numbered at once. A subscription or a permission's
+                    // approval first numbers what waits (`sequence_events_now`), so the
+                    // pause never hands it events committed before it.
+                    tokio::select! {
+                        () = tokio::time::sleep(SEQUENCER_GAP) => {}
+                        _ = stop.changed() => return,
+                    }
+                }
                 Err(e) => tracing::warn!(code = e.code, "events could not be numbered"),
             }
             tokio::select! {

@@ -662,3 +662,110 @@ async fn finished_deliveries_are_forgotten_once_kept_as_long_as_the_events() {
     app.run_maintenance().await;
     assert!(history().await.is_empty(), "forgotten after");
 }
+
+/// PostgreSQL: holds the event sequencer of `app`'s database back (its advisory lock, taken
+/// on a connection of the test's own) until [`release`]: lines commit but wait for their
+/// position. `None` on SQLite, where a line is numbered in the transaction that writes it.
+async fn hold_sequencer(app: &TestApp) -> Option<tokio_postgres::Client> {
+    if tests::backend_name() != "postgres" {
+        return None;
+    }
+    let url = &app.config.database_url;
+    let url = match url.split_once('?') {
+        Some((base, _)) => format!("{base}?sslmode=disable"),
+        None => url.clone(),
+    };
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("a connection of the test's own");
+    tokio::spawn(connection);
+    // The sequencer's lock (persistence/src/repositories/events.rs); waits for a run under way.
+    client
+        .execute("SELECT pg_advisory_lock(7347291)", &[])
+        .await
+        .unwrap();
+    Some(client)
+}
+
+/// Lets the sequencer go on, after a pause that leaves a request waiting for it time to
+/// show that it does not wait.
+async fn release(held: Option<tokio_postgres::Client>) {
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    if let Some(client) = held {
+        client
+            .execute("SELECT pg_advisory_unlock(7347291)", &[])
+            .await
+            .unwrap();
+    }
+}
+
+/// A subscription gets the events committed after it, and a partner whose permission is
+/// approved gets the organization's events from then on: never one committed before, even
+/// when it was not numbered yet (the sequencer numbers lines after their commit and writes
+/// their deliveries as it does, so both first number what waits).
+#[tokio::test]
+async fn no_event_committed_before_a_subscription_or_an_approval_reaches_it() {
+    let app = TestApp::spawn().await;
+    let (org, benefit) = setup(&app, 10).await;
+    let admin = app.admin(org);
+
+    // A subscription made while a consumption waits for its position.
+    let partner = app.create_partner("Fabrikam").await;
+    app.permit(org, partner, None).await;
+    let receiver = Receiver::start(0);
+    let held = hold_sequencer(&app).await;
+    assert_eq!(consume(&app, benefit, &admin).await, 201);
+    let (created, ()) = tokio::join!(
+        subscribe(&app, partner, &receiver.url, json!([])),
+        release(held)
+    );
+    receiver
+        .set_secret(created["secret"].as_str().unwrap())
+        .await;
+    assert_eq!(consume(&app, benefit, &admin).await, 201);
+
+    // An approval given while a consumption waits for its position, to a partner that
+    // subscribed before it asked.
+    let other = app.create_partner("Northwind").await;
+    let other_receiver = Receiver::start(0);
+    let other_hook = subscribe(&app, other, &other_receiver.url, json!([])).await;
+    other_receiver
+        .set_secret(other_hook["secret"].as_str().unwrap())
+        .await;
+    let asked = app.request_permission(org, other, None, None).await;
+    let held = hold_sequencer(&app).await;
+    assert_eq!(consume(&app, benefit, &admin).await, 201);
+    let (approved, ()) = tokio::join!(
+        app.move_permission(asked, &admin, "approved"),
+        release(held)
+    );
+    assert_eq!(approved.status(), 200);
+    assert_eq!(consume(&app, benefit, &admin).await, 201);
+
+    let consumptions = |seen: &Value| {
+        seen["received"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["type"] == "benefit.changed")
+            .count()
+    };
+    let arrived = until(&app, async || {
+        consumptions(&receiver.seen().await) >= 3 && consumptions(&other_receiver.seen().await) >= 1
+    })
+    .await;
+    assert!(
+        arrived,
+        "{} {}",
+        receiver.seen().await,
+        other_receiver.seen().await
+    );
+    tokio::time::sleep(StdDuration::from_millis(500)).await;
+    let seen = receiver.seen().await;
+    // The three after the subscription (Fabrikam's permission holds throughout, so the one
+    // before Northwind's approval too), not the one before it.
+    assert_eq!(consumptions(&seen), 3, "{seen}");
+    let other_seen = other_receiver.seen().await;
+    // The consumption after the approval, not the one before it.
+    assert_eq!(consumptions(&other_seen), 1, "{other_seen}");
+}

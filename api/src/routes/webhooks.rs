@@ -197,6 +197,11 @@ pub async fn subscribe(
         filter,
         created_at: state.now(),
     };
+    // A subscription gets the events committed from its creation on: on PostgreSQL, lines
+    // already committed but not numbered yet are numbered first, without it (the sequencer
+    // writes deliveries as it numbers).
+    let db = state.db.clone();
+    crate::extract::blocking(move || Ok(db.sequence_events_now()?)).await?;
     let (salt, secret, check) = state.webhooks.new_secret(webhook.id);
     let view = WebhookView::of(&webhook);
     let answer = idempotency::run(&state, &req, &caller, &context, &body, move |tx, _| {

@@ -37,6 +37,12 @@ pub fn decide(
     now: DateTime<Utc>,
 ) -> Result<Decided, ApiError> {
     let actor = Actor::of(caller);
+    if to == PermissionStatus::Approved {
+        // The partner's webhooks get the organization's events from its approval on: on
+        // PostgreSQL, lines already committed but not numbered yet are numbered first, under
+        // the permissions as they were (the sequencer writes deliveries as it numbers).
+        db.sequence_events_now()?;
+    }
     db.write(|tx| {
         let current = tx
             .permission(id)?
