@@ -248,6 +248,10 @@ where
             .db
             .write_async(move |tx| {
                 let now = clock.now();
+                if let Some(keyed) = &keyed {
+                    // Looked up with the benefit that `authorize` reads (PostgreSQL).
+                    tx.key_ahead(&keyed.scope, &keyed.key);
+                }
                 let authorized = authorize(tx, now)?;
                 if let Some(keyed) = &keyed {
                     if let Some(outcome) = settle_key(tx, keyed, now)? {

@@ -14,6 +14,9 @@ pub struct Tx<'c> {
     /// inside a write transaction, so where in it a line is written changes nothing. On
     /// SQLite a line is written at once (it takes its event position there).
     pub(crate) pending_audit: Vec<AuditEvent>,
+    /// PostgreSQL: the idempotency key the transaction will check, looked up with its first
+    /// benefit read ([`Tx::key_ahead`]).
+    pub(crate) key_ahead: Option<crate::repositories::idempotency::KeyAhead>,
 }
 
 impl<'c> Tx<'c> {
@@ -21,6 +24,7 @@ impl<'c> Tx<'c> {
         Self {
             conn,
             pending_audit: Vec::new(),
+            key_ahead: None,
         }
     }
 

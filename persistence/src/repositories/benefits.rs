@@ -201,8 +201,140 @@ impl Tx<'_> {
 
     /// A benefit with its account, read inside the transaction.
     pub fn benefit(&mut self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
+        let ahead = self.key_ahead.as_mut().filter(|a| a.found.is_none());
+        if let (DbConnection::Postgresql(pg), Some(ahead)) = (&mut *self.conn, ahead) {
+            let (held, found) = load_held_and_key_pg(pg, id, &ahead.scope, &ahead.key)?;
+            ahead.found = Some(found);
+            return Ok(held);
+        }
         load_held(self.conn, id)
     }
+}
+
+/// PostgreSQL: the benefit with its account, and the idempotency key's lock and record
+/// ([`super::idempotency::key_lookup`]), in one statement. The key's part is what
+/// `locked_key_pg` would answer; the benefit is `None` when there is none.
+fn load_held_and_key_pg(
+    conn: &mut diesel::PgConnection,
+    id: BenefitId,
+    scope: &str,
+    key: &domain::idempotency::IdempotencyKey,
+) -> Result<
+    (
+        Option<HeldBenefit>,
+        Option<Option<domain::idempotency::KeyRecord>>,
+    ),
+    StorageError,
+> {
+    use super::idempotency::{key_lock, key_lookup, KeyColumns};
+    use crate::fixed::{fixed, Statement};
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+    struct Lookup;
+    impl Statement for Lookup {
+        const SQL: &'static str = concat!(
+            "SELECT ",
+            key_lookup!(columns),
+            ", b.id AS b_id, b.account_id AS b_account_id, b.type_code AS b_type_code, \
+             b.unit AS b_unit, b.quantity AS b_quantity, b.used AS b_used, \
+             b.valid_from AS b_valid_from, b.expires_at AS b_expires_at, \
+             b.access_code AS b_access_code, b.calculation_inputs AS b_calculation_inputs, \
+             b.created_at AS b_created_at, b.version AS b_version, \
+             a.organization_id AS a_organization_id, a.name AS a_name, \
+             a.agreement_number AS a_agreement_number, a.sa_id AS a_sa_id, \
+             a.program_code AS a_program_code, a.created_at AS a_created_at FROM ",
+            key_lookup!(from),
+            " LEFT JOIN (benefits b JOIN purchasing_accounts a ON a.id = b.account_id) \
+             ON b.id = $4"
+        );
+    }
+    #[derive(QueryableByName)]
+    struct Found {
+        #[diesel(embed)]
+        key: KeyColumns,
+        #[diesel(sql_type = Nullable<Text>)]
+        b_id: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        b_account_id: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        b_type_code: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        b_unit: Option<String>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        b_quantity: Option<i64>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        b_used: Option<i64>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        b_valid_from: Option<NaiveDateTime>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        b_expires_at: Option<NaiveDateTime>,
+        #[diesel(sql_type = Nullable<Text>)]
+        b_access_code: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        b_calculation_inputs: Option<String>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        b_created_at: Option<NaiveDateTime>,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        b_version: Option<i64>,
+        #[diesel(sql_type = Nullable<Text>)]
+        a_organization_id: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        a_name: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        a_agreement_number: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        a_sa_id: Option<String>,
+        #[diesel(sql_type = Nullable<Text>)]
+        a_program_code: Option<String>,
+        #[diesel(sql_type = Nullable<Timestamp>)]
+        a_created_at: Option<NaiveDateTime>,
+    }
+    let found: Found = fixed::<Lookup, _>(|q| {
+        q.bind::<Text, _>(key_lock(scope, key))
+            .bind::<Text, _>(scope)
+            .bind::<Text, _>(key.as_str())
+            .bind::<Text, _>(id.to_string())
+    })
+    .get_result(conn)
+    .map_err(storage)?;
+    let key = found.key.into_found(scope, key)?;
+    let Some(benefit_id) = found.b_id else {
+        return Ok((None, key));
+    };
+    // A benefit was found (an inner join with its account): its columns that are NOT NULL
+    // are there.
+    fn present<T>(value: Option<T>, column: &str) -> Result<T, StorageError> {
+        value.ok_or_else(|| StorageError(format!("a benefit read without its {column}")))
+    }
+    let benefit = BenefitRow {
+        id: benefit_id,
+        account_id: present(found.b_account_id, "account")?,
+        type_code: present(found.b_type_code, "type")?,
+        unit: present(found.b_unit, "unit")?,
+        quantity: found.b_quantity,
+        used: found.b_used,
+        valid_from: present(found.b_valid_from, "start")?,
+        expires_at: present(found.b_expires_at, "end")?,
+        access_code: found.b_access_code,
+        calculation_inputs: present(found.b_calculation_inputs, "calculation inputs")?,
+        created_at: present(found.b_created_at, "creation time")?,
+        version: present(found.b_version, "version")?,
+    };
+    let account = AccountRow {
+        id: benefit.account_id.clone(),
+        organization_id: present(found.a_organization_id, "organization")?,
+        name: present(found.a_name, "account name")?,
+        agreement_number: found.a_agreement_number,
+        sa_id: found.a_sa_id,
+        program_code: found.a_program_code,
+        created_at: present(found.a_created_at, "account's creation time")?,
+    };
+    Ok((
+        Some(HeldBenefit {
+            benefit: benefit.into_domain()?,
+            account: account.into_domain()?,
+        }),
+        key,
+    ))
 }
 
 pub(crate) fn load_held(

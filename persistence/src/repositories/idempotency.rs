@@ -63,7 +63,30 @@ pub enum KeyState {
     InFlight,
 }
 
+/// PostgreSQL: the key a transaction will check, looked up by its first benefit read (see
+/// [`Tx::key_ahead`]).
+pub(crate) struct KeyAhead {
+    pub(crate) scope: String,
+    pub(crate) key: IdempotencyKey,
+    /// What the lookup found, once made ([`locked_key_pg`]'s answer).
+    pub(crate) found: Option<Option<Option<KeyRecord>>>,
+}
+
 impl Tx<'_> {
+    /// Says which key this transaction will check ([`Tx::check_key`]) before it reads the
+    /// benefit its work is about: on PostgreSQL the first [`Tx::benefit`] then takes the key's
+    /// lock and reads its record in its own statement, one round trip less for each
+    /// quantity-changing request with a key. On SQLite nothing changes.
+    pub fn key_ahead(&mut self, scope: &str, key: &IdempotencyKey) {
+        if matches!(self.conn, DbConnection::Postgresql(_)) {
+            self.key_ahead = Some(KeyAhead {
+                scope: scope.to_owned(),
+                key: key.clone(),
+                found: None,
+            });
+        }
+    }
+
     /// Looks the key up for a request about to run in this transaction. On PostgreSQL a
     /// transaction-scoped advisory lock on the key makes a concurrent request with the same
     /// key (on any server of the database) see `InFlight` at once instead of waiting; on
@@ -76,11 +99,22 @@ impl Tx<'_> {
         now: DateTime<Utc>,
     ) -> Result<KeyState, StorageError> {
         use idempotency_keys::dsl as k;
+        let ahead = self
+            .key_ahead
+            .take()
+            .filter(|a| a.scope == scope && a.key == *key)
+            .and_then(|a| a.found);
         let existing: Option<KeyRecord> = match &mut *self.conn {
-            DbConnection::Postgresql(conn) => match locked_key_pg(conn, scope, key)? {
-                None => return Ok(KeyState::InFlight),
-                Some(record) => record,
-            },
+            DbConnection::Postgresql(conn) => {
+                let found = match ahead {
+                    Some(found) => found,
+                    None => locked_key_pg(conn, scope, key)?,
+                };
+                match found {
+                    None => return Ok(KeyState::InFlight),
+                    Some(record) => record,
+                }
+            }
             DbConnection::Sqlite(_) => k::idempotency_keys
                 .filter(k::scope.eq(scope))
                 .filter(k::idempotency_key.eq(key.as_str()))
@@ -152,6 +186,77 @@ impl Tx<'_> {
     }
 }
 
+/// PostgreSQL: the key's lookup as parts of a statement (`$1` [`key_lock`], `$2` the scope,
+/// `$3` the key): its columns ([`KeyColumns`]) and its `FROM` (the lock, then the key's row
+/// read only when the lock was taken). Shared by [`locked_key_pg`] and the benefit read that
+/// looks the key up ahead ([`Tx::key_ahead`]).
+macro_rules! key_lookup {
+    (columns) => {
+        "l.locked, k.fingerprint, k.response_status, k.response_headers, k.response_body, \
+         k.created_at, k.claimed_at"
+    };
+    (from) => {
+        "(SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked) l \
+         LEFT JOIN idempotency_keys k ON l.locked AND k.scope = $2 AND k.idempotency_key = $3"
+    };
+}
+pub(crate) use key_lookup;
+
+/// The name of a key's advisory lock (`$1` of [`key_lookup`]).
+pub(crate) fn key_lock(scope: &str, key: &IdempotencyKey) -> String {
+    format!("{scope}\u{1f}{}", key.as_str())
+}
+
+/// The columns of [`key_lookup`].
+#[derive(QueryableByName)]
+pub(crate) struct KeyColumns {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    locked: bool,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    fingerprint: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    response_status: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    response_headers: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    response_body: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    created_at: Option<NaiveDateTime>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    claimed_at: Option<NaiveDateTime>,
+}
+
+impl KeyColumns {
+    /// `None` when another transaction holds the key's lock; else its record, if any.
+    pub(crate) fn into_found(
+        self,
+        scope: &str,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Option<KeyRecord>>, StorageError> {
+        if !self.locked {
+            return Ok(None);
+        }
+        let (Some(fingerprint), Some(created_at), Some(claimed_at)) =
+            (self.fingerprint, self.created_at, self.claimed_at)
+        else {
+            return Ok(Some(None));
+        };
+        KeyRow {
+            _scope: scope.to_owned(),
+            _key: key.as_str().to_owned(),
+            fingerprint,
+            _claim_token: String::new(),
+            response_status: self.response_status,
+            response_headers: self.response_headers,
+            response_body: self.response_body,
+            created_at,
+            claimed_at,
+        }
+        .into_record()
+        .map(|r| Some(Some(r)))
+    }
+}
+
 /// PostgreSQL: takes the key's advisory lock and reads its record in one statement: `None`
 /// when another transaction holds the lock (a request with the key is running). The row is
 /// read with the statement's snapshot, which may be taken just before a request that held
@@ -164,60 +269,20 @@ fn locked_key_pg(
     key: &IdempotencyKey,
 ) -> Result<Option<Option<KeyRecord>>, StorageError> {
     use crate::fixed::{fixed, Statement};
-    use diesel::sql_types::{Bool, Integer, Nullable, Text, Timestamp};
+    use diesel::sql_types::Text;
     struct Lookup;
     impl Statement for Lookup {
-        const SQL: &'static str = "SELECT l.locked, k.fingerprint, k.response_status, \
-             k.response_headers, k.response_body, k.created_at, k.claimed_at \
-             FROM (SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked) l \
-             LEFT JOIN idempotency_keys k \
-             ON l.locked AND k.scope = $2 AND k.idempotency_key = $3";
+        const SQL: &'static str =
+            concat!("SELECT ", key_lookup!(columns), " FROM ", key_lookup!(from));
     }
-    #[derive(QueryableByName)]
-    struct Found {
-        #[diesel(sql_type = Bool)]
-        locked: bool,
-        #[diesel(sql_type = Nullable<Text>)]
-        fingerprint: Option<String>,
-        #[diesel(sql_type = Nullable<Integer>)]
-        response_status: Option<i32>,
-        #[diesel(sql_type = Nullable<Text>)]
-        response_headers: Option<String>,
-        #[diesel(sql_type = Nullable<Text>)]
-        response_body: Option<String>,
-        #[diesel(sql_type = Nullable<Timestamp>)]
-        created_at: Option<NaiveDateTime>,
-        #[diesel(sql_type = Nullable<Timestamp>)]
-        claimed_at: Option<NaiveDateTime>,
-    }
-    let found: Found = fixed::<Lookup, _>(|q| {
-        q.bind::<Text, _>(format!("{scope}\u{1f}{}", key.as_str()))
+    let found: KeyColumns = fixed::<Lookup, _>(|q| {
+        q.bind::<Text, _>(key_lock(scope, key))
             .bind::<Text, _>(scope)
             .bind::<Text, _>(key.as_str())
     })
     .get_result(conn)
     .map_err(storage)?;
-    if !found.locked {
-        return Ok(None);
-    }
-    let (Some(fingerprint), Some(created_at), Some(claimed_at)) =
-        (found.fingerprint, found.created_at, found.claimed_at)
-    else {
-        return Ok(Some(None));
-    };
-    KeyRow {
-        _scope: scope.to_owned(),
-        _key: key.as_str().to_owned(),
-        fingerprint,
-        _claim_token: String::new(),
-        response_status: found.response_status,
-        response_headers: found.response_headers,
-        response_body: found.response_body,
-        created_at,
-        claimed_at,
-    }
-    .into_record()
-    .map(|r| Some(Some(r)))
+    found.into_found(scope, key)
 }
 
 impl IdempotencyStore for Database {
