@@ -70,22 +70,10 @@ fn ledger_rows_cannot_be_updated_or_deleted() {
 #[test]
 fn audit_lines_cannot_be_changed_or_deleted_only_numbered_once() {
     use domain::audit::{AuditAction, AuditEvent, TargetKind};
-    use domain::entities::Organization;
-    use domain::ids::OrganizationId;
-    use domain::ports::DirectoryRepository;
-    use domain::values::Name;
     let dir = tempfile::tempdir().unwrap();
     let (db, url) = database(&dir);
     let now = Utc::now();
-    let org = OrganizationId(Uuid::new_v4());
-    db.insert_organization(&Organization {
-        id: org,
-        name: Name::parse("Fabrikam").unwrap(),
-        contact_emails: vec![],
-        preferred_language: domain::Language::En,
-        created_at: now,
-    })
-    .unwrap();
+    let org = support::organization(&db);
     let line = Uuid::new_v4();
     db.write(|tx| {
         tx.audit(&AuditEvent {

@@ -23,18 +23,24 @@ pub fn database_url(dir: &tempfile::TempDir) -> String {
     }
 }
 
-/// A new organization "Contoso" with one purchasing account "EMEA".
-pub fn account(db: &Database) -> AccountId {
-    let now = Utc::now();
+/// A new organization "Contoso".
+pub fn organization(db: &Database) -> OrganizationId {
     let org = OrganizationId(Uuid::new_v4());
     db.insert_organization(&Organization {
         id: org,
         name: Name::parse("Contoso").unwrap(),
         contact_emails: vec![],
         preferred_language: domain::Language::En,
-        created_at: now,
+        created_at: Utc::now(),
     })
     .unwrap();
+    org
+}
+
+/// A new organization "Contoso" with one purchasing account "EMEA".
+pub fn account(db: &Database) -> AccountId {
+    let now = Utc::now();
+    let org = organization(db);
     let account = AccountId(Uuid::new_v4());
     db.insert_account(&PurchasingAccount {
         id: account,
