@@ -6,32 +6,10 @@
 
 mod support;
 
-use chrono::Utc;
 use diesel::connection::SimpleConnection;
-use domain::audit::{AuditAction, AuditEvent, TargetKind};
-use domain::auth::{Actor, Role};
-use domain::ids::OrganizationId;
 use domain::ports::EventRepository;
 use persistence::Database;
 use uuid::Uuid;
-
-fn line(org: OrganizationId) -> AuditEvent {
-    AuditEvent {
-        id: Uuid::new_v4(),
-        organization_id: Some(org),
-        account_id: None,
-        actor: Actor {
-            subject: "ops".into(),
-            role: Role::Operator,
-            partner: None,
-        },
-        action: AuditAction::OrganizationCreated,
-        target_kind: TargetKind::Organization,
-        target_id: org.as_uuid(),
-        detail: None,
-        at: Utc::now(),
-    }
-}
 
 #[test]
 fn a_line_committed_after_a_run_that_saw_its_transaction_open_is_numbered_by_the_next() {
@@ -48,14 +26,14 @@ fn a_line_committed_after_a_run_that_saw_its_transaction_open_is_numbered_by_the
             .collect()
     };
     if !url.starts_with("postgres") {
-        let first = line(org);
+        let first = support::audit_line(org);
         db.write(|tx| tx.audit(&first)).unwrap();
         assert_eq!(positions(&db), vec![(first.id, 1)]);
         return;
     }
 
     // A transaction of its own writes a line and stays open.
-    let held = line(org);
+    let held = support::audit_line(org);
     let mut open: diesel::PgConnection = diesel::Connection::establish(&url).unwrap();
     open.batch_execute(&format!(
         "BEGIN; INSERT INTO audit_events (id, organization_id, actor_subject, actor_role, \
@@ -65,7 +43,7 @@ fn a_line_committed_after_a_run_that_saw_its_transaction_open_is_numbered_by_the
     ))
     .unwrap();
     // A later transaction commits a line, and a run numbers it.
-    let later = line(org);
+    let later = support::audit_line(org);
     db.write(|tx| tx.audit(&later)).unwrap();
     assert_eq!(db.sequence_events().unwrap(), 1);
     assert_eq!(positions(&db), vec![(later.id, 1)]);

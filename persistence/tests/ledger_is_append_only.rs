@@ -69,30 +69,12 @@ fn ledger_rows_cannot_be_updated_or_deleted() {
 /// the rule does not cover fails here.
 #[test]
 fn audit_lines_cannot_be_changed_or_deleted_only_numbered_once() {
-    use domain::audit::{AuditAction, AuditEvent, TargetKind};
     let dir = tempfile::tempdir().unwrap();
     let (db, url) = database(&dir);
-    let now = Utc::now();
     let org = support::organization(&db);
-    let line = Uuid::new_v4();
-    db.write(|tx| {
-        tx.audit(&AuditEvent {
-            id: line,
-            organization_id: Some(org),
-            account_id: None,
-            actor: Actor {
-                subject: "ops".into(),
-                role: Role::Operator,
-                partner: None,
-            },
-            action: AuditAction::OrganizationCreated,
-            target_kind: TargetKind::Organization,
-            target_id: org.as_uuid(),
-            detail: None,
-            at: now,
-        })
-    })
-    .unwrap();
+    let audit = support::audit_line(org);
+    let line = audit.id;
+    db.write(|tx| tx.audit(&audit)).unwrap();
 
     let postgres = url.starts_with("postgres");
     let mut conn = if postgres {

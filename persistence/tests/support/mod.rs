@@ -80,3 +80,24 @@ pub fn granted(
     db.grant(account, id, &grant, None, actor, now).unwrap();
     (account, id)
 }
+
+/// An operator's audit line about `org` ("organization created"), written now.
+pub fn audit_line(org: OrganizationId) -> domain::audit::AuditEvent {
+    use domain::audit::{AuditAction, AuditEvent, TargetKind};
+    use domain::auth::{Actor, Role};
+    AuditEvent {
+        id: Uuid::new_v4(),
+        organization_id: Some(org),
+        account_id: None,
+        actor: Actor {
+            subject: "ops".into(),
+            role: Role::Operator,
+            partner: None,
+        },
+        action: AuditAction::OrganizationCreated,
+        target_kind: TargetKind::Organization,
+        target_id: org.as_uuid(),
+        detail: None,
+        at: Utc::now(),
+    }
+}
