@@ -219,13 +219,7 @@ fn load_held_and_key_pg(
     id: BenefitId,
     scope: &str,
     key: &domain::idempotency::IdempotencyKey,
-) -> Result<
-    (
-        Option<HeldBenefit>,
-        Option<Option<domain::idempotency::KeyRecord>>,
-    ),
-    StorageError,
-> {
+) -> Result<(Option<HeldBenefit>, super::idempotency::LockedKey), StorageError> {
     use super::idempotency::{key_lock, key_lookup, KeyColumns};
     use crate::fixed::{fixed, Statement};
     use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};

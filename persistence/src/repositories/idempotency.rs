@@ -63,13 +63,21 @@ pub enum KeyState {
     InFlight,
 }
 
+/// PostgreSQL: what the lookup of a key under its advisory lock found.
+pub(crate) enum LockedKey {
+    /// Another transaction holds the key's lock: a request with the key is running.
+    HeldElsewhere,
+    /// The lock is this transaction's; the key has no record (or the one it read).
+    Taken(Option<KeyRecord>),
+}
+
 /// PostgreSQL: the key a transaction will check, looked up by its first benefit read (see
 /// [`Tx::key_ahead`]).
 pub(crate) struct KeyAhead {
     pub(crate) scope: String,
     pub(crate) key: IdempotencyKey,
-    /// What the lookup found, once made ([`locked_key_pg`]'s answer).
-    pub(crate) found: Option<Option<Option<KeyRecord>>>,
+    /// What the lookup found, once made.
+    pub(crate) found: Option<LockedKey>,
 }
 
 impl Tx<'_> {
@@ -111,8 +119,8 @@ impl Tx<'_> {
                     None => locked_key_pg(conn, scope, key)?,
                 };
                 match found {
-                    None => return Ok(KeyState::InFlight),
-                    Some(record) => record,
+                    LockedKey::HeldElsewhere => return Ok(KeyState::InFlight),
+                    LockedKey::Taken(record) => record,
                 }
             }
             DbConnection::Sqlite(_) => k::idempotency_keys
@@ -227,19 +235,18 @@ pub(crate) struct KeyColumns {
 }
 
 impl KeyColumns {
-    /// `None` when another transaction holds the key's lock; else its record, if any.
     pub(crate) fn into_found(
         self,
         scope: &str,
         key: &IdempotencyKey,
-    ) -> Result<Option<Option<KeyRecord>>, StorageError> {
+    ) -> Result<LockedKey, StorageError> {
         if !self.locked {
-            return Ok(None);
+            return Ok(LockedKey::HeldElsewhere);
         }
         let (Some(fingerprint), Some(created_at), Some(claimed_at)) =
             (self.fingerprint, self.created_at, self.claimed_at)
         else {
-            return Ok(Some(None));
+            return Ok(LockedKey::Taken(None));
         };
         KeyRow {
             _scope: scope.to_owned(),
@@ -253,12 +260,12 @@ impl KeyColumns {
             claimed_at,
         }
         .into_record()
-        .map(|r| Some(Some(r)))
+        .map(|r| LockedKey::Taken(Some(r)))
     }
 }
 
-/// PostgreSQL: takes the key's advisory lock and reads its record in one statement: `None`
-/// when another transaction holds the lock (a request with the key is running). The row is
+/// PostgreSQL: takes the key's advisory lock and reads its record in one statement
+/// ([`LockedKey::HeldElsewhere`] when a request with the key is running). The row is
 /// read with the statement's snapshot, which may be taken just before a request that held
 /// the lock committed its answer: the key then looks fresh, and that request's kept answer
 /// makes [`Tx::keep_answer`] of this one find the key taken, so the work is rolled back and
@@ -267,7 +274,7 @@ fn locked_key_pg(
     conn: &mut diesel::PgConnection,
     scope: &str,
     key: &IdempotencyKey,
-) -> Result<Option<Option<KeyRecord>>, StorageError> {
+) -> Result<LockedKey, StorageError> {
     use crate::fixed::{fixed, Statement};
     use diesel::sql_types::Text;
     struct Lookup;
