@@ -28,6 +28,20 @@ pub fn backend_name() -> &'static str {
     }
 }
 
+/// A test's own side channel to the PostgreSQL database `url` names: plain text (it is not
+/// the server under test), driven by a task of the calling runtime.
+pub async fn side_channel(url: &str) -> tokio_postgres::Client {
+    let url = match url.split_once('?') {
+        Some((base, _)) => format!("{base}?sslmode=disable"),
+        None => url.to_owned(),
+    };
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("a connection of the test's own");
+    tokio::spawn(connection);
+    client
+}
+
 /// Whether the suite runs on PostgreSQL (`TEST_DATABASE_URL`).
 pub fn on_postgres() -> bool {
     postgres_admin_url().is_some()

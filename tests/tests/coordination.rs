@@ -27,18 +27,9 @@ async fn until_coordinated(app: &TestApp) {
     );
 }
 
-/// The test's own side channel to PostgreSQL (plain text: not the server under test).
+/// The test's own side channel to the PostgreSQL server (its admin database).
 async fn admin() -> tokio_postgres::Client {
-    let url = std::env::var("TEST_DATABASE_URL").expect("PostgreSQL");
-    let url = match url.split_once('?') {
-        Some((base, _)) => format!("{base}?sslmode=disable"),
-        None => url,
-    };
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("admin connection");
-    tokio::spawn(connection);
-    client
+    tests::side_channel(&std::env::var("TEST_DATABASE_URL").expect("PostgreSQL")).await
 }
 
 /// Ends the backends of the connections named `application` to `db`.

@@ -670,15 +670,7 @@ async fn hold_sequencer(app: &TestApp) -> Option<tokio_postgres::Client> {
     if tests::backend_name() != "postgres" {
         return None;
     }
-    let url = &app.config.database_url;
-    let url = match url.split_once('?') {
-        Some((base, _)) => format!("{base}?sslmode=disable"),
-        None => url.clone(),
-    };
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("a connection of the test's own");
-    tokio::spawn(connection);
+    let client = tests::side_channel(&app.config.database_url).await;
     // The sequencer's lock (persistence/src/repositories/events.rs); waits for a run under way.
     client
         .execute("SELECT pg_advisory_lock(7347291)", &[])

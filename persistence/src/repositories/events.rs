@@ -100,11 +100,16 @@ pub(super) fn sequence_pg(conn: &mut diesel::PgConnection) -> Result<(i64, i64),
     impl Statement for Sequence {
         const SQL: &'static str = sequence_sql!();
     }
-    // What each action is, as event types (EventType::of): data, so the text stays fixed.
-    let (actions, types): (Vec<&str>, Vec<String>) = domain::audit::AuditAction::ALL
-        .iter()
-        .map(|a| (a.code(), format!("\"{}\"", EventType::of(*a).code())))
-        .unzip();
+    // What each action is, as event types (EventType::of): data, so the text stays fixed;
+    // made once for the process.
+    static TYPES: std::sync::OnceLock<(Vec<&'static str>, Vec<String>)> =
+        std::sync::OnceLock::new();
+    let (actions, types) = TYPES.get_or_init(|| {
+        domain::audit::AuditAction::ALL
+            .iter()
+            .map(|a| (a.code(), format!("\"{}\"", EventType::of(*a).code())))
+            .unzip()
+    });
     let done: Sequenced = fixed::<Sequence, _>(|q| {
         q.bind::<Array<Text>, _>(actions)
             .bind::<Array<Text>, _>(types)
