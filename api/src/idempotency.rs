@@ -242,34 +242,89 @@ where
     F: FnOnce(&mut Tx<'_>, DateTime<Utc>, T) -> Result<StoredResponse, ApiError> + Send + 'static,
 {
     let keyed = keyed(req, caller, body)?.map(std::sync::Arc::new);
-    let result: Result<Outcome, ApiError> = {
+    let result = {
         let (clock, keyed) = (state.clock.clone(), keyed.clone());
         state
             .db
-            .write_async(move |tx| {
-                let now = clock.now();
-                if let Some(keyed) = &keyed {
-                    // Looked up with the benefit that `authorize` reads (PostgreSQL).
-                    tx.key_ahead(&keyed.scope, &keyed.key);
-                }
-                let authorized = authorize(tx, now)?;
-                if let Some(keyed) = &keyed {
-                    if let Some(outcome) = settle_key(tx, keyed, now)? {
-                        return Ok(outcome);
-                    }
-                }
-                let answer = work(tx, now, authorized)?;
-                if let Some(k) = &keyed {
-                    // Another request with the key kept its answer first: this one's work is
-                    // rolled back, and its retry gets that answer.
-                    if !tx.keep_answer(&k.scope, &k.key, &k.fingerprint, &answer, now)? {
-                        return Err(in_flight());
-                    }
-                }
-                Ok(Outcome::Done(answer))
+            .write_async(move |tx| attempt(tx, clock.now(), keyed.as_deref(), authorize, work))
+            .await
+    };
+    answer(state, context, result, keyed).await
+}
+
+/// As [`run_authorized`], for a change of one benefit's ledger: on PostgreSQL it is decided
+/// on the benefit as read and written in one statement, at that version
+/// (`Database::write_optimistic_async`); if the benefit moved meanwhile, `authorize` and
+/// `work` run once more in an ordinary transaction, so they may run twice and must act only
+/// through their transaction.
+pub async fn run_ledger_change<T, A, F>(
+    state: &actix_web::web::Data<AppState>,
+    req: &HttpRequest,
+    caller: &Principal,
+    context: &RequestContext,
+    body: &impl Serialize,
+    authorize: A,
+    work: F,
+) -> Result<HttpResponse, ApiError>
+where
+    A: Fn(&mut Tx<'_>, DateTime<Utc>) -> Result<T, ApiError> + Send + Sync + 'static,
+    F: Fn(&mut Tx<'_>, DateTime<Utc>, T) -> Result<StoredResponse, ApiError>
+        + Send
+        + Sync
+        + 'static,
+{
+    let keyed = keyed(req, caller, body)?.map(std::sync::Arc::new);
+    let result = {
+        let (clock, keyed) = (state.clock.clone(), keyed.clone());
+        state
+            .db
+            .write_optimistic_async(move |tx| {
+                attempt(tx, clock.now(), keyed.as_deref(), &authorize, &work)
             })
             .await
     };
+    answer(state, context, result, keyed).await
+}
+
+/// One run of a keyed request's work in its write transaction: the key is looked up (a
+/// replay or a refusal ends there), `work` runs with the transaction and the time of the
+/// request, and its answer is kept with the key.
+fn attempt<T>(
+    tx: &mut Tx<'_>,
+    now: DateTime<Utc>,
+    keyed: Option<&Keyed>,
+    authorize: impl FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<T, ApiError>,
+    work: impl FnOnce(&mut Tx<'_>, DateTime<Utc>, T) -> Result<StoredResponse, ApiError>,
+) -> Result<Outcome, ApiError> {
+    if let Some(keyed) = keyed {
+        // Looked up with the benefit that `authorize` reads (PostgreSQL).
+        tx.key_ahead(&keyed.scope, &keyed.key);
+    }
+    let authorized = authorize(tx, now)?;
+    if let Some(keyed) = keyed {
+        if let Some(outcome) = settle_key(tx, keyed, now)? {
+            return Ok(outcome);
+        }
+    }
+    let answer = work(tx, now, authorized)?;
+    if let Some(k) = keyed {
+        // Another request with the key kept its answer first: this one's work is rolled
+        // back, and its retry gets that answer.
+        if !tx.keep_answer(&k.scope, &k.key, &k.fingerprint, &answer, now)? {
+            return Err(in_flight());
+        }
+    }
+    Ok(Outcome::Done(answer))
+}
+
+/// The answer to a keyed request from what its transaction gave; a business refusal is
+/// kept under the key (in a transaction of its own: the work's was rolled back).
+async fn answer(
+    state: &actix_web::web::Data<AppState>,
+    context: &RequestContext,
+    result: Result<Outcome, ApiError>,
+    keyed: Option<std::sync::Arc<Keyed>>,
+) -> Result<HttpResponse, ApiError> {
     match (result, keyed) {
         (Ok(Outcome::Done(answer)), _) => Ok(respond(&answer, false)),
         (Ok(Outcome::Replay(answer)), _) => Ok(respond(&answer, true)),

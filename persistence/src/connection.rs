@@ -241,6 +241,59 @@ impl Database {
         }
     }
 
+    /// As [`Database::write_async`], for a ledger change: on PostgreSQL optimistically first
+    /// (see the module's documentation), and again in an ordinary transaction if the benefit
+    /// moved meanwhile. `job` may therefore run twice: it must do nothing but through its
+    /// `Tx` (what the first run wrote is never committed). On SQLite, whose writer is one
+    /// at a time, it runs once, in the group-commit writer.
+    pub async fn write_optimistic_async<T, E>(
+        &self,
+        job: impl Fn(&mut crate::Tx<'_>) -> Result<T, E> + Send + Sync + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        if self.batch.is_some() {
+            return self.write_async(job).await;
+        }
+        let span = tracing::Span::current();
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            span.in_scope(|| match db.write_deferred(&job)? {
+                Some(value) => Ok(value),
+                None => db.write(&job),
+            })
+        })
+        .await
+        .unwrap_or_else(|e| Err(E::from(StorageError(format!("a write task failed: {e}")))))
+    }
+
+    /// One optimistic run of `job`: `None` when its change met a conflict and nothing was
+    /// written.
+    fn write_deferred<T, E>(
+        &self,
+        job: &impl Fn(&mut crate::Tx<'_>) -> Result<T, E>,
+    ) -> Result<Option<T>, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut conn = self.conn()?;
+        let mut counted = self.changes.begin();
+        let mut tx = crate::Tx::deferred_on(&mut conn);
+        let value = job(&mut tx)?;
+        // Still before the commit: what it changes is counted as under way.
+        counted.before_commit();
+        match tx.commit_deferred() {
+            Ok(()) => {
+                counted.committed();
+                Ok(Some(value))
+            }
+            Err(crate::tx::Flush::Conflict) => Ok(None),
+            Err(crate::tx::Flush::Failed(e)) => Err(E::from(e)),
+        }
+    }
+
     /// Runs several reads on one consistent snapshot (a read-only repeatable-read
     /// transaction on PostgreSQL, a read transaction on SQLite's WAL), so figures and the
     /// ledger read together never straddle a concurrent write.

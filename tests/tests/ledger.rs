@@ -708,6 +708,154 @@ async fn sixty_four_concurrent_consumptions_never_overdraw() {
     assert_ledger_agrees(&app, benefit).await;
 }
 
+/// Each answer of a race is its own ledger entry: the id, the position and the figures after
+/// it that the ledger holds. (On PostgreSQL a change is decided on the version it read and
+/// written only at that version; one that lost the race runs again.) Each replays the same.
+#[tokio::test]
+async fn each_answer_of_a_race_is_its_own_ledger_entry() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 1000).await;
+    let admin = app.admin(org);
+    let path = format!("/api/v1/benefits/{benefit}/consumptions");
+    let send = |i: usize| {
+        app.request(Method::POST, &path, &admin)
+            .header("idempotency-key", format!("answer-{i}"))
+            .json(&json!({"quantity": 1 + i % 3}))
+            .send()
+    };
+    let mut answers = Vec::new();
+    for response in join_all((0..32).map(send)).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 201);
+        answers.push(response.text().await.unwrap());
+    }
+    let history: Value = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions?kind=consumption&limit=200"),
+            &admin,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = history["items"].as_array().unwrap();
+    assert_eq!(entries.len(), 32);
+    let mut seqs = Vec::new();
+    for text in &answers {
+        let answer: Value = serde_json::from_str(text).unwrap();
+        let told = &answer["transaction"];
+        let held = entries
+            .iter()
+            .find(|e| e["id"] == told["id"])
+            .unwrap_or_else(|| panic!("no ledger entry {}", told["id"]));
+        for field in ["seq", "quantity_after", "used_after", "used_change"] {
+            assert_eq!(held[field], told[field], "{field} of {told}");
+        }
+        assert_eq!(answer["used"], held["used_after"]);
+        seqs.push(told["seq"].as_i64().unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (2..=33).collect::<Vec<_>>(),
+        "one position each, after the grant"
+    );
+    let mut by_seq: Vec<&Value> = entries.iter().collect();
+    by_seq.sort_by_key(|e| e["seq"].as_i64());
+    for pair in by_seq.windows(2) {
+        assert_eq!(
+            pair[1]["used_after"].as_i64().unwrap(),
+            pair[0]["used_after"].as_i64().unwrap() + pair[1]["used_change"].as_i64().unwrap(),
+            "each entry follows the one before"
+        );
+    }
+    for (i, text) in answers.iter().enumerate() {
+        let again = send(i).await.unwrap();
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(&again.text().await.unwrap(), text);
+    }
+    assert_ledger_agrees(&app, benefit).await;
+}
+
+/// One key used on two benefits at once: one of them is consumed, once; the other request
+/// is told the key was used for another request, never served. On PostgreSQL both requests
+/// are held at their write (the test locks the key table) until each has read the key as
+/// unused, so both write it and one must lose: its work then runs again and finds the key.
+#[tokio::test]
+async fn one_key_raced_on_two_benefits_spends_once() {
+    let app = TestApp::spawn().await;
+    let (org, account, first) = setup(&app, "problem_resolution_phone", 100).await;
+    let second = app
+        .grant(account, "problem_resolution_web", Some(100))
+        .await;
+    let admin = app.admin(org);
+    let held = match tests::on_postgres() {
+        true => {
+            let client = tests::side_channel(&app.config.database_url).await;
+            client
+                .batch_execute("BEGIN; LOCK TABLE idempotency_keys IN SHARE MODE")
+                .await
+                .unwrap();
+            Some(client)
+        }
+        false => None,
+    };
+    let mut requests = Vec::new();
+    for (n, benefit) in [first, second].into_iter().enumerate() {
+        requests.push(tokio::spawn(
+            app.request(
+                Method::POST,
+                &format!("/api/v1/benefits/{benefit}/consumptions"),
+                &admin,
+            )
+            .header("idempotency-key", "shared")
+            .json(&json!({"quantity": 1}))
+            .send(),
+        ));
+        if let Some(client) = &held {
+            // This request has read the key and waits to write it.
+            let waiting = || async {
+                client
+                    .query_one(
+                        // (A statement prepared for the first time waits while its text is
+                        // analysed, before pg_stat_activity shows it: count the waits alone.)
+                        "SELECT count(*) FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event = 'relation'",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get::<_, i64>(0)
+            };
+            let mut tries = 0;
+            while waiting().await < n as i64 + 1 {
+                tries += 1;
+                assert!(tries < 500, "request {n} never reached its write");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+    if let Some(client) = held {
+        client.batch_execute("COMMIT").await.unwrap();
+    }
+    let mut answers = Vec::new();
+    for request in requests {
+        let response = request.await.unwrap().unwrap();
+        answers.push((response.status().as_u16(), response.text().await.unwrap()));
+    }
+    answers.sort();
+    assert_eq!(answers[0].0, 201, "{answers:?}");
+    assert_eq!(answers[1].0, 422, "{answers:?}");
+    assert!(
+        answers[1].1.contains("idempotency_key_reused"),
+        "{answers:?}"
+    );
+    let used = figures(&app, first).await.1 + figures(&app, second).await.1;
+    assert_eq!(used, 1, "spent once over both");
+    assert_ledger_agrees(&app, first).await;
+    assert_ledger_agrees(&app, second).await;
+}
+
 #[tokio::test]
 async fn a_partner_with_manage_users_consumes_on_behalf_of_the_organization() {
     let app = TestApp::spawn_with_demo().await;

@@ -158,7 +158,7 @@ impl Tx<'_> {
         actor: &Actor,
         now: DateTime<Utc>,
     ) -> Result<Benefit, WriteError<GrantError>> {
-        let conn = &mut *self.conn;
+        let conn = self.conn()?;
         let held = load_benefits(conn, account)?;
         grant
             .check_against(&held, now)
@@ -199,15 +199,26 @@ impl Tx<'_> {
         Ok(row.into_domain()?)
     }
 
-    /// A benefit with its account, read inside the transaction.
+    /// A benefit with its account, read inside the transaction (an optimistic one reads it
+    /// before its `BEGIN`, and decides its ledger change on the version read: see
+    /// [`crate::tx`]).
     pub fn benefit(&mut self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
-        let ahead = self.key_ahead.as_mut().filter(|a| a.found.is_none());
-        if let (DbConnection::Postgresql(pg), Some(ahead)) = (&mut *self.conn, ahead) {
-            let (held, found) = load_held_and_key_pg(pg, id, &ahead.scope, &ahead.key)?;
-            ahead.found = Some(found);
-            return Ok(held);
+        let held = match self.read_conn() {
+            (DbConnection::Postgresql(pg), Some(ahead)) => {
+                let (held, found) = load_held_and_key_pg(pg, id, &ahead.scope, &ahead.key)?;
+                ahead.found = Some(found);
+                held
+            }
+            (conn, _) => load_held(conn, id)?,
+        };
+        if self.deferred() {
+            self.read = held.as_ref().map(|h| crate::tx::ReadBenefit {
+                id: h.benefit.id,
+                version: h.benefit.version,
+                figures: h.benefit.figures,
+            });
         }
-        load_held(self.conn, id)
+        Ok(held)
     }
 }
 

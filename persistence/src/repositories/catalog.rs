@@ -42,7 +42,7 @@ impl TypeRow {
 impl Tx<'_> {
     /// The catalog as this transaction sees it.
     pub fn catalog(&mut self) -> Result<Catalog, StorageError> {
-        load(self.conn)
+        load(self.conn()?)
     }
 
     /// Adds a type to the catalog; `false` when the code is taken. The code is the table's
@@ -52,7 +52,7 @@ impl Tx<'_> {
         use diesel::result::{DatabaseErrorKind, Error};
         match diesel::insert_into(benefit_types::table)
             .values(&TypeRow::from_domain(t)?)
-            .execute(self.conn)
+            .execute(self.conn()?)
         {
             Ok(_) => Ok(true),
             Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),

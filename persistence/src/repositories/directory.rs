@@ -155,7 +155,7 @@ impl Tx<'_> {
         };
         diesel::insert_into(organizations::table)
             .values(&row)
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(())
     }
@@ -172,7 +172,7 @@ impl Tx<'_> {
         };
         diesel::insert_into(purchasing_accounts::table)
             .values(&row)
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(())
     }
@@ -187,7 +187,7 @@ impl Tx<'_> {
         };
         diesel::insert_into(partners::table)
             .values(&row)
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(())
     }
@@ -200,7 +200,7 @@ impl Tx<'_> {
                 organizations::contact_emails.eq(to_json(&emails)?),
                 organizations::preferred_language.eq(o.preferred_language.code()),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(updated == 1)
     }
@@ -212,7 +212,7 @@ impl Tx<'_> {
                 partners::contact_email.eq(p.contact_email.as_ref().map(ToString::to_string)),
                 partners::preferred_language.eq(p.preferred_language.code()),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(updated == 1)
     }
@@ -222,12 +222,12 @@ impl Tx<'_> {
         &mut self,
         id: OrganizationId,
     ) -> Result<Option<Organization>, StorageError> {
-        load_organization(self.conn, id)
+        load_organization(self.conn()?, id)
     }
 
     /// A partner, read in this transaction.
     pub fn partner(&mut self, id: PartnerId) -> Result<Option<Partner>, StorageError> {
-        load_partner(self.conn, id)
+        load_partner(self.conn()?, id)
     }
 }
 

@@ -229,7 +229,7 @@ impl crate::tx::Tx<'_> {
                 w::secret_check.eq(secret_check),
                 w::created_at.eq(to_db(webhook.created_at)),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(())
     }

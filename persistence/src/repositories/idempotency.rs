@@ -80,13 +80,25 @@ pub(crate) struct KeyAhead {
     pub(crate) found: Option<LockedKey>,
 }
 
+/// Optimistic: an answer to keep under a key, written with the change it answers (see
+/// [`crate::tx`]).
+pub(crate) struct PendingKey {
+    pub(crate) scope: String,
+    pub(crate) key: String,
+    pub(crate) fingerprint: String,
+    pub(crate) status: i32,
+    pub(crate) headers: String,
+    pub(crate) body: String,
+    pub(crate) at: NaiveDateTime,
+}
+
 impl Tx<'_> {
     /// Says which key this transaction will check ([`Tx::check_key`]) before it reads the
     /// benefit its work is about: on PostgreSQL the first [`Tx::benefit`] then takes the key's
     /// lock and reads its record in its own statement, one round trip less for each
     /// quantity-changing request with a key. On SQLite nothing changes.
     pub fn key_ahead(&mut self, scope: &str, key: &IdempotencyKey) {
-        if matches!(self.conn, DbConnection::Postgresql(_)) {
+        if self.is_postgres() {
             self.key_ahead = Some(KeyAhead {
                 scope: scope.to_owned(),
                 key: key.clone(),
@@ -98,7 +110,10 @@ impl Tx<'_> {
     /// Looks the key up for a request about to run in this transaction. On PostgreSQL a
     /// transaction-scoped advisory lock on the key makes a concurrent request with the same
     /// key (on any server of the database) see `InFlight` at once instead of waiting; on
-    /// SQLite write transactions already run one at a time.
+    /// SQLite write transactions already run one at a time. An optimistic transaction (see
+    /// [`crate::tx`]) looked the key up before its `BEGIN`, so it holds no lock after that
+    /// read: a request with the same key that commits meanwhile makes its change's
+    /// statement write nothing, and the work runs again and replays that answer.
     pub fn check_key(
         &mut self,
         scope: &str,
@@ -112,25 +127,26 @@ impl Tx<'_> {
             .take()
             .filter(|a| a.scope == scope && a.key == *key)
             .and_then(|a| a.found);
-        let existing: Option<KeyRecord> = match &mut *self.conn {
-            DbConnection::Postgresql(conn) => {
-                let found = match ahead {
-                    Some(found) => found,
-                    None => locked_key_pg(conn, scope, key)?,
-                };
-                match found {
-                    LockedKey::HeldElsewhere => return Ok(KeyState::InFlight),
-                    LockedKey::Taken(record) => record,
-                }
-            }
-            DbConnection::Sqlite(_) => k::idempotency_keys
-                .filter(k::scope.eq(scope))
-                .filter(k::idempotency_key.eq(key.as_str()))
-                .first::<KeyRow>(self.conn)
-                .optional()
-                .map_err(storage)?
-                .map(KeyRow::into_record)
-                .transpose()?,
+        let found = match ahead {
+            Some(found) => found,
+            None => match self.conn()? {
+                DbConnection::Postgresql(conn) => locked_key_pg(conn, scope, key)?,
+                // Write transactions run one at a time: the key is this one's.
+                conn @ DbConnection::Sqlite(_) => LockedKey::Taken(
+                    k::idempotency_keys
+                        .filter(k::scope.eq(scope))
+                        .filter(k::idempotency_key.eq(key.as_str()))
+                        .first::<KeyRow>(conn)
+                        .optional()
+                        .map_err(storage)?
+                        .map(KeyRow::into_record)
+                        .transpose()?,
+                ),
+            },
+        };
+        let existing = match found {
+            LockedKey::HeldElsewhere => return Ok(KeyState::InFlight),
+            LockedKey::Taken(record) => record,
         };
         let Some(record) = existing else {
             return Ok(KeyState::Fresh);
@@ -145,7 +161,7 @@ impl Tx<'_> {
                         .filter(k::scope.eq(scope))
                         .filter(k::idempotency_key.eq(key.as_str())),
                 )
-                .execute(self.conn)
+                .execute(self.conn()?)
                 .map_err(storage)?;
                 KeyState::Fresh
             }
@@ -166,6 +182,21 @@ impl Tx<'_> {
     ) -> Result<bool, StorageError> {
         use idempotency_keys::dsl as k;
         let at = to_db(now);
+        if self.pending_change.is_some() && self.pending_key.is_none() {
+            // Optimistic: kept by the change's own statement, which writes nothing when
+            // another request kept an answer under the key first (a conflict: the work runs
+            // again, and finds that answer).
+            self.pending_key = Some(PendingKey {
+                scope: scope.to_owned(),
+                key: key.as_str().to_owned(),
+                fingerprint: fingerprint.to_owned(),
+                status: i32::from(response.status),
+                headers: to_json(&response.headers)?,
+                body: response.body.clone(),
+                at,
+            });
+            return Ok(true);
+        }
         let row = (
             k::scope.eq(scope),
             k::idempotency_key.eq(key.as_str()),
@@ -179,7 +210,7 @@ impl Tx<'_> {
         );
         // The same statement on both: `ON CONFLICT` does not compile through the
         // MultiConnection backend, only on each backend's own connection.
-        let written = match &mut *self.conn {
+        let written = match self.conn()? {
             DbConnection::Postgresql(conn) => diesel::insert_into(k::idempotency_keys)
                 .values(row)
                 .on_conflict_do_nothing()

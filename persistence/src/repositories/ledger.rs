@@ -4,7 +4,7 @@ use super::benefits::{append_entry, NewEntry};
 use crate::connect::storage;
 use crate::convert::{corrupt, from_db, to_db, uuid};
 use crate::schema::{benefit_transactions, benefits};
-use crate::tx::Tx;
+use crate::tx::{Flush, Tx};
 use crate::{Database, DbConnection};
 use chrono::NaiveDateTime;
 use diesel::dsl::sql;
@@ -381,12 +381,209 @@ fn try_record(
     }
 }
 
+/// Optimistic (see [`crate::tx`]): a ledger change decided on the figures read before the
+/// transaction's `BEGIN`, with its audit line, waiting to be written at the version read.
+pub(crate) struct PendingChange {
+    benefit: BenefitId,
+    /// The version read; the change makes it `version + 1`, the entry's position.
+    version: i64,
+    entry_id: Uuid,
+    kind: EntryKind,
+    quantity_delta: i64,
+    used_delta: i64,
+    actor_subject: String,
+    actor_role: Role,
+    partner: Option<PartnerId>,
+    reference: Option<String>,
+    note: Option<String>,
+    at: NaiveDateTime,
+    audit: AuditEvent,
+}
+
+impl Tx<'_> {
+    /// Optimistic: decides `change` on the figures the transaction read before its `BEGIN`
+    /// and holds it back with the audit line waiting for it; the entry is what it will be
+    /// when written at that version. `None` when it cannot be decided that way (an ordinary
+    /// transaction, another benefit than the one read, an unmetered one, not exactly one
+    /// audit line waiting): the change is then made at once.
+    fn decide_deferred(
+        &mut self,
+        benefit: BenefitId,
+        change: &Change<'_>,
+    ) -> Result<Option<LedgerEntry>, WriteError<LedgerError>> {
+        if !self.deferred() || self.pending_change.is_some() || self.pending_audit.len() != 1 {
+            return Ok(None);
+        }
+        let Some((read, figures)) = self
+            .read
+            .filter(|r| r.id == benefit)
+            .and_then(|r| Some((r, r.figures?)))
+        else {
+            return Ok(None);
+        };
+        // The rule, on the figures as they were at that version.
+        let after = figures
+            .apply(change.kind, change.amount)
+            .map_err(WriteError::Refused)?;
+        let (quantity_delta, used_delta) = match change.kind.figure() {
+            Figure::Quantity => (change.amount, 0),
+            Figure::Used => (0, change.amount),
+        };
+        let entry_id = Uuid::new_v4();
+        self.read = None;
+        self.pending_change = Some(PendingChange {
+            benefit,
+            version: read.version,
+            entry_id,
+            kind: change.kind,
+            quantity_delta,
+            used_delta,
+            actor_subject: change.actor.subject.clone(),
+            actor_role: change.actor.role,
+            partner: change.actor.partner,
+            reference: change.reference.clone(),
+            note: change.note.clone(),
+            at: to_db(change.at),
+            audit: self.pending_audit.remove(0),
+        });
+        Ok(Some(LedgerEntry {
+            id: TransactionId(entry_id),
+            benefit_id: benefit,
+            seq: read.version + 1,
+            kind: change.kind,
+            amount: change.amount,
+            after: Some(after),
+            actor_subject: change.actor.subject.clone(),
+            actor_role: change.actor.role,
+            partner: change.actor.partner,
+            reference: change.reference.clone(),
+            note: change.note.clone(),
+            created_at: from_db(to_db(change.at)),
+        }))
+    }
+}
+
+/// PostgreSQL, optimistic: writes a change decided on the version read, its audit line and
+/// the answer kept under the request's key (if any) in one statement. The update applies
+/// only at that version; the audit line, the key and the ledger row are written from its
+/// row, so nothing is written when it does not apply ([`Flush::Conflict`]), nor when the key
+/// was kept meanwhile by another request (the primary key refuses the statement as a whole).
+/// Alone, the statement is its own transaction: one round trip for all of a consumption's
+/// writes and its commit.
+pub(crate) fn write_pending(
+    conn: &mut diesel::PgConnection,
+    change: &PendingChange,
+    key: Option<&super::idempotency::PendingKey>,
+) -> Result<(), Flush> {
+    use crate::fixed::{fixed, Statement};
+    use diesel::result::{DatabaseErrorKind, Error};
+    use diesel::sql_types::{Integer, Nullable, Text, Timestamp};
+    macro_rules! at_version {
+        ($key:expr) => {
+            concat!(
+                "WITH changed AS (UPDATE benefits SET quantity = quantity + $3, \
+                 used = used + $4, version = version + 1 \
+                 WHERE id = $1 AND version = $2 AND quantity IS NOT NULL \
+                 RETURNING version, quantity, used), \
+                 audited AS (INSERT INTO audit_events (id, organization_id, actor_subject, \
+                 actor_role, partner_id, action, target_kind, target_id, detail, created_at) \
+                 SELECT $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM changed) ",
+                $key,
+                "INSERT INTO benefit_transactions (id, benefit_id, seq, kind, quantity_delta, \
+                 used_delta, quantity_after, used_after, actor_subject, actor_role, partner_id, \
+                 reference, note, created_at) \
+                 SELECT $5, $1, version, $6, $3, $4, quantity, used, $7, $8, $9, $10, $11, $12 \
+                 FROM changed RETURNING seq"
+            )
+        };
+    }
+    struct Changed;
+    impl Statement for Changed {
+        const SQL: &'static str = at_version!("");
+    }
+    struct ChangedAndKept;
+    impl Statement for ChangedAndKept {
+        const SQL: &'static str = at_version!(
+            ", kept AS (INSERT INTO idempotency_keys (scope, idempotency_key, fingerprint, \
+             claim_token, response_status, response_headers, response_body, created_at, \
+             claimed_at) SELECT $23, $24, $25, $26, $27, $28, $29, $30, $30 FROM changed) "
+        );
+    }
+    #[derive(QueryableByName)]
+    struct Written {
+        #[diesel(sql_type = BigInt)]
+        seq: i64,
+    }
+    let event = &change.audit;
+    let detail = super::records::audit_detail(event)?;
+    macro_rules! binds {
+        ($q:expr) => {
+            $q.bind::<Text, _>(change.benefit.to_string())
+                .bind::<BigInt, _>(change.version)
+                .bind::<BigInt, _>(change.quantity_delta)
+                .bind::<BigInt, _>(change.used_delta)
+                .bind::<Text, _>(change.entry_id.to_string())
+                .bind::<Text, _>(change.kind.code())
+                .bind::<Text, _>(&change.actor_subject)
+                .bind::<Text, _>(change.actor_role.code())
+                .bind::<Nullable<Text>, _>(change.partner.map(|p| p.to_string()))
+                .bind::<Nullable<Text>, _>(change.reference.as_deref())
+                .bind::<Nullable<Text>, _>(change.note.as_deref())
+                .bind::<Timestamp, _>(change.at)
+                .bind::<Text, _>(event.id.to_string())
+                .bind::<Nullable<Text>, _>(event.organization_id.map(|o| o.to_string()))
+                .bind::<Text, _>(&event.actor.subject)
+                .bind::<Text, _>(event.actor.role.code())
+                .bind::<Nullable<Text>, _>(event.actor.partner.map(|p| p.to_string()))
+                .bind::<Text, _>(event.action.code())
+                .bind::<Text, _>(event.target_kind.code())
+                .bind::<Text, _>(event.target_id.to_string())
+                .bind::<Nullable<Text>, _>(detail.as_deref())
+                .bind::<Timestamp, _>(to_db(event.at))
+        };
+    }
+    let written = match key {
+        None => fixed::<Changed, _>(|q| binds!(q)).get_result::<Written>(conn),
+        Some(k) => fixed::<ChangedAndKept, _>(|q| {
+            binds!(q)
+                .bind::<Text, _>(&k.scope)
+                .bind::<Text, _>(&k.key)
+                .bind::<Text, _>(&k.fingerprint)
+                .bind::<Text, _>(Uuid::new_v4().to_string())
+                .bind::<Integer, _>(k.status)
+                .bind::<Text, _>(&k.headers)
+                .bind::<Text, _>(&k.body)
+                .bind::<Timestamp, _>(k.at)
+        })
+        .get_result::<Written>(conn),
+    };
+    match written {
+        Ok(w) if w.seq == change.version + 1 => Ok(()),
+        Ok(w) => Err(Flush::Failed(StorageError(format!(
+            "benefit {} written at position {} instead of {}",
+            change.benefit,
+            w.seq,
+            change.version + 1
+        )))),
+        Err(Error::NotFound) => Err(Flush::Conflict),
+        Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info))
+            if info.constraint_name() == Some("idempotency_keys_pkey") =>
+        {
+            Err(Flush::Conflict)
+        }
+        Err(e) => Err(Flush::Failed(storage(e))),
+    }
+}
+
 impl LedgerStore for Tx<'_> {
     fn record(
         &mut self,
         benefit: BenefitId,
         change: Change<'_>,
     ) -> Result<LedgerEntry, WriteError<LedgerError>> {
+        if let Some(entry) = self.decide_deferred(benefit, &change)? {
+            return Ok(entry);
+        }
         let id = benefit.to_string();
         // A refused update is explained from the figures as they are now. On PostgreSQL
         // another transaction may have committed between the refusal and the read, so the
@@ -394,14 +591,14 @@ impl LedgerStore for Tx<'_> {
         for _ in 0..3 {
             // On PostgreSQL the transaction's first waiting audit line goes in the same
             // statement; it stays waiting when the change is refused.
-            let audit = self.pending_audit.first();
-            if let Some(entry) = try_record(self.conn, benefit, &change, audit)? {
+            let audit = self.pending_audit.first().cloned();
+            if let Some(entry) = try_record(self.conn()?, benefit, &change, audit.as_ref())? {
                 if audit.is_some() {
                     self.pending_audit.remove(0);
                 }
                 return Ok(entry);
             }
-            let current = figures(self.conn, &id)?
+            let current = figures(self.conn()?, &id)?
                 .ok_or_else(|| StorageError(format!("benefit {id} is not metered")))?;
             current
                 .apply(change.kind, change.amount)

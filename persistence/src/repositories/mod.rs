@@ -5,7 +5,7 @@ mod catalog;
 mod directory;
 pub(crate) mod events;
 pub(crate) mod idempotency;
-mod ledger;
+pub(crate) mod ledger;
 mod people;
 mod permissions;
 mod positions;

@@ -70,7 +70,7 @@ impl Tx<'_> {
             .filter(d::account_id.eq(account.to_string()))
             .filter(d::domain.eq(domain.as_str()))
             .count()
-            .get_result(self.conn)
+            .get_result(self.conn()?)
             .map_err(storage)?;
         if exists > 0 {
             return Err(WriteError::Refused(duplicate()));
@@ -81,7 +81,7 @@ impl Tx<'_> {
                 d::domain.eq(domain.as_str()),
                 d::created_at.eq(to_db(now)),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(|e| unique_or(e, duplicate()))?;
         Ok(())
     }
@@ -98,13 +98,13 @@ impl Tx<'_> {
                 .filter(d::account_id.eq(account.to_string()))
                 .filter(d::domain.eq(domain.as_str())),
         )
-        .execute(self.conn)
+        .execute(self.conn()?)
         .map_err(storage)?;
         Ok(removed > 0)
     }
 
     pub fn domains(&mut self, account: AccountId) -> Result<Vec<DomainName>, StorageError> {
-        load_domains(self.conn, account)
+        load_domains(self.conn()?, account)
     }
 
     /// The users of the account's benefits with an address in `domain`.
@@ -120,7 +120,7 @@ impl Tx<'_> {
             .filter(benefit_users::email_domain.eq(domain.as_str()))
             .filter(benefit_users::benefit_id.eq_any(in_account))
             .order((benefit_users::created_at.asc(), benefit_users::id.asc()))
-            .load(self.conn)
+            .load(self.conn()?)
             .map_err(storage)?;
         rows.into_iter().map(UserRow::into_domain).collect()
     }
@@ -134,7 +134,7 @@ impl Tx<'_> {
             .filter(t::email_key.eq(&key))
             .filter(t::id.ne(u.id.to_string()))
             .count()
-            .get_result(self.conn)
+            .get_result(self.conn()?)
             .map_err(storage)?;
         if taken > 0 {
             return Err(WriteError::Refused(PeopleError::DuplicateUser {
@@ -162,7 +162,7 @@ impl Tx<'_> {
                 t::created_at.eq(to_db(u.created_at)),
                 t::updated_at.eq(to_db(u.updated_at)),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(|e| unique_or(e, duplicate()))?;
         Ok(())
     }
@@ -191,7 +191,7 @@ impl Tx<'_> {
             t::display_name.eq(u.display_name.as_str()),
             t::updated_at.eq(to_db(u.updated_at)),
         ))
-        .execute(self.conn)
+        .execute(self.conn()?)
         .map_err(|e| unique_or(e, duplicate()))?;
         Ok(changed == 1)
     }
@@ -199,7 +199,7 @@ impl Tx<'_> {
     pub fn delete_user(&mut self, id: Uuid) -> Result<bool, StorageError> {
         use benefit_users::dsl as t;
         let n = diesel::delete(t::benefit_users.filter(t::id.eq(id.to_string())))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(n > 0)
     }
@@ -209,7 +209,7 @@ impl Tx<'_> {
         benefit: BenefitId,
         id: Uuid,
     ) -> Result<Option<BenefitUser>, StorageError> {
-        load_user(self.conn, benefit, id)
+        load_user(self.conn()?, benefit, id)
     }
 
     /// The benefit's product keys, by package id.
@@ -222,7 +222,7 @@ impl Tx<'_> {
             .filter(k::benefit_id.eq(benefit.to_string()))
             .select((k::software_id, k::product_key))
             .order(k::software_id.asc())
-            .load(self.conn)
+            .load(self.conn()?)
             .map_err(storage)
     }
 
@@ -241,7 +241,7 @@ impl Tx<'_> {
                 k::product_key.eq(key),
                 k::created_at.eq(to_db(now)),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(())
     }

@@ -242,17 +242,17 @@ impl Tx<'_> {
             .filter(p::partner_id.eq(permission.partner_id.to_string()))
             .filter(p::organization_id.eq(permission.organization_id.to_string()))
             .filter(p::status.eq_any(["pending", "approved"]))
-            .load(self.conn)
+            .load(self.conn()?)
             .map_err(storage)?;
         for row in live {
-            let settled = settle(self.conn, row.into_domain()?, now)?;
+            let settled = settle(self.conn()?, row.into_domain()?, now)?;
             if settled.status.is_live() {
                 return Err(WriteError::Refused(PermissionError::AlreadyHeld {
                     existing: Some((settled.id, settled.status)),
                 }));
             }
         }
-        match insert(self.conn, permission) {
+        match insert(self.conn()?, permission) {
             Ok(()) => {}
             // A concurrent request for the same pair committed first.
             Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
@@ -262,12 +262,12 @@ impl Tx<'_> {
             }
             Err(e) => return Err(storage(e).into()),
         }
-        append_event(self.conn, event)?;
+        append_event(self.conn()?, event)?;
         Ok(())
     }
 
     pub fn permission(&mut self, id: Uuid) -> Result<Option<Permission>, StorageError> {
-        load(self.conn, id)
+        load(self.conn()?, id)
     }
 
     /// Records a decided move if the permission is still at the version it was decided on.
@@ -278,7 +278,7 @@ impl Tx<'_> {
         decided_on: i64,
     ) -> Result<bool, StorageError> {
         store_move(
-            self.conn,
+            self.conn()?,
             &transition.permission,
             decided_on,
             &[&transition.event],

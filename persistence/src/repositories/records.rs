@@ -121,19 +121,18 @@ impl Tx<'_> {
     /// Appends one line to the audit log, in this transaction (on PostgreSQL it is written
     /// with the transaction's ledger change, or just before its COMMIT: [`Tx::finish`]).
     pub fn audit(&mut self, event: &AuditEvent) -> Result<(), StorageError> {
-        match self.conn {
-            DbConnection::Postgresql(_) => {
-                touch_scope(event);
-                self.pending_audit.push(event.clone());
-                Ok(())
-            }
-            DbConnection::Sqlite(_) => insert_audit(self.conn, event),
+        if self.is_postgres() {
+            touch_scope(event);
+            self.pending_audit.push(event.clone());
+            Ok(())
+        } else {
+            insert_audit(self.conn()?, event)
         }
     }
 
     /// Puts a notification in the outbox, in this transaction.
     pub fn notify(&mut self, n: &Notification) -> Result<(), StorageError> {
-        insert_notification(self.conn, n)
+        insert_notification(self.conn()?, n)
     }
 }
 

@@ -172,14 +172,14 @@ impl Tx<'_> {
                 t::days_returned.eq(v.days_returned),
                 t::version.eq(v.version),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(())
     }
 
     /// A voucher with its benefit, read inside the transaction.
     pub fn voucher(&mut self, id: Uuid) -> Result<Option<(Voucher, HeldBenefit)>, StorageError> {
-        load_voucher(self.conn, id)
+        load_voucher(self.conn()?, id)
     }
 
     /// Writes a moved voucher if it is still at `expected` version; `false` otherwise.
@@ -196,7 +196,7 @@ impl Tx<'_> {
             t::days_returned.eq(v.days_returned),
             t::version.eq(v.version),
         ))
-        .execute(self.conn)
+        .execute(self.conn()?)
         .map_err(storage)?;
         Ok(changed == 1)
     }
@@ -206,7 +206,7 @@ impl Tx<'_> {
     /// (figures, converted days) cannot change under the transaction. `true` when locks were
     /// taken, so what was read before may be out of date.
     pub fn lock_benefits(&mut self, ids: &[BenefitId]) -> Result<bool, StorageError> {
-        let DbConnection::Postgresql(conn) = &mut *self.conn else {
+        let DbConnection::Postgresql(conn) = self.conn()? else {
             return Ok(false);
         };
         let mut ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
@@ -222,7 +222,7 @@ impl Tx<'_> {
 
     /// The account's benefits, read inside the transaction.
     pub fn account_benefits(&mut self, account: AccountId) -> Result<Vec<Benefit>, StorageError> {
-        load_benefits(self.conn, account)
+        load_benefits(self.conn()?, account)
     }
 
     /// Target days converted forward and not converted back, for this rule on the account.
@@ -231,7 +231,7 @@ impl Tx<'_> {
         account: AccountId,
         rule: &ConversionRule,
     ) -> Result<i64, StorageError> {
-        converted(self.conn, account, rule)
+        converted(self.conn()?, account, rule)
     }
 
     pub fn insert_conversion(&mut self, r: &ConversionRecord) -> Result<(), StorageError> {
@@ -252,7 +252,7 @@ impl Tx<'_> {
                 c::partner_id.eq(r.actor.partner.map(|p| p.to_string())),
                 c::created_at.eq(to_db(r.at)),
             ))
-            .execute(self.conn)
+            .execute(self.conn()?)
             .map_err(storage)?;
         Ok(())
     }
