@@ -28,6 +28,9 @@ pub struct Database {
     /// PostgreSQL: the readers that stay on the request's thread (see
     /// [`crate::postgres::reader`]).
     pub(crate) reader: Option<crate::postgres::reader::Reader>,
+    /// PostgreSQL: the benefits optimistic ledger changes were decided on (see
+    /// [`crate::postgres::held`]).
+    held: Option<std::sync::Arc<crate::postgres::held::HeldCache>>,
 }
 
 /// The pool's connections now (for `/metrics`).
@@ -101,6 +104,9 @@ impl Database {
                 (Some(writer), Some(batch), changes)
             }
         };
+        let held = reader
+            .is_some()
+            .then(|| std::sync::Arc::new(crate::postgres::held::HeldCache::new()));
         Ok(Self {
             pool,
             backend,
@@ -108,6 +114,7 @@ impl Database {
             batch,
             changes,
             reader,
+            held,
         })
     }
 
@@ -269,8 +276,10 @@ impl Database {
         .unwrap_or_else(|e| Err(E::from(StorageError(format!("a write task failed: {e}")))))
     }
 
-    /// One optimistic run of `job`: `None` when its change met a conflict and nothing was
-    /// written.
+    /// One optimistic run of `job`: `None` when it must run again in an ordinary transaction
+    /// (nothing was written): its change met a conflict, or it failed on what it could not
+    /// verify without the database (a benefit as kept, a key not looked up), and the
+    /// ordinary run decides it.
     fn write_deferred<T, E>(
         &self,
         job: &impl Fn(&mut crate::Tx<'_>) -> Result<T, E>,
@@ -280,16 +289,38 @@ impl Database {
     {
         let mut conn = self.conn()?;
         let mut counted = self.changes.begin();
-        let mut tx = crate::Tx::deferred_on(&mut conn);
-        let value = job(&mut tx)?;
+        let mut tx = crate::Tx::deferred_on(&mut conn, self.held.as_deref());
+        let value = match job(&mut tx) {
+            Ok(value) => value,
+            Err(e) => {
+                if !tx.speculative() {
+                    return Err(e);
+                }
+                // Perhaps decided on a benefit as kept, which may be stale: decided again
+                // on the database.
+                if let (Some(held), Some(id)) = (&self.held, tx.kept_benefit()) {
+                    held.forget(id);
+                }
+                return Ok(None);
+            }
+        };
+        let moved = tx.pending_move();
         // Still before the commit: what it changes is counted as under way.
         counted.before_commit();
         match tx.commit_deferred() {
             Ok(()) => {
+                if let (Some(held), Some((id, version, after))) = (&self.held, moved) {
+                    held.advance(id, version, Some(after));
+                }
                 counted.committed();
                 Ok(Some(value))
             }
-            Err(crate::tx::Flush::Conflict) => Ok(None),
+            Err(crate::tx::Flush::Conflict) => {
+                if let (Some(held), Some((id, _, _))) = (&self.held, moved) {
+                    held.forget(id);
+                }
+                Ok(None)
+            }
             Err(crate::tx::Flush::Failed(e)) => Err(E::from(e)),
         }
     }

@@ -7,7 +7,8 @@
 //! all of it is written by one statement that commits on its own and applies only if the
 //! benefit is still at the version read. Two round trips instead of five; when the benefit
 //! moved in between, the statement writes nothing and the work runs again in an ordinary
-//! transaction.
+//! transaction. A benefit this server changed that way is kept at the version it left it
+//! ([`crate::postgres::held`]): the next change of it reads nothing, and is one round trip.
 
 use crate::{Database, DbConnection};
 use diesel::connection::SimpleConnection;
@@ -43,6 +44,13 @@ pub(crate) struct ReadBenefit {
 pub struct Tx<'c> {
     conn: &'c mut DbConnection,
     start: Start,
+    /// Optimistic: the benefits kept from earlier changes, read instead of the database.
+    held: Option<&'c crate::postgres::held::HeldCache>,
+    /// Optimistic: the benefit read was the one kept (maybe stale), not the database's.
+    kept_benefit: Option<BenefitId>,
+    /// Optimistic: the request's key was not looked up; the change's statement, which
+    /// writes the key, is refused if the key was used.
+    pub(crate) key_unverified: bool,
     /// PostgreSQL: audit lines of this transaction not written yet. A ledger change takes one
     /// into its own statement (one round trip less, see `repositories::ledger`); the others
     /// are written by [`Tx::finish`], just before the COMMIT. Nothing reads the audit log
@@ -80,14 +88,22 @@ impl<'c> Tx<'c> {
     }
 
     /// An optimistic transaction on PostgreSQL: nothing is sent until it needs to be.
-    pub(crate) fn deferred_on(conn: &'c mut DbConnection) -> Self {
-        Self::with_start(conn, Start::Deferred)
+    pub(crate) fn deferred_on(
+        conn: &'c mut DbConnection,
+        held: Option<&'c crate::postgres::held::HeldCache>,
+    ) -> Self {
+        let mut tx = Self::with_start(conn, Start::Deferred);
+        tx.held = held;
+        tx
     }
 
     fn with_start(conn: &'c mut DbConnection, start: Start) -> Self {
         Self {
             conn,
             start,
+            held: None,
+            kept_benefit: None,
+            key_unverified: false,
             pending_audit: Vec::new(),
             key_ahead: None,
             read: None,
@@ -130,6 +146,36 @@ impl<'c> Tx<'c> {
     /// Optimistic and nothing sent yet: a ledger change may be decided on what was read.
     pub(crate) fn deferred(&self) -> bool {
         self.start == Start::Deferred
+    }
+
+    /// Optimistic: the benefit `id` as kept from an earlier change, if it is.
+    pub(crate) fn kept(&mut self, id: BenefitId) -> Option<domain::ports::HeldBenefit> {
+        let held = self.held?.get(id)?;
+        self.kept_benefit = Some(id);
+        Some(held)
+    }
+
+    /// Optimistic: keeps a benefit as read from the database, for later changes.
+    pub(crate) fn keep(&self, held: &domain::ports::HeldBenefit) {
+        if let Some(cache) = self.held {
+            cache.put(held);
+        }
+    }
+
+    /// Optimistic: whether the work was decided on something not read from the database (a
+    /// benefit as kept, a key not looked up): a refusal of it is not final.
+    pub(crate) fn speculative(&self) -> bool {
+        self.kept_benefit.is_some() || self.key_unverified
+    }
+
+    /// The benefit taken as kept instead of read, if one was.
+    pub(crate) fn kept_benefit(&self) -> Option<BenefitId> {
+        self.kept_benefit
+    }
+
+    /// Optimistic: the benefit the held-back change moves, from which version, to what.
+    pub(crate) fn pending_move(&self) -> Option<(BenefitId, i64, Figures)> {
+        self.pending_change.as_ref().map(|c| c.moves())
     }
 
     /// Writes what the transaction still holds back; called before its COMMIT.

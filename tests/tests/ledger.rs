@@ -856,6 +856,56 @@ async fn one_key_raced_on_two_benefits_spends_once() {
     assert_ledger_agrees(&app, second).await;
 }
 
+/// A server decides a ledger change on the benefit as its last change left it, without
+/// reading it (PostgreSQL). Another server moves the benefit meanwhile: a change that would
+/// be refused on what was kept, and one that would fit on it but no longer fits, are both
+/// decided on the benefit as it is.
+#[tokio::test]
+async fn a_change_decided_on_a_benefit_moved_by_another_server_is_decided_again() {
+    if !tests::on_postgres() {
+        return; // two servers share a database on PostgreSQL only
+    }
+    let app = TestApp::spawn().await;
+    let replica = app.spawn_replica().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 10).await;
+    let admin = app.admin(org);
+    assert_eq!(consume(&app, benefit, &admin, 10).await.status(), 201);
+    // Nothing remains as this server last left it; the other adds 5.
+    let added = replica
+        .post(
+            &format!("/api/v1/benefits/{benefit}/adjustments"),
+            &replica.operator(),
+            &json!({"quantity": 5, "reason": "true-up"}),
+        )
+        .await;
+    assert_eq!(added.status(), 201);
+    let path = format!("/api/v1/benefits/{benefit}/consumptions");
+    let keyed = |server: &TestApp| {
+        server
+            .request(Method::POST, &path, &admin)
+            .header("idempotency-key", "after-true-up")
+            .json(&json!({"quantity": 3}))
+            .send()
+    };
+    let fits = keyed(&app).await.unwrap();
+    assert_eq!(fits.status(), 201, "not refused on what was kept");
+    let fits = fits.text().await.unwrap();
+    let replayed = keyed(&replica).await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(replayed.text().await.unwrap(), fits);
+    assert_eq!(consume(&app, benefit, &admin, 1).await.status(), 201);
+    // One remains as this server left it; the other uses it.
+    assert_eq!(consume(&replica, benefit, &admin, 1).await.status(), 201);
+    assert_problem(
+        consume(&app, benefit, &admin, 1).await,
+        422,
+        "not_enough_remaining",
+    )
+    .await;
+    assert_eq!(figures(&app, benefit).await, (15, 15, 0));
+    assert_ledger_agrees(&app, benefit).await;
+}
+
 #[tokio::test]
 async fn a_partner_with_manage_users_consumes_on_behalf_of_the_organization() {
     let app = TestApp::spawn_with_demo().await;

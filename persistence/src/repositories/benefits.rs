@@ -203,20 +203,30 @@ impl Tx<'_> {
     /// before its `BEGIN`, and decides its ledger change on the version read: see
     /// [`crate::tx`]).
     pub fn benefit(&mut self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
-        let held = match self.read_conn() {
-            (DbConnection::Postgresql(pg), Some(ahead)) => {
-                let (held, found) = load_held_and_key_pg(pg, id, &ahead.scope, &ahead.key)?;
-                ahead.found = Some(found);
-                held
-            }
-            (conn, _) => load_held(conn, id)?,
+        let deferred = self.deferred();
+        let kept = deferred.then(|| self.kept(id)).flatten();
+        let held = match kept {
+            // Its key, if any, is not looked up: the change's statement writes it, and is
+            // refused if it was used (Tx::check_key).
+            Some(kept) => Some(kept),
+            None => match self.read_conn() {
+                (DbConnection::Postgresql(pg), Some(ahead)) => {
+                    let (held, found) = load_held_and_key_pg(pg, id, &ahead.scope, &ahead.key)?;
+                    ahead.found = Some(found);
+                    held
+                }
+                (conn, _) => load_held(conn, id)?,
+            },
         };
-        if self.deferred() {
-            self.read = held.as_ref().map(|h| crate::tx::ReadBenefit {
-                id: h.benefit.id,
-                version: h.benefit.version,
-                figures: h.benefit.figures,
-            });
+        if deferred {
+            if let Some(h) = &held {
+                self.keep(h);
+                self.read = Some(crate::tx::ReadBenefit {
+                    id: h.benefit.id,
+                    version: h.benefit.version,
+                    figures: h.benefit.figures,
+                });
+            }
         }
         Ok(held)
     }

@@ -127,6 +127,14 @@ impl Tx<'_> {
             .take()
             .filter(|a| a.scope == scope && a.key == *key)
             .and_then(|a| a.found);
+        if ahead.is_none() && self.deferred() {
+            // Optimistic, the benefit taken as kept: the key is written by the change's own
+            // statement, which is refused if the key was used, and the work then runs again
+            // in an ordinary transaction that looks it up. Until then nothing it decides is
+            // final (Tx::speculative).
+            self.key_unverified = true;
+            return Ok(KeyState::Fresh);
+        }
         let found = match ahead {
             Some(found) => found,
             None => match self.conn()? {

@@ -398,6 +398,15 @@ pub(crate) struct PendingChange {
     note: Option<String>,
     at: NaiveDateTime,
     audit: AuditEvent,
+    /// The figures once written.
+    after: Figures,
+}
+
+impl PendingChange {
+    /// The benefit, the version it moves from, and its figures after.
+    pub(crate) fn moves(&self) -> (BenefitId, i64, Figures) {
+        (self.benefit, self.version, self.after)
+    }
 }
 
 impl Tx<'_> {
@@ -445,6 +454,7 @@ impl Tx<'_> {
             note: change.note.clone(),
             at: to_db(change.at),
             audit: self.pending_audit.remove(0),
+            after,
         });
         Ok(Some(LedgerEntry {
             id: TransactionId(entry_id),

@@ -1,0 +1,64 @@
+//! The benefits this server's ledger changes were last decided on, as they were at a version:
+//! an optimistic change (see [`crate::tx`]) on a benefit kept here needs no read at all, and
+//! is one statement. What is kept may be stale (another server, or a write of another kind,
+//! moved the benefit since): the change's statement applies only at the version kept, so a
+//! stale entry costs a statement that writes nothing, is forgotten, and the work runs again
+//! in an ordinary transaction. Nothing is ever answered from it alone: a refusal decided on
+//! it is decided again on the database (see `Database::write_optimistic_async`).
+//!
+//! A benefit's row changes only by its figures and version (every other column is written
+//! once, when it is granted), so the account and the dates kept stay true.
+
+use domain::ids::BenefitId;
+use domain::ledger::Figures;
+use domain::ports::HeldBenefit;
+use parking_lot::Mutex;
+use std::num::NonZeroUsize;
+
+/// At most this many benefits (a few hundred bytes each).
+const CAPACITY: usize = 16_384;
+
+pub(crate) struct HeldCache {
+    kept: Mutex<lru::LruCache<BenefitId, HeldBenefit>>,
+}
+
+impl HeldCache {
+    pub(crate) fn new() -> Self {
+        Self {
+            kept: Mutex::new(lru::LruCache::new(
+                NonZeroUsize::new(CAPACITY).expect("a capacity"),
+            )),
+        }
+    }
+
+    pub(crate) fn get(&self, id: BenefitId) -> Option<HeldBenefit> {
+        self.kept.lock().get(&id).cloned()
+    }
+
+    /// Keeps `held` as read, unless a later version is kept already.
+    pub(crate) fn put(&self, held: &HeldBenefit) {
+        let mut kept = self.kept.lock();
+        match kept.get_mut(&held.benefit.id) {
+            Some(k) if k.benefit.version >= held.benefit.version => {}
+            Some(k) => *k = held.clone(),
+            None => {
+                kept.put(held.benefit.id, held.clone());
+            }
+        }
+    }
+
+    /// The benefit moved from `version` to `version + 1` with `after`, by this server.
+    pub(crate) fn advance(&self, id: BenefitId, version: i64, after: Option<Figures>) {
+        if let Some(k) = self.kept.lock().get_mut(&id) {
+            if k.benefit.version == version {
+                k.benefit.version = version + 1;
+                k.benefit.figures = after;
+            }
+        }
+    }
+
+    /// The benefit is not at the version kept.
+    pub(crate) fn forget(&self, id: BenefitId) {
+        self.kept.lock().pop(&id);
+    }
+}
