@@ -317,7 +317,7 @@ impl Database {
             }
             Err(crate::tx::Flush::Conflict) => {
                 if let (Some(held), Some((id, _, _))) = (&self.held, moved) {
-                    held.forget(id);
+                    held.conflicted(id);
                 }
                 Ok(None)
             }

@@ -148,6 +148,12 @@ impl<'c> Tx<'c> {
         self.start == Start::Deferred
     }
 
+    /// Optimistic: whether changes of the benefit `id` met a conflict a moment ago (a hot
+    /// row): this transaction is then better ordinary from the start.
+    pub(crate) fn contended(&self, id: BenefitId) -> bool {
+        self.held.is_some_and(|h| h.contended(id))
+    }
+
     /// Optimistic: the benefit `id` as kept from an earlier change, if it is.
     pub(crate) fn kept(&mut self, id: BenefitId) -> Option<domain::ports::HeldBenefit> {
         let held = self.held?.get(id)?;

@@ -203,6 +203,11 @@ impl Tx<'_> {
     /// before its `BEGIN`, and decides its ledger change on the version read: see
     /// [`crate::tx`]).
     pub fn benefit(&mut self, id: BenefitId) -> Result<Option<HeldBenefit>, StorageError> {
+        if self.deferred() && self.contended(id) {
+            // Many change it at once: an ordinary transaction from here on (its BEGIN now),
+            // which waits for the row's lock in turn instead of meeting a conflict.
+            self.conn()?;
+        }
         let deferred = self.deferred();
         let kept = deferred.then(|| self.kept(id)).flatten();
         let held = match kept {
