@@ -37,6 +37,20 @@ async fn figures(app: &TestApp, benefit: Uuid) -> (i64, i64, i64) {
     )
 }
 
+/// The benefit's consumption entries (up to 200), newest first.
+async fn consumptions(app: &TestApp, benefit: Uuid, token: &str) -> Vec<Value> {
+    let history: Value = app
+        .get(
+            &format!("/api/v1/benefits/{benefit}/transactions?kind=consumption&limit=200"),
+            token,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    history["items"].as_array().unwrap().clone()
+}
+
 /// The ledger invariant, through the API: the calculation view's totals add up to the figures.
 async fn assert_ledger_agrees(app: &TestApp, benefit: Uuid) -> Value {
     let calc: Value = app
@@ -691,17 +705,8 @@ async fn sixty_four_concurrent_consumptions_never_overdraw() {
     let refused = statuses.iter().filter(|s| **s == 422).count();
     assert_eq!((ok, refused), (40, 24), "{statuses:?}");
     assert_eq!(figures(&app, benefit).await, (40, 40, 0));
-    let history: Value = app
-        .get(
-            &format!("/api/v1/benefits/{benefit}/transactions?kind=consumption&limit=200"),
-            &admin,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
     assert_eq!(
-        history["items"].as_array().unwrap().len(),
+        consumptions(&app, benefit, &admin).await.len(),
         40,
         "one ledger row per success"
     );
@@ -729,16 +734,7 @@ async fn each_answer_of_a_race_is_its_own_ledger_entry() {
         assert_eq!(response.status(), 201);
         answers.push(response.text().await.unwrap());
     }
-    let history: Value = app
-        .get(
-            &format!("/api/v1/benefits/{benefit}/transactions?kind=consumption&limit=200"),
-            &admin,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let entries = history["items"].as_array().unwrap();
+    let entries = consumptions(&app, benefit, &admin).await;
     assert_eq!(entries.len(), 32);
     let mut seqs = Vec::new();
     for text in &answers {

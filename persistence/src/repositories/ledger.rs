@@ -321,6 +321,31 @@ fn update_and_append_pg(
     .map_err(storage)
 }
 
+/// PostgreSQL: the entry `change` made (or, optimistic, will make) at position `seq`, as
+/// it reads back (the time at the database's precision).
+fn entry_of(
+    change: &Change<'_>,
+    benefit: BenefitId,
+    id: Uuid,
+    seq: i64,
+    after: Figures,
+) -> LedgerEntry {
+    LedgerEntry {
+        id: TransactionId(id),
+        benefit_id: benefit,
+        seq,
+        kind: change.kind,
+        amount: change.amount,
+        after: Some(after),
+        actor_subject: change.actor.subject.clone(),
+        actor_role: change.actor.role,
+        partner: change.actor.partner,
+        reference: change.reference.clone(),
+        note: change.note.clone(),
+        created_at: from_db(to_db(change.at)),
+    }
+}
+
 /// One attempt at a change: the conditional update and its ledger row, or `None` when the
 /// update was refused (nothing written). PostgreSQL does both in one statement; SQLite, whose
 /// write transaction is exclusive, in two.
@@ -335,23 +360,16 @@ fn try_record(
             let entry_id = Uuid::new_v4();
             Ok(
                 update_and_append_pg(pg, benefit, change, entry_id, audit)?.map(|done| {
-                    LedgerEntry {
-                        id: TransactionId(entry_id),
-                        benefit_id: benefit,
-                        seq: done.seq,
-                        kind: change.kind,
-                        amount: change.amount,
-                        after: Some(Figures {
+                    entry_of(
+                        change,
+                        benefit,
+                        entry_id,
+                        done.seq,
+                        Figures {
                             quantity: done.quantity_after,
                             used: done.used_after,
-                        }),
-                        actor_subject: change.actor.subject.clone(),
-                        actor_role: change.actor.role,
-                        partner: change.actor.partner,
-                        reference: change.reference.clone(),
-                        note: change.note.clone(),
-                        created_at: from_db(to_db(change.at)),
-                    }
+                        },
+                    )
                 }),
             )
         }
@@ -456,20 +474,13 @@ impl Tx<'_> {
             audit: self.pending_audit.remove(0),
             after,
         });
-        Ok(Some(LedgerEntry {
-            id: TransactionId(entry_id),
-            benefit_id: benefit,
-            seq: read.version + 1,
-            kind: change.kind,
-            amount: change.amount,
-            after: Some(after),
-            actor_subject: change.actor.subject.clone(),
-            actor_role: change.actor.role,
-            partner: change.actor.partner,
-            reference: change.reference.clone(),
-            note: change.note.clone(),
-            created_at: from_db(to_db(change.at)),
-        }))
+        Ok(Some(entry_of(
+            change,
+            benefit,
+            entry_id,
+            read.version + 1,
+            after,
+        )))
     }
 }
 
