@@ -241,15 +241,13 @@ where
     A: FnOnce(&mut Tx<'_>, DateTime<Utc>) -> Result<T, ApiError> + Send + 'static,
     F: FnOnce(&mut Tx<'_>, DateTime<Utc>, T) -> Result<StoredResponse, ApiError> + Send + 'static,
 {
-    let keyed = keyed(req, caller, body)?.map(std::sync::Arc::new);
-    let result = {
-        let (clock, keyed) = (state.clock.clone(), keyed.clone());
+    let clock = state.clock.clone();
+    keyed_write(state, req, caller, context, body, |keyed| {
         state
             .db
             .write_async(move |tx| attempt(tx, clock.now(), keyed.as_deref(), authorize, work))
-            .await
-    };
-    answer(state, context, result, keyed).await
+    })
+    .await
 }
 
 /// As [`run_authorized`], for a change of one benefit's ledger: on PostgreSQL it is decided
@@ -273,16 +271,30 @@ where
         + Sync
         + 'static,
 {
+    let clock = state.clock.clone();
+    keyed_write(state, req, caller, context, body, |keyed| {
+        state.db.write_optimistic_async(move |tx| {
+            attempt(tx, clock.now(), keyed.as_deref(), &authorize, &work)
+        })
+    })
+    .await
+}
+
+/// A keyed request's shell: its key (if it has one) read from the request, `write` run with
+/// it, and the answer made from what the write gave ([`answer`]).
+async fn keyed_write<W>(
+    state: &actix_web::web::Data<AppState>,
+    req: &HttpRequest,
+    caller: &Principal,
+    context: &RequestContext,
+    body: &impl Serialize,
+    write: impl FnOnce(Option<std::sync::Arc<Keyed>>) -> W,
+) -> Result<HttpResponse, ApiError>
+where
+    W: std::future::Future<Output = Result<Outcome, ApiError>>,
+{
     let keyed = keyed(req, caller, body)?.map(std::sync::Arc::new);
-    let result = {
-        let (clock, keyed) = (state.clock.clone(), keyed.clone());
-        state
-            .db
-            .write_optimistic_async(move |tx| {
-                attempt(tx, clock.now(), keyed.as_deref(), &authorize, &work)
-            })
-            .await
-    };
+    let result = write(keyed.clone()).await;
     answer(state, context, result, keyed).await
 }
 

@@ -651,6 +651,32 @@ async fn the_same_idempotency_key_replays_the_first_answer() {
     assert_ledger_agrees(&app, benefit).await;
 }
 
+/// A key is remembered for 24 hours (API.md): after that the same key is a new request, even
+/// on a benefit whose last change this server kept (on PostgreSQL the key, not looked up,
+/// refuses the change's statement, and the work runs again where the old record is replaced).
+#[tokio::test]
+async fn a_key_is_a_new_request_after_24_hours() {
+    let app = TestApp::spawn().await;
+    let (org, _, benefit) = setup(&app, "problem_resolution_phone", 10).await;
+    let admin = app.admin(org);
+    let path = format!("/api/v1/benefits/{benefit}/consumptions");
+    let send = |quantity: i64| {
+        app.request(Method::POST, &path, &admin)
+            .header("idempotency-key", "daily")
+            .json(&json!({ "quantity": quantity }))
+            .send()
+    };
+    assert_eq!(send(2).await.unwrap().status(), 201);
+    app.advance(chrono::Duration::hours(25));
+    let again = send(3).await.unwrap();
+    assert_eq!(again.status(), 201, "a new request, not a reused key");
+    assert!(again.headers().get("idempotent-replayed").is_none());
+    let replayed = send(3).await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    assert_eq!(figures(&app, benefit).await, (10, 5, 5));
+    assert_ledger_agrees(&app, benefit).await;
+}
+
 #[tokio::test]
 async fn concurrent_retries_with_one_key_spend_once() {
     let app = TestApp::spawn().await;

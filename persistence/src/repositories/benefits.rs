@@ -214,18 +214,23 @@ impl Tx<'_> {
             // Its key, if any, is not looked up: the change's statement writes it, and is
             // refused if it was used (Tx::check_key).
             Some(kept) => Some(kept),
-            None => match self.read_conn() {
-                (DbConnection::Postgresql(pg), Some(ahead)) => {
-                    let (held, found) = load_held_and_key_pg(pg, id, &ahead.scope, &ahead.key)?;
-                    ahead.found = Some(found);
-                    held
+            None => {
+                let read = match self.read_conn() {
+                    (DbConnection::Postgresql(pg), Some(ahead)) => {
+                        let (held, found) = load_held_and_key_pg(pg, id, &ahead.scope, &ahead.key)?;
+                        ahead.found = Some(found);
+                        held
+                    }
+                    (conn, _) => load_held(conn, id)?,
+                };
+                if let Some(h) = read.as_ref().filter(|_| deferred) {
+                    self.keep(h);
                 }
-                (conn, _) => load_held(conn, id)?,
-            },
+                read
+            }
         };
         if deferred {
             if let Some(h) = &held {
-                self.keep(h);
                 self.read = Some(crate::tx::ReadBenefit {
                     id: h.benefit.id,
                     version: h.benefit.version,
