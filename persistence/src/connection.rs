@@ -266,24 +266,31 @@ impl Database {
         }
         let span = tracing::Span::current();
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
+        let (value, committed) = tokio::task::spawn_blocking(move || {
             span.in_scope(|| match db.write_deferred(&job)? {
-                Some(value) => Ok(value),
-                None => db.write(&job),
+                Some((value, committed)) => Ok((value, Some(committed))),
+                None => db.write(&job).map(|value| (value, None)),
             })
         })
         .await
-        .unwrap_or_else(|e| Err(E::from(StorageError(format!("a write task failed: {e}")))))
+        .unwrap_or_else(|e| Err(E::from(StorageError(format!("a write task failed: {e}")))))?;
+        // The answer waits for the commit's announcement here, on this task, not on the
+        // blocking thread (see `Write::committed_later`).
+        if let Some(committed) = committed {
+            committed.announced().await;
+        }
+        Ok(value)
     }
 
-    /// One optimistic run of `job`: `None` when it must run again in an ordinary transaction
+    /// One optimistic run of `job`: its value and its commit, whose announcement the caller
+    /// awaits (the connection is back in the pool by then); `None` when it must run again in an ordinary transaction
     /// (nothing was written): its change met a conflict, or it failed on what it could not
     /// verify without the database (a benefit as kept, a key not looked up), and the
     /// ordinary run decides it.
     fn write_deferred<T, E>(
         &self,
         job: &impl Fn(&mut crate::Tx<'_>) -> Result<T, E>,
-    ) -> Result<Option<T>, E>
+    ) -> Result<Option<(T, crate::write_counter::Committed)>, E>
     where
         E: From<StorageError>,
     {
@@ -312,8 +319,7 @@ impl Database {
                 if let (Some(held), Some((id, version, after))) = (&self.held, moved) {
                     held.advance(id, version, Some(after));
                 }
-                counted.committed();
-                Ok(Some(value))
+                Ok(Some((value, counted.committed_later(self.changes.clone()))))
             }
             Err(crate::tx::Flush::Conflict) => {
                 if let (Some(held), Some((id, _, _))) = (&self.held, moved) {

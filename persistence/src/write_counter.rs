@@ -72,6 +72,9 @@ pub enum Moved {
 pub(crate) trait Announce: Send + Sync + std::fmt::Debug {
     /// Announces the stripes a commit moved, and waits until it is sent. Blocking.
     fn announce(&self, moved: Moved);
+    /// Asks for the stripes a commit moved to be announced, without waiting: the receiver
+    /// hears when it is sent (`None`: nothing to wait for, nobody listens now).
+    fn announce_later(&self, moved: Moved) -> Option<tokio::sync::oneshot::Receiver<()>>;
     /// Whether the other servers' commits are heard now.
     fn coordination(&self) -> Coordination;
     /// Closes the connection it listens on and waits for its thread to end.
@@ -338,7 +341,68 @@ impl Write<'_> {
     pub(crate) fn committed(mut self) {
         self.announce = true;
     }
+
+    /// The transaction committed: its announcement is asked for now and waited for by
+    /// [`Committed::announced`], on an async task. Waiting on the thread that ran the
+    /// transaction held that thread, its connection and one of the blocking pool's permits
+    /// through the notification's round trip; waiting writers then crowded out new
+    /// transactions, and each notification carried fewer commits.
+    pub(crate) fn committed_later(mut self, changes: Arc<Changes>) -> Committed {
+        // Disarmed: the write is finished by the `Committed`, after its announcement.
+        let moved = self.moved.take();
+        let announced = match (&changes.announcer, &moved) {
+            (Some(announcer), Some(moved)) => announcer.announce_later(moved.clone()),
+            _ => None,
+        };
+        Committed {
+            changes,
+            moved,
+            deliveries: self.deliveries,
+            announced,
+        }
+    }
 }
+
+/// A committed write whose announcement is under way ([`Write::committed_later`]). It
+/// finishes the write when dropped, whether its announcement was waited for or not (a request
+/// given up by its client still finishes its write: the counts never stay under way).
+#[must_use = "the writer answers once its commit is announced: await `announced`"]
+pub(crate) struct Committed {
+    changes: Arc<Changes>,
+    moved: Option<Moved>,
+    deliveries: bool,
+    announced: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Committed {
+    /// Waits until the commit is announced to the other servers (at most
+    /// [`ANNOUNCE_WAIT`]), then finishes the write.
+    pub(crate) async fn announced(mut self) {
+        if let Some(sent) = self.announced.take() {
+            if tokio::time::timeout(ANNOUNCE_WAIT, sent).await.is_err() {
+                tracing::error!(
+                    "a commit could not be announced to the other servers in time; their cached \
+                     answers may lag until their next notification"
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Committed {
+    fn drop(&mut self) {
+        if let Some(moved) = &self.moved {
+            self.changes.finish(moved);
+        }
+        self.changes.commits.send_modify(|n| *n += 1);
+        if self.deliveries {
+            self.changes.deliveries.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// How long a writer waits for its commit to be announced before answering anyway.
+pub(crate) const ANNOUNCE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Drop for Write<'_> {
     fn drop(&mut self) {
@@ -456,5 +520,88 @@ mod tests {
             !changes.unchanged_since(after),
             "this one, on another server"
         );
+    }
+
+    /// An announcer whose notifications are sent when the test says so.
+    #[derive(Debug, Default)]
+    struct Held {
+        replies: parking_lot::Mutex<Vec<tokio::sync::oneshot::Sender<()>>>,
+    }
+
+    impl Held {
+        fn send_all(&self) {
+            for reply in self.replies.lock().drain(..) {
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    impl Announce for Held {
+        fn announce(&self, _: Moved) {}
+        fn announce_later(&self, _: Moved) -> Option<tokio::sync::oneshot::Receiver<()>> {
+            let (done, sent) = tokio::sync::oneshot::channel();
+            self.replies.lock().push(done);
+            Some(sent)
+        }
+        fn coordination(&self) -> Coordination {
+            Coordination {
+                listening: true,
+                reconnections: 0,
+            }
+        }
+        fn stop(&self) {}
+    }
+
+    fn shared(announcer: &Arc<Held>) -> Arc<Changes> {
+        let changes = Arc::new(Changes::shared(announcer.clone()));
+        changes.set_complete(true);
+        changes
+    }
+
+    /// A commit announced later is under way until its announcement is sent: no answer of
+    /// its scopes is kept before the other servers may have heard of it.
+    #[tokio::test]
+    async fn a_commit_announced_later_is_under_way_until_it_is_announced() {
+        let announcer = Arc::new(Held::default());
+        let changes = shared(&announcer);
+        let mut w = changes.begin();
+        touch(org(1));
+        w.before_commit();
+        let committed = w.committed_later(changes.clone());
+        assert_eq!(changes.stamp(&[org(1)]), None, "not announced yet");
+        assert!(changes.stamp(&[org(2)]).is_some(), "another organization");
+        let mut commits = changes.commits();
+        commits.borrow_and_update();
+        let waiting = tokio::spawn(committed.announced());
+        tokio::task::yield_now().await;
+        assert!(
+            !waiting.is_finished(),
+            "the writer waits for its announcement"
+        );
+        assert_eq!(changes.stamp(&[org(1)]), None);
+        announcer.send_all();
+        waiting.await.unwrap();
+        assert!(changes.stamp(&[org(1)]).is_some(), "announced: finished");
+        assert!(
+            commits.has_changed().unwrap(),
+            "the commit wakes the streams"
+        );
+    }
+
+    /// A writer that stops waiting (its client gave up) still finishes its write, or no
+    /// answer of its scopes would ever be kept again.
+    #[tokio::test]
+    async fn a_commit_whose_writer_stops_waiting_is_still_finished() {
+        let announcer = Arc::new(Held::default());
+        let changes = shared(&announcer);
+        let mut w = changes.begin();
+        touch(org(1));
+        w.before_commit();
+        let committed = w.committed_later(changes.clone());
+        let waiting = tokio::spawn(committed.announced());
+        tokio::task::yield_now().await;
+        waiting.abort();
+        assert!(waiting.await.unwrap_err().is_cancelled());
+        assert!(changes.stamp(&[org(1)]).is_some(), "finished when dropped");
     }
 }

@@ -13,7 +13,7 @@
 //! connection uses TLS as `DATABASE_URL` asks ([`crate::postgres::tls`]).
 
 use crate::postgres::tls::ListenerTls;
-use crate::write_counter::{Announce, Changes, Coordination, Moved, STRIPES};
+use crate::write_counter::{Announce, Changes, Coordination, Moved, ANNOUNCE_WAIT, STRIPES};
 use futures_util::stream::poll_fn;
 use futures_util::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering::SeqCst};
@@ -26,15 +26,33 @@ use tokio_postgres::AsyncMessage;
 pub(crate) const CHANNEL: &str = "sa_benefits_commits";
 /// How the listening connections show in `pg_stat_activity`.
 pub(crate) const APPLICATION_NAME: &str = "sa-benefits-listener";
-/// How long a writer waits for its commit to be announced before answering anyway.
-const ANNOUNCE_WAIT: Duration = Duration::from_secs(2);
 const RETRY_FIRST: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(10);
 /// How long a stop waits for the connection to close cleanly.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// A commit to announce: what it moved, and how to tell its writer it was announced.
-type Done = (Moved, std_mpsc::SyncSender<()>);
+type Done = (Moved, Reply);
+
+/// How a writer hears that its commit was announced: on its thread, or on its task.
+#[derive(Debug)]
+enum Reply {
+    Thread(std_mpsc::SyncSender<()>),
+    Task(tokio::sync::oneshot::Sender<()>),
+}
+
+impl Reply {
+    fn send(self) {
+        match self {
+            Reply::Thread(done) => {
+                let _ = done.try_send(());
+            }
+            Reply::Task(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
 
 /// Asks the listener thread to announce a commit.
 #[derive(Debug)]
@@ -69,7 +87,7 @@ impl Announce for Announcer {
 
     fn announce(&self, moved: Moved) {
         let (done, sent) = std_mpsc::sync_channel(1);
-        if self.requests.send((moved, done)).is_err() {
+        if self.requests.send((moved, Reply::Thread(done))).is_err() {
             return; // the listener has stopped: the database is being dropped
         }
         if !self.listening.load(SeqCst) {
@@ -81,6 +99,15 @@ impl Announce for Announcer {
                  answers may lag until their next notification"
             );
         }
+    }
+
+    fn announce_later(&self, moved: Moved) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let (done, sent) = tokio::sync::oneshot::channel();
+        if self.requests.send((moved, Reply::Task(done))).is_err() {
+            return None; // the listener has stopped: the database is being dropped
+        }
+        // While the connection is down nobody waits (see `announce`).
+        self.listening.load(SeqCst).then_some(sent)
     }
 }
 
@@ -210,7 +237,7 @@ async fn listen(
         };
         if owed || before || during {
             let (placeholder, _) = std_mpsc::sync_channel(1);
-            waiting.push((Moved::All, placeholder));
+            waiting.push((Moved::All, Reply::Thread(placeholder)));
         }
         retry = (retry * 2).min(RETRY_MAX);
     }
@@ -329,7 +356,7 @@ async fn session(
             return Ended::Lost(e.to_string());
         }
         for (_, done) in waiting.drain(..) {
-            let _ = done.try_send(());
+            done.send();
         }
     }
 }
