@@ -221,6 +221,30 @@ impl Database {
         result
     }
 
+    /// [`Database::write_transaction`], whose commit's announcement the
+    /// caller awaits on its task (`Write::committed_later`): the connection is back in the
+    /// pool by then.
+    pub(crate) fn write_transaction_later<T, E>(
+        &self,
+        f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<(T, crate::write_counter::Committed), E>
+    where
+        E: From<StorageError>,
+    {
+        // The SQLite writer's turn, should this ever run there (its writes go through the
+        // group-commit writer instead).
+        let _turn = self.writer.as_ref().map(|w| w.lock());
+        let mut conn = self.conn()?;
+        let mut counted = self.changes.begin();
+        let value = write(&mut conn, |c| -> Result<T, E> {
+            let value = f(c)?;
+            // Still before the COMMIT: what it changed is counted as under way.
+            counted.before_commit();
+            Ok(value)
+        })?;
+        Ok((value, counted.committed_later(self.changes.clone())))
+    }
+
     /// Runs `job` in a write transaction without holding a thread while it waits: on SQLite
     /// through the group-commit writer (one commit for the jobs queued together, each in its
     /// savepoint), on PostgreSQL in a transaction of its own on the blocking pool of tokio.
@@ -239,11 +263,14 @@ impl Database {
             Some(batch) => batch.submit(job).await,
             None => {
                 let db = self.clone();
-                tokio::task::spawn_blocking(move || db.write(job))
-                    .await
-                    .unwrap_or_else(|e| {
-                        Err(E::from(StorageError(format!("a write task failed: {e}"))))
-                    })
+                let (value, committed) =
+                    tokio::task::spawn_blocking(move || db.write_announced_later(job))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(E::from(StorageError(format!("a write task failed: {e}"))))
+                        })?;
+                committed.announced().await;
+                Ok(value)
             }
         }
     }
@@ -268,17 +295,15 @@ impl Database {
         let db = self.clone();
         let (value, committed) = tokio::task::spawn_blocking(move || {
             span.in_scope(|| match db.write_deferred(&job)? {
-                Some((value, committed)) => Ok((value, Some(committed))),
-                None => db.write(&job).map(|value| (value, None)),
+                Some(done) => Ok(done),
+                None => db.write_announced_later(&job),
             })
         })
         .await
         .unwrap_or_else(|e| Err(E::from(StorageError(format!("a write task failed: {e}")))))?;
         // The answer waits for the commit's announcement here, on this task, not on the
         // blocking thread (see `Write::committed_later`).
-        if let Some(committed) = committed {
-            committed.announced().await;
-        }
+        committed.announced().await;
         Ok(value)
     }
 

@@ -251,11 +251,33 @@ impl Database {
     where
         E: From<StorageError>,
     {
-        self.write_transaction(|conn| {
-            let mut tx = Tx::new(conn);
-            let value = f(&mut tx)?;
-            tx.finish()?;
-            Ok(value)
-        })
+        self.write_transaction(|conn| Tx::run(conn, f))
+    }
+
+    /// [`Database::write`], for a caller that awaits the commit's announcement on its task
+    /// ([`crate::write_counter::Write::committed_later`]).
+    pub(crate) fn write_announced_later<T, E>(
+        &self,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<(T, crate::write_counter::Committed), E>
+    where
+        E: From<StorageError>,
+    {
+        self.write_transaction_later(|conn| Tx::run(conn, f))
+    }
+}
+
+impl Tx<'_> {
+    fn run<T, E>(
+        conn: &mut crate::DbConnection,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StorageError>,
+    {
+        let mut tx = Tx::new(conn);
+        let value = f(&mut tx)?;
+        tx.finish()?;
+        Ok(value)
     }
 }
