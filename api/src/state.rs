@@ -63,12 +63,19 @@ impl AppState {
 /// type is met ([`CatalogStore::refresh`]) and by every upkeep round.
 pub struct CatalogStore {
     current: parking_lot::RwLock<Arc<Catalog>>,
+    /// Held from a refresh's read to its store, so refreshes store in the order they read.
+    /// Without it the upkeep round's refresh, reading just before a type was added, could
+    /// store its older catalog after the adding request had stored the new one: the type
+    /// was then unknown to this server until the next round (a test's grant of a type it had
+    /// just added was refused now and then, 422).
+    refreshing: parking_lot::Mutex<()>,
 }
 
 impl CatalogStore {
     pub fn new(catalog: Catalog) -> Self {
         Self {
             current: parking_lot::RwLock::new(Arc::new(catalog)),
+            refreshing: parking_lot::Mutex::new(()),
         }
     }
 
@@ -79,6 +86,7 @@ impl CatalogStore {
     /// Reads the catalog again from the database. Blocking.
     pub fn refresh(&self, db: &Database) -> Result<Arc<Catalog>, domain::error::StorageError> {
         use domain::ports::CatalogRepository;
+        let _in_order = self.refreshing.lock();
         let catalog = Arc::new(db.catalog()?);
         *self.current.write() = catalog.clone();
         Ok(catalog)

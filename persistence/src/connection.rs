@@ -209,21 +209,15 @@ impl Database {
         let _turn = self.writer.as_ref().map(|w| w.lock());
         let mut conn = self.conn()?;
         let mut counted = self.changes.begin();
-        let result = write(&mut conn, |c| {
-            let value = f(c)?;
-            // Still before the COMMIT: what it changed is counted as under way.
-            counted.before_commit();
-            Ok(value)
-        });
+        let result = write_counted(&mut conn, &mut counted, f);
         if result.is_ok() {
             counted.committed();
         }
         result
     }
 
-    /// [`Database::write_transaction`], whose commit's announcement the
-    /// caller awaits on its task (`Write::committed_later`): the connection is back in the
-    /// pool by then.
+    /// [`Database::write_transaction`], whose commit's announcement the caller awaits on its
+    /// task (`Write::committed_later`): the connection is back in the pool by then.
     pub(crate) fn write_transaction_later<T, E>(
         &self,
         f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -236,12 +230,7 @@ impl Database {
         let _turn = self.writer.as_ref().map(|w| w.lock());
         let mut conn = self.conn()?;
         let mut counted = self.changes.begin();
-        let value = write(&mut conn, |c| -> Result<T, E> {
-            let value = f(c)?;
-            // Still before the COMMIT: what it changed is counted as under way.
-            counted.before_commit();
-            Ok(value)
-        })?;
+        let value = write_counted(&mut conn, &mut counted, f)?;
         Ok((value, counted.committed_later(self.changes.clone())))
     }
 
@@ -308,10 +297,10 @@ impl Database {
     }
 
     /// One optimistic run of `job`: its value and its commit, whose announcement the caller
-    /// awaits (the connection is back in the pool by then); `None` when it must run again in an ordinary transaction
-    /// (nothing was written): its change met a conflict, or it failed on what it could not
-    /// verify without the database (a benefit as kept, a key not looked up), and the
-    /// ordinary run decides it.
+    /// awaits (the connection is back in the pool by then); `None` when it must run again in
+    /// an ordinary transaction (nothing was written): its change met a conflict, or it failed
+    /// on what it could not verify without the database (a benefit as kept, a key not looked
+    /// up), and the ordinary run decides it.
     fn write_deferred<T, E>(
         &self,
         job: &impl Fn(&mut crate::Tx<'_>) -> Result<T, E>,
@@ -407,6 +396,22 @@ where
     guard.conn.batch_execute("COMMIT").map_err(storage)?;
     guard.open = false;
     Ok(value)
+}
+
+/// [`write`], with what `f` changed counted as under way from just before the `COMMIT`.
+fn write_counted<T, E>(
+    conn: &mut DbConnection,
+    counted: &mut crate::write_counter::Write<'_>,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<StorageError>,
+{
+    write(conn, |c| {
+        let value = f(c)?;
+        counted.before_commit();
+        Ok(value)
+    })
 }
 
 /// Rolls an open transaction back when `write` leaves early (error or panic), so the

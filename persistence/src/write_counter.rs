@@ -552,22 +552,23 @@ mod tests {
         fn stop(&self) {}
     }
 
-    fn shared(announcer: &Arc<Held>) -> Arc<Changes> {
+    /// A write of organization 1 committed on a shared database, its announcement asked for.
+    fn committed_later() -> (Arc<Held>, Arc<Changes>, Committed) {
+        let announcer = Arc::new(Held::default());
         let changes = Arc::new(Changes::shared(announcer.clone()));
         changes.set_complete(true);
-        changes
+        let mut w = changes.begin();
+        touch(org(1));
+        w.before_commit();
+        let committed = w.committed_later(changes.clone());
+        (announcer, changes, committed)
     }
 
     /// A commit announced later is under way until its announcement is sent: no answer of
     /// its scopes is kept before the other servers may have heard of it.
     #[tokio::test]
     async fn a_commit_announced_later_is_under_way_until_it_is_announced() {
-        let announcer = Arc::new(Held::default());
-        let changes = shared(&announcer);
-        let mut w = changes.begin();
-        touch(org(1));
-        w.before_commit();
-        let committed = w.committed_later(changes.clone());
+        let (announcer, changes, committed) = committed_later();
         assert_eq!(changes.stamp(&[org(1)]), None, "not announced yet");
         assert!(changes.stamp(&[org(2)]).is_some(), "another organization");
         let mut commits = changes.commits();
@@ -592,12 +593,7 @@ mod tests {
     /// answer of its scopes would ever be kept again.
     #[tokio::test]
     async fn a_commit_whose_writer_stops_waiting_is_still_finished() {
-        let announcer = Arc::new(Held::default());
-        let changes = shared(&announcer);
-        let mut w = changes.begin();
-        touch(org(1));
-        w.before_commit();
-        let committed = w.committed_later(changes.clone());
+        let (_announcer, changes, committed) = committed_later();
         let waiting = tokio::spawn(committed.announced());
         tokio::task::yield_now().await;
         waiting.abort();
