@@ -68,6 +68,33 @@ pub struct Change<'a> {
     pub at: DateTime<Utc>,
 }
 
+impl Change<'_> {
+    /// The ledger entry this change makes at position `seq` of `benefit`, leaving `after`:
+    /// what every [`LedgerStore`] answers.
+    pub fn entry(
+        &self,
+        id: TransactionId,
+        benefit: BenefitId,
+        seq: i64,
+        after: Figures,
+    ) -> LedgerEntry {
+        LedgerEntry {
+            id,
+            benefit_id: benefit,
+            seq,
+            kind: self.kind,
+            amount: self.amount,
+            after: Some(after),
+            actor_subject: self.actor.subject.clone(),
+            actor_role: self.actor.role,
+            partner: self.actor.partner,
+            reference: self.reference.clone(),
+            note: self.note.clone(),
+            created_at: self.at,
+        }
+    }
+}
+
 /// Where ledger changes are recorded. An implementation applies the change to the benefit's
 /// figures only if `0 <= used <= quantity` still holds at that instant (a conditional update
 /// or a row lock), and appends the entry in the same transaction.
@@ -365,20 +392,12 @@ impl LedgerStore for MemoryLedger {
             .filter(|e| e.benefit_id == benefit)
             .count() as i64
             + 1;
-        let entry = LedgerEntry {
-            id: TransactionId(uuid::Uuid::from_u128(self.entries.len() as u128 + 1)),
-            benefit_id: benefit,
+        let entry = change.entry(
+            TransactionId(uuid::Uuid::from_u128(self.entries.len() as u128 + 1)),
+            benefit,
             seq,
-            kind: change.kind,
-            amount: change.amount,
-            after: Some(after),
-            actor_subject: change.actor.subject.clone(),
-            actor_role: change.actor.role,
-            partner: change.actor.partner,
-            reference: change.reference,
-            note: change.note,
-            created_at: change.at,
-        };
+            after,
+        );
         self.entries.push(entry.clone());
         Ok(entry)
     }

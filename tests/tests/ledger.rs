@@ -23,6 +23,25 @@ async fn consume(app: &TestApp, benefit: Uuid, token: &str, quantity: i64) -> re
     .await
 }
 
+/// A consumption of `quantity` on `server` under the `Idempotency-Key` `key`.
+fn consume_keyed(
+    server: &TestApp,
+    benefit: Uuid,
+    token: &str,
+    key: &str,
+    quantity: i64,
+) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> {
+    server
+        .request(
+            Method::POST,
+            &format!("/api/v1/benefits/{benefit}/consumptions"),
+            token,
+        )
+        .header("idempotency-key", key)
+        .json(&json!({ "quantity": quantity }))
+        .send()
+}
+
 async fn figures(app: &TestApp, benefit: Uuid) -> (i64, i64, i64) {
     let b: Value = app
         .get(&format!("/api/v1/benefits/{benefit}"), &app.operator())
@@ -659,13 +678,7 @@ async fn a_key_is_a_new_request_after_24_hours() {
     let app = TestApp::spawn().await;
     let (org, _, benefit) = setup(&app, "problem_resolution_phone", 10).await;
     let admin = app.admin(org);
-    let path = format!("/api/v1/benefits/{benefit}/consumptions");
-    let send = |quantity: i64| {
-        app.request(Method::POST, &path, &admin)
-            .header("idempotency-key", "daily")
-            .json(&json!({ "quantity": quantity }))
-            .send()
-    };
+    let send = |quantity: i64| consume_keyed(&app, benefit, &admin, "daily", quantity);
     assert_eq!(send(2).await.unwrap().status(), 201);
     app.advance(chrono::Duration::hours(25));
     let again = send(3).await.unwrap();
@@ -682,13 +695,7 @@ async fn concurrent_retries_with_one_key_spend_once() {
     let app = TestApp::spawn().await;
     let (org, _, benefit) = setup(&app, "problem_resolution_phone", 100).await;
     let admin = app.admin(org);
-    let path = format!("/api/v1/benefits/{benefit}/consumptions");
-    let requests = (0..16).map(|_| {
-        app.request(Method::POST, &path, &admin)
-            .header("idempotency-key", "same-key")
-            .json(&json!({"quantity": 3}))
-            .send()
-    });
+    let requests = (0..16).map(|_| consume_keyed(&app, benefit, &admin, "same-key", 3));
     let statuses: Vec<u16> = join_all(requests)
         .await
         .into_iter()
@@ -712,16 +719,7 @@ async fn sixty_four_concurrent_consumptions_never_overdraw() {
     let app = TestApp::spawn().await;
     let (org, _, benefit) = setup(&app, "problem_resolution_phone", 40).await;
     let admin = app.admin(org);
-    let requests = (0..64).map(|i| {
-        app.request(
-            Method::POST,
-            &format!("/api/v1/benefits/{benefit}/consumptions"),
-            &admin,
-        )
-        .header("idempotency-key", format!("race-{i}"))
-        .json(&json!({"quantity": 1}))
-        .send()
-    });
+    let requests = (0..64).map(|i| consume_keyed(&app, benefit, &admin, &format!("race-{i}"), 1));
     let statuses: Vec<u16> = join_all(requests)
         .await
         .into_iter()
@@ -747,12 +745,9 @@ async fn each_answer_of_a_race_is_its_own_ledger_entry() {
     let app = TestApp::spawn().await;
     let (org, _, benefit) = setup(&app, "problem_resolution_phone", 1000).await;
     let admin = app.admin(org);
-    let path = format!("/api/v1/benefits/{benefit}/consumptions");
     let send = |i: usize| {
-        app.request(Method::POST, &path, &admin)
-            .header("idempotency-key", format!("answer-{i}"))
-            .json(&json!({"quantity": 1 + i % 3}))
-            .send()
+        let quantity = 1 + (i % 3) as i64;
+        consume_keyed(&app, benefit, &admin, &format!("answer-{i}"), quantity)
     };
     let mut answers = Vec::new();
     for response in join_all((0..32).map(send)).await {
@@ -824,16 +819,9 @@ async fn one_key_raced_on_two_benefits_spends_once() {
     };
     let mut requests = Vec::new();
     for (n, benefit) in [first, second].into_iter().enumerate() {
-        requests.push(tokio::spawn(
-            app.request(
-                Method::POST,
-                &format!("/api/v1/benefits/{benefit}/consumptions"),
-                &admin,
-            )
-            .header("idempotency-key", "shared")
-            .json(&json!({"quantity": 1}))
-            .send(),
-        ));
+        requests.push(tokio::spawn(consume_keyed(
+            &app, benefit, &admin, "shared", 1,
+        )));
         if let Some(client) = &held {
             // This request has read the key and waits to write it.
             let waiting = || async {
@@ -901,14 +889,7 @@ async fn a_change_decided_on_a_benefit_moved_by_another_server_is_decided_again(
         )
         .await;
     assert_eq!(added.status(), 201);
-    let path = format!("/api/v1/benefits/{benefit}/consumptions");
-    let keyed = |server: &TestApp| {
-        server
-            .request(Method::POST, &path, &admin)
-            .header("idempotency-key", "after-true-up")
-            .json(&json!({"quantity": 3}))
-            .send()
-    };
+    let keyed = |server: &TestApp| consume_keyed(server, benefit, &admin, "after-true-up", 3);
     let fits = keyed(&app).await.unwrap();
     assert_eq!(fits.status(), 201, "not refused on what was kept");
     let fits = fits.text().await.unwrap();

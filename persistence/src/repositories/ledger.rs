@@ -331,18 +331,8 @@ fn entry_of(
     after: Figures,
 ) -> LedgerEntry {
     LedgerEntry {
-        id: TransactionId(id),
-        benefit_id: benefit,
-        seq,
-        kind: change.kind,
-        amount: change.amount,
-        after: Some(after),
-        actor_subject: change.actor.subject.clone(),
-        actor_role: change.actor.role,
-        partner: change.actor.partner,
-        reference: change.reference.clone(),
-        note: change.note.clone(),
         created_at: from_db(to_db(change.at)),
+        ..change.entry(TransactionId(id), benefit, seq, after)
     }
 }
 
