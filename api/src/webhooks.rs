@@ -94,8 +94,7 @@ impl Webhooks {
             (parsed.host(), self.destinations)
         {
             let port = parsed.port_or_known_default().unwrap_or(443);
-            if let Ok(found) = tokio::net::lookup_host((name, port)).await {
-                let found: Vec<SocketAddr> = found.collect();
+            if let Ok(found) = lookup(name.to_owned(), port).await {
                 if found.iter().any(|a| !is_public(a.ip())) {
                     return Err(BadWebhookUrl::NotPublic);
                 }
@@ -156,6 +155,29 @@ pub fn signature(secret: &[u8], message_id: &str, timestamp: i64, body: &str) ->
     )
 }
 
+/// Resolves a name with the system's resolver (`getaddrinfo`, so `/etc/hosts` and
+/// `resolv.conf` apply as for every other program here) on a thread of its own. Written by
+/// hand because `tokio::net::lookup_host` runs `getaddrinfo` on the runtime's blocking pool,
+/// and a runtime's shutdown waits for every blocking task: `getaddrinfo` cannot be
+/// cancelled, so a receiver whose name server does not answer held the server's stop (and
+/// every test that seeds the demo's subscription) for the resolver's 5 s timeout. A
+/// detached thread is left to finish on its own; whoever stopped waiting never hears it.
+async fn lookup(name: String, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("webhook-dns".to_owned())
+        .spawn(move || {
+            let _ = tx.send(
+                (name.as_str(), port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect),
+            );
+        })?;
+    rx.await
+        .unwrap_or_else(|_| Err(std::io::Error::other("the name lookup stopped")))
+}
+
 /// Resolves a delivery's host name and keeps only the addresses it may connect to. Written
 /// here because the check belongs where the connection is made: reqwest asks this resolver
 /// for every new connection, so a name that resolved to a public address when it was
@@ -168,8 +190,9 @@ impl reqwest::dns::Resolve for PublicOnly {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let allow_private = self.destinations == Destinations::PrivateAllowed;
         Box::pin(async move {
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0))
+            let found: Vec<SocketAddr> = lookup(name.as_str().to_owned(), 0)
                 .await?
+                .into_iter()
                 .filter(|a| allow_private || is_public(a.ip()))
                 .collect();
             if found.is_empty() {

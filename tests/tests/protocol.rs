@@ -155,7 +155,7 @@ async fn health_metrics_and_swagger_ui_are_served_without_a_token() {
 }
 
 /// The served document equals the committed `openapi/openapi.json`. After a deliberate change
-/// of the contract, refresh it: `UPDATE_OPENAPI=1 cargo test -p tests --test protocol`.
+/// of the contract, refresh it: `UPDATE_OPENAPI=1 cargo test -p tests --test end_to_end protocol::`.
 #[tokio::test]
 async fn the_served_openapi_document_is_the_committed_one() {
     let app = TestApp::spawn().await;
@@ -177,7 +177,7 @@ async fn the_served_openapi_document_is_the_committed_one() {
             .unwrap();
     assert!(
         served == committed,
-        "the served OpenAPI document differs from openapi/openapi.json; if the change is intended run UPDATE_OPENAPI=1 cargo test -p tests --test protocol"
+        "the served OpenAPI document differs from openapi/openapi.json; if the change is intended run UPDATE_OPENAPI=1 cargo test -p tests --test end_to_end protocol::"
     );
     assert_eq!(served["openapi"], "3.1.0");
 }
