@@ -34,6 +34,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How many webhook name lookups may run at once (each on a thread of its own: [`lookup`]).
+const LOOKUPS: usize = 64;
 /// A receiver must answer within this.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a claimed delivery is this server's before another may take it.
@@ -162,17 +164,23 @@ pub fn signature(secret: &[u8], message_id: &str, timestamp: i64, body: &str) ->
 /// cancelled, so a receiver whose name server does not answer held the server's stop (and
 /// every test that seeds the demo's subscription) for the resolver's 5 s timeout. A
 /// detached thread is left to finish on its own; whoever stopped waiting never hears it.
+/// At most [`LOOKUPS`] run at once, as the blocking pool bounded them before.
 async fn lookup(name: String, port: u16) -> std::io::Result<Vec<SocketAddr>> {
     use std::net::ToSocketAddrs;
+    static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(LOOKUPS);
+    let running = RUNNING
+        .acquire()
+        .await
+        .map_err(|_| std::io::Error::other("name lookups are closed"))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("webhook-dns".to_owned())
         .spawn(move || {
-            let _ = tx.send(
-                (name.as_str(), port)
-                    .to_socket_addrs()
-                    .map(Iterator::collect),
-            );
+            let found = (name.as_str(), port)
+                .to_socket_addrs()
+                .map(Iterator::collect);
+            drop(running);
+            let _ = tx.send(found);
         })?;
     rx.await
         .unwrap_or_else(|_| Err(std::io::Error::other("the name lookup stopped")))

@@ -36,3 +36,25 @@ mod protocol;
 mod training;
 #[path = "use_cases.rs"]
 mod use_cases;
+
+/// A file added to `tests/tests/` runs only once it is named above (`autotests = false`).
+#[test]
+fn every_file_of_the_folder_is_a_module_of_the_suite() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let suite = std::fs::read_to_string(folder.join("end_to_end.rs")).expect("the suite's file");
+    let mut files = 0;
+    for entry in std::fs::read_dir(&folder).expect("tests/tests") {
+        let path = entry.expect("an entry").path();
+        let Some(name) = path.file_stem().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if path.extension().is_some_and(|e| e == "rs") && name != "end_to_end" {
+            files += 1;
+            assert!(
+                suite.contains(&format!("#[path = \"{name}.rs\"]\nmod {name};")),
+                "tests/tests/{name}.rs is not a module of tests/tests/end_to_end.rs: it never runs"
+            );
+        }
+    }
+    assert!(files > 0, "no test file found in {}", folder.display());
+}
