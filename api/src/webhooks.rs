@@ -446,4 +446,37 @@ mod tests {
         let other = Webhooks::new(vec![8; 32], Destinations::PublicOnly).unwrap();
         assert_eq!(other.stored_secret(id, &salt, &check), None, "another key");
     }
+
+    /// A delivery connects only where its name resolves to public addresses: `localhost`
+    /// (from the hosts file, no name server asked) resolves to loopback only, so it gives no
+    /// address at all without the flag, and its loopback addresses with it.
+    #[tokio::test]
+    async fn a_name_that_resolves_to_loopback_gives_no_address_without_the_flag() {
+        use reqwest::dns::Resolve;
+        let name = || "localhost".parse::<reqwest::dns::Name>().expect("a name");
+        let public = PublicOnly {
+            destinations: Destinations::PublicOnly,
+        };
+        let refused = public.resolve(name()).await.err().expect("refused");
+        assert!(
+            refused.to_string().contains("no public address"),
+            "{refused}"
+        );
+        let private = PublicOnly {
+            destinations: Destinations::PrivateAllowed,
+        };
+        let found: Vec<SocketAddr> = private.resolve(name()).await.expect("resolved").collect();
+        assert!(
+            !found.is_empty() && found.iter().all(|a| a.ip().is_loopback()),
+            "{found:?}"
+        );
+        assert!(
+            lookup("localhost".to_owned(), 443)
+                .await
+                .expect("resolved")
+                .iter()
+                .all(|a| a.port() == 443),
+            "the port is kept"
+        );
+    }
 }
