@@ -334,7 +334,15 @@ async fn session(
         count.fetch_add(1, SeqCst);
     }
     tracing::info!(sslmode = ?tls.mode, "PostgreSQL listener listening: coordinated with the other servers");
-    let notify = format!("SELECT pg_notify('{CHANNEL}', $1)");
+    // Prepared once: `execute` with the text would parse, plan and close a statement of its
+    // own for every notification, a round trip more each time the writers wait for.
+    let notify = match client
+        .prepare(&format!("SELECT pg_notify('{CHANNEL}', $1)"))
+        .await
+    {
+        Ok(statement) => statement,
+        Err(e) => return Ended::Lost(e.to_string()),
+    };
     loop {
         if waiting.is_empty() {
             tokio::select! {
@@ -351,7 +359,7 @@ async fn session(
             waiting.push(done);
         }
         let payload = payload_of(waiting.iter().map(|(moved, _)| moved));
-        if let Err(e) = client.execute(notify.as_str(), &[&payload]).await {
+        if let Err(e) = client.execute(&notify, &[&payload]).await {
             // Keep the waiting writers: they are answered after the reconnection.
             return Ended::Lost(e.to_string());
         }
