@@ -8,6 +8,13 @@
 //!
 //! A [`Fixed`] statement takes its SQL only from its [`Statement`] marker type, so one type
 //! always means one text: that type is the key under which the connection keeps it.
+//!
+//! Read its rows (`get_result`, `load`; a statement that returns none says `RETURNING 1`),
+//! never `execute`: diesel runs `execute` through a reference, whose `QueryFragment` asks
+//! the `sql_query` inside whether it may be kept, never this wrapper, and the statement is
+//! compiled again on every run. The SQLite writer's fan-out of each event was, once per
+//! consumption (docs/PERFORMANCE.md). diesel names no bind type that would let the text be
+//! something other than a `sql_query`.
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId, SqlQuery};
@@ -79,7 +86,9 @@ mod tests {
     }
 
     /// Kept after its first run: the connection caches it once and runs it three times,
-    /// with the value bound each time; the same text through plain `sql_query` is never kept.
+    /// with the value bound each time, whether one row or all of them are read; the same
+    /// text through plain `sql_query` is never kept, nor a fixed statement run with
+    /// `execute` (why none is).
     #[test]
     fn a_fixed_statement_is_prepared_once_and_binds_each_run() {
         use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -105,6 +114,32 @@ mod tests {
             assert_eq!(counter.n, expected);
         }
         assert_eq!(*cached.lock().unwrap(), vec![AddOne::SQL.to_owned()]);
+        struct AddTen;
+        impl Statement for AddTen {
+            const SQL: &'static str = "UPDATE counters SET n = n + ? RETURNING n";
+        }
+        for expected in [16, 26, 36] {
+            let rows: Vec<Counter> = fixed::<AddTen, _>(|q| q.bind::<BigInt, _>(10))
+                .load(&mut conn)
+                .unwrap();
+            assert_eq!(rows.iter().map(|c| c.n).collect::<Vec<_>>(), [expected]);
+        }
+        assert_eq!(
+            *cached.lock().unwrap(),
+            vec![AddOne::SQL.to_owned(), AddTen::SQL.to_owned()],
+            "all of its rows read, a fixed statement is kept too"
+        );
+        for _ in 0..2 {
+            let changed = fixed::<AddTen, _>(|q| q.bind::<BigInt, _>(1))
+                .execute(&mut conn)
+                .unwrap();
+            assert_eq!(changed, 1);
+        }
+        assert_eq!(
+            cached.lock().unwrap().len(),
+            2,
+            "run with execute, it is compiled each time: no fixed statement is"
+        );
         for _ in 0..2 {
             let _: Counter = diesel::sql_query(AddOne::SQL)
                 .bind::<BigInt, _>(1)
@@ -113,7 +148,7 @@ mod tests {
         }
         assert_eq!(
             cached.lock().unwrap().len(),
-            1,
+            2,
             "plain sql_query is never kept"
         );
     }

@@ -55,17 +55,25 @@ pub(super) fn fan_out(
             FROM webhooks w JOIN partner_permissions p ON p.partner_id = w.partner_id \
             WHERE p.organization_id = ?1 AND p.status = 'approved' \
               AND (p.expires_at IS NULL OR p.expires_at > ?3) AND w.removed_at IS NULL \
-              AND (w.event_types = '[]' OR instr(w.event_types, ?4) > 0)";
+              AND (w.event_types = '[]' OR instr(w.event_types, ?4) > 0) \
+            RETURNING 1 AS written";
     }
-    let written = fixed::<FanOut, _>(|q| {
+    #[derive(QueryableByName)]
+    struct Written {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        #[allow(dead_code)] // only counted
+        written: i32,
+    }
+    // Its rows read, not `execute`d: so it stays prepared (see `crate::fixed`).
+    let written: Vec<Written> = fixed::<FanOut, _>(|q| {
         q.bind::<Text, _>(organization.to_string())
             .bind::<BigInt, _>(position)
             .bind::<Timestamp, _>(to_db(event.at))
             .bind::<Text, _>(format!("\"{}\"", EventType::of(event.action).code()))
     })
-    .execute(conn)
+    .load(conn)
     .map_err(storage)?;
-    if written > 0 {
+    if !written.is_empty() {
         crate::write_counter::deliveries_written();
     }
     Ok(())
