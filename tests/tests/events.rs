@@ -357,6 +357,27 @@ async fn subscribe(app: &TestApp, partner: Uuid, url: &str, types: Value) -> Val
     body(r).await
 }
 
+/// A commit that writes deliveries wakes this server's delivery worker at once: without the
+/// signal the worker looks for due deliveries only once a second. On SQLite the consumption's
+/// own transaction writes them (`positions::fan_out`), on PostgreSQL the sequencer does.
+#[tokio::test]
+async fn a_commit_that_writes_deliveries_wakes_the_delivery_worker() {
+    let app = TestApp::spawn().await;
+    let (org, benefit) = setup(&app, 10).await;
+    let partner = app.create_partner("Fabrikam").await;
+    app.permit(org, partner, Some(&["manage_users"])).await;
+    let receiver = Receiver::start(0);
+    subscribe(&app, partner, &format!("{}/hook", receiver.url), json!([])).await;
+    let mut woken = app.state.db.changes().deliveries();
+    woken.borrow_and_update();
+    assert_eq!(consume(&app, benefit, &app.admin(org)).await, 201);
+    let signalled = tokio::time::timeout(StdDuration::from_secs(5), woken.changed()).await;
+    assert!(
+        matches!(signalled, Ok(Ok(()))),
+        "the consumption's delivery did not wake the worker"
+    );
+}
+
 /// Moves the clock past the next retries until `done` holds (or 60 rounds).
 async fn until(app: &TestApp, mut done: impl AsyncFnMut() -> bool) -> bool {
     for _ in 0..60 {
