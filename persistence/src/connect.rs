@@ -161,6 +161,22 @@ impl r2d2::ManageConnection for Manager {
     }
 }
 
+/// Runs `query` on the backend's own connection. Through the MultiConnection diesel writes
+/// the statement's SQL again on every run (its `SerializedQuery`), even when the prepared
+/// statement is kept: a share of the SQLite writer's time for the inserts every consumption
+/// makes (docs/PERFORMANCE.md).
+pub(crate) fn execute_native<Q>(conn: &mut DbConnection, query: Q) -> diesel::QueryResult<usize>
+where
+    Q: diesel::query_dsl::methods::ExecuteDsl<SqliteConnection>
+        + diesel::query_dsl::methods::ExecuteDsl<PgConnection>,
+{
+    use diesel::query_dsl::methods::ExecuteDsl;
+    match conn {
+        DbConnection::Sqlite(c) => <Q as ExecuteDsl<SqliteConnection>>::execute(query, c),
+        DbConnection::Postgresql(c) => <Q as ExecuteDsl<PgConnection>>::execute(query, c),
+    }
+}
+
 pub(crate) fn storage(e: diesel::result::Error) -> StorageError {
     StorageError(e.to_string())
 }

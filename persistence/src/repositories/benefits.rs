@@ -1,5 +1,5 @@
 use super::directory::AccountRow;
-use crate::connect::storage;
+use crate::connect::{execute_native, storage};
 use crate::convert::{corrupt, from_db, json, to_db, to_json, uuid};
 use crate::schema::{
     authorized_domains, benefit_transactions, benefits, purchasing_accounts, vouchers,
@@ -99,8 +99,9 @@ pub(crate) fn append_entry(
     };
     let id = Uuid::new_v4();
     let at = to_db(entry.at);
-    diesel::insert_into(t::benefit_transactions)
-        .values((
+    execute_native(
+        conn,
+        diesel::insert_into(t::benefit_transactions).values((
             t::id.eq(id.to_string()),
             t::benefit_id.eq(&benefit_id),
             t::seq.eq(seq),
@@ -115,9 +116,9 @@ pub(crate) fn append_entry(
             t::reference.eq(&entry.reference),
             t::note.eq(&entry.note),
             t::created_at.eq(at),
-        ))
-        .execute(conn)
-        .map_err(storage)?;
+        )),
+    )
+    .map_err(storage)?;
     Ok(LedgerEntry {
         id: TransactionId(id),
         benefit_id: entry.benefit,
@@ -366,12 +367,17 @@ pub(crate) fn load_held(
     conn: &mut DbConnection,
     id: BenefitId,
 ) -> Result<Option<HeldBenefit>, StorageError> {
-    let found: Option<(BenefitRow, AccountRow)> = benefits::table
+    let query = benefits::table
         .inner_join(purchasing_accounts::table)
-        .filter(benefits::id.eq(id.to_string()))
-        .first(conn)
-        .optional()
-        .map_err(storage)?;
+        .filter(benefits::id.eq(id.to_string()));
+    // On the backend's own connection: through the MultiConnection its SQL would be written
+    // again on every run (see `connect::execute_native`).
+    let found: Option<(BenefitRow, AccountRow)> = match conn {
+        DbConnection::Sqlite(c) => query.first(c),
+        DbConnection::Postgresql(c) => query.first(c),
+    }
+    .optional()
+    .map_err(storage)?;
     found
         .map(|(b, a)| {
             Ok(HeldBenefit {

@@ -140,7 +140,9 @@ impl Tx<'_> {
             None => match self.conn()? {
                 DbConnection::Postgresql(conn) => locked_key_pg(conn, scope, key)?,
                 // Write transactions run one at a time: the key is this one's.
-                conn @ DbConnection::Sqlite(_) => LockedKey::Taken(
+                // On SQLite's own connection: through the MultiConnection its SQL would be
+                // written again on every run (see `connect::execute_native`).
+                DbConnection::Sqlite(conn) => LockedKey::Taken(
                     k::idempotency_keys
                         .filter(k::scope.eq(scope))
                         .filter(k::idempotency_key.eq(key.as_str()))

@@ -2,6 +2,7 @@
 //! read back newest first.
 
 use super::before_filter;
+use crate::connect::execute_native;
 use crate::connection::storage;
 use crate::convert::{corrupt, from_db, to_db, uuid};
 use crate::schema::{audit_events, notifications};
@@ -173,8 +174,9 @@ pub(crate) fn insert_audit(
         }
         _ => None,
     };
-    diesel::insert_into(a::audit_events)
-        .values((
+    execute_native(
+        conn,
+        diesel::insert_into(a::audit_events).values((
             a::id.eq(event.id.to_string()),
             a::organization_id.eq(event.organization_id.map(|o| o.to_string())),
             a::actor_subject.eq(&event.actor.subject),
@@ -186,9 +188,9 @@ pub(crate) fn insert_audit(
             a::detail.eq(detail),
             a::created_at.eq(to_db(event.at)),
             a::position.eq(position),
-        ))
-        .execute(conn)
-        .map_err(storage)?;
+        )),
+    )
+    .map_err(storage)?;
     if let (Some(org), Some(position), DbConnection::Sqlite(lite)) =
         (event.organization_id, position, &mut *conn)
     {
