@@ -357,17 +357,25 @@ async fn subscribe(app: &TestApp, partner: Uuid, url: &str, types: Value) -> Val
     body(r).await
 }
 
+/// An organization with a benefit of 10, a partner Fabrikam permitted on it, and that
+/// partner's subscription to every event at a receiver failing its first `fails` calls: the
+/// organization, the benefit, the partner, the receiver and the subscription as created.
+async fn subscribed(app: &TestApp, fails: u32) -> (Uuid, Uuid, Uuid, Receiver, Value) {
+    let (org, benefit) = setup(app, 10).await;
+    let partner = app.create_partner("Fabrikam").await;
+    app.permit(org, partner, Some(&["manage_users"])).await;
+    let receiver = Receiver::start(fails);
+    let created = subscribe(app, partner, &format!("{}/hook", receiver.url), json!([])).await;
+    (org, benefit, partner, receiver, created)
+}
+
 /// A commit that writes deliveries wakes this server's delivery worker at once: without the
 /// signal the worker looks for due deliveries only once a second. On SQLite the consumption's
 /// own transaction writes them (`positions::fan_out`), on PostgreSQL the sequencer does.
 #[tokio::test]
 async fn a_commit_that_writes_deliveries_wakes_the_delivery_worker() {
     let app = TestApp::spawn().await;
-    let (org, benefit) = setup(&app, 10).await;
-    let partner = app.create_partner("Fabrikam").await;
-    app.permit(org, partner, Some(&["manage_users"])).await;
-    let receiver = Receiver::start(0);
-    subscribe(&app, partner, &format!("{}/hook", receiver.url), json!([])).await;
+    let (org, benefit, _, _receiver, _) = subscribed(&app, 0).await;
     let mut woken = app.state.db.changes().deliveries();
     woken.borrow_and_update();
     assert_eq!(consume(&app, benefit, &app.admin(org)).await, 201);
@@ -393,11 +401,7 @@ async fn until(app: &TestApp, mut done: impl AsyncFnMut() -> bool) -> bool {
 #[tokio::test]
 async fn a_receiver_that_fails_three_times_gets_each_event_once_signed() {
     let app = TestApp::spawn().await;
-    let (org, benefit) = setup(&app, 10).await;
-    let partner = app.create_partner("Fabrikam").await;
-    app.permit(org, partner, Some(&["manage_users"])).await;
-    let receiver = Receiver::start(3);
-    let created = subscribe(&app, partner, &format!("{}/hook", receiver.url), json!([])).await;
+    let (org, benefit, partner, receiver, created) = subscribed(&app, 3).await;
     let secret = created["secret"].as_str().unwrap();
     assert!(secret.starts_with("whsec_"));
     receiver.set_secret(secret).await;

@@ -1,6 +1,7 @@
 //! Idempotency keys, kept in the database so they hold across restarts and across several
 //! server processes on one PostgreSQL.
 
+use crate::connect::execute_native;
 use crate::connection::storage;
 use crate::convert::{from_db, json, to_db, to_json};
 use crate::schema::idempotency_keys;
@@ -218,18 +219,14 @@ impl Tx<'_> {
             k::created_at.eq(at),
             k::claimed_at.eq(at),
         );
-        // The same statement on both: `ON CONFLICT` does not compile through the
-        // MultiConnection backend, only on each backend's own connection.
-        let written = match self.conn()? {
-            DbConnection::Postgresql(conn) => diesel::insert_into(k::idempotency_keys)
+        // On each backend's own connection: `ON CONFLICT` does not compile through the
+        // MultiConnection backend.
+        let written = execute_native(
+            self.conn()?,
+            diesel::insert_into(k::idempotency_keys)
                 .values(row)
-                .on_conflict_do_nothing()
-                .execute(conn),
-            DbConnection::Sqlite(conn) => diesel::insert_into(k::idempotency_keys)
-                .values(row)
-                .on_conflict_do_nothing()
-                .execute(conn),
-        }
+                .on_conflict_do_nothing(),
+        )
         .map_err(storage)?;
         Ok(written == 1)
     }
