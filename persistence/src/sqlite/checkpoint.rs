@@ -6,12 +6,13 @@
 //! checkpoints a short while after writes were committed:
 //! 1. every [`INTERVAL`], a passive checkpoint while writers go on: it copies what has been
 //!    committed and blocks nobody;
-//! 2. once the WAL is longer than [`RESTART_FRAMES`], both files are flushed to disk and
-//!    another passive checkpoint runs while it holds this process's writer turn (so no
-//!    transaction is under way): it copies the few frames the first one could not see, the
-//!    WAL is then fully copied, and the next write starts it again from its beginning. Without this the WAL grows without end under
-//!    steady writes: a transaction is always under way, so it is never fully copied at the
-//!    moment a new one begins.
+//! 2. once the WAL is longer than [`RESTART_FRAMES`], rounds of copying and flushing both
+//!    files to disk while writers go on, until a round is short (or [`MAX_ROUNDS`]); then
+//!    one more passive checkpoint while it holds this process's writer turn (so no
+//!    transaction is under way): it copies and flushes only what came during the last round,
+//!    the WAL is then fully copied, and the next write starts it again from its beginning.
+//!    Without this the WAL grows without end under steady writes: a transaction is always
+//!    under way, so it is never fully copied at the moment a new one begins.
 //!
 //! Checkpointing every [`INTERVAL`] also copies each hot page once instead of once per
 //! thousand frames. The last connection to close checkpoints as usual.
@@ -29,9 +30,20 @@ const INTERVAL: Duration = Duration::from_millis(100);
 
 /// How long the WAL may grow (in frames of a 4 KiB page, so about 32 MiB) before the writer
 /// is held so that it can start again from its beginning. The hold costs two fsyncs, of what
-/// came since the last [`flush`]: 2–3 ms (25–38 ms when they flushed everything since the last
-/// complete pass, docs/PERFORMANCE.md).
+/// came since the last [`flush`]: 2–3 ms on a fast disk (25–38 ms when they flushed everything
+/// since the last complete pass), 4–7 ms on a slow one after the rounds (docs/PERFORMANCE.md).
 const RESTART_FRAMES: i32 = 8192;
+
+/// A round of copying and flushing this short leaves little for the held pass: what writers
+/// committed during it.
+const QUIET_ROUND: Duration = Duration::from_millis(2);
+
+/// Most rounds before the hold. Under a steady load a round rarely gets under
+/// [`QUIET_ROUND`]: each one copies and flushes what came during the one before, and its
+/// flushes cost their fixed part. On a slow disk the hold fell from 14–18 ms to 4–7 ms
+/// (median) with six (docs/PERFORMANCE.md, "SQLite's checkpoint hold"), and the WAL grows
+/// meanwhile by what six rounds take.
+const MAX_ROUNDS: u32 = 6;
 
 /// Starts the checkpointer of the SQLite file `manager` opens (a connection set up like the
 /// pool's); it ends once `changes` (held by the database and its clones) is dropped.
@@ -83,16 +95,25 @@ fn run(manager: &Manager, changes: &Weak<Changes>, writer: &Mutex<()>) {
             if bulk.log < RESTART_FRAMES {
                 return Ok(());
             }
-            // What the held pass would have to flush, flushed before it while writers go on
-            // (see `flush`): everything so far, then what the first flush let pile up, copied.
+            // What the held pass would have to copy and flush, copied and flushed before it
+            // while writers go on (see `flush`), until a round finds little left.
             flush(manager);
-            checkpoint(c)?;
-            flush(manager);
+            let mut rounds = 0;
+            loop {
+                rounds += 1;
+                let round = std::time::Instant::now();
+                checkpoint(c)?;
+                flush(manager);
+                if round.elapsed() < QUIET_ROUND || rounds == MAX_ROUNDS {
+                    break;
+                }
+            }
             let _turn = writer.lock();
             let held = std::time::Instant::now();
             checkpoint(c)?;
             tracing::debug!(
                 held_us = held.elapsed().as_micros(),
+                rounds,
                 "WAL fully checkpointed under the writer's turn"
             );
             Ok(())
@@ -113,7 +134,8 @@ fn run(manager: &Manager, changes: &Weak<Changes>, writer: &Mutex<()>) {
 /// commits do not sync the WAL; so the first pass that does reach the end, the one that
 /// holds the writer, had to flush everything copied and appended since the last complete
 /// pass: 25–38 ms of the hold were that flush (a second pass right after it took 20 µs).
-/// Flushed here first, the held pass syncs only what came since. (An fsync through our own
+/// Flushed here first, the held pass syncs only what came since: the rounds before the hold
+/// make that the last round's commits. (An fsync through our own
 /// descriptor is SQLite's too: the kernel's page cache is one per file.)
 fn flush(manager: &Manager) {
     let crate::connect::DatabaseUrl::Sqlite(path) = &manager.url else {
