@@ -40,7 +40,7 @@ const QUIET_ROUND: Duration = Duration::from_millis(2);
 
 /// Most rounds before the hold. Under a steady load a round rarely gets under
 /// [`QUIET_ROUND`]: each one copies and flushes what came during the one before, and its
-/// flushes cost their fixed part. On a slow disk the hold fell from 14–18 ms to 4–7 ms
+/// flushes cost their fixed part. On a slow disk the hold fell from 12–19 ms to 4–7 ms
 /// (median) with six (docs/PERFORMANCE.md, "SQLite's checkpoint hold"), and the WAL grows
 /// meanwhile by what six rounds take.
 const MAX_ROUNDS: u32 = 6;
