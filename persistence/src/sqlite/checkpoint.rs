@@ -135,8 +135,8 @@ fn run(manager: &Manager, changes: &Weak<Changes>, writer: &Mutex<()>) {
 /// holds the writer, had to flush everything copied and appended since the last complete
 /// pass: 25–38 ms of the hold were that flush (a second pass right after it took 20 µs).
 /// Flushed here first, the held pass syncs only what came since: the rounds before the hold
-/// make that the last round's commits. (An fsync through our own
-/// descriptor is SQLite's too: the kernel's page cache is one per file.)
+/// make that the last round's commits. (An fsync through our own descriptor is SQLite's too:
+/// the kernel's page cache is one per file.)
 fn flush(manager: &Manager) {
     let crate::connect::DatabaseUrl::Sqlite(path) = &manager.url else {
         return;
