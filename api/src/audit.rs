@@ -5,7 +5,6 @@ use domain::audit::{AuditAction, AuditEvent, Target};
 use domain::auth::Actor;
 use domain::ids::OrganizationId;
 use domain::Localized;
-use uuid::Uuid;
 
 /// An audit event with a fresh id.
 pub fn event(
@@ -17,7 +16,7 @@ pub fn event(
     at: DateTime<Utc>,
 ) -> AuditEvent {
     AuditEvent {
-        id: Uuid::new_v4(),
+        id: domain::ids::append_only_id(at),
         organization_id,
         account_id: None,
         actor: actor.clone(),

@@ -19,7 +19,6 @@ use domain::metering::LedgerEntry;
 use domain::ports::{BenefitRepository, HeldBenefit, Portfolio};
 use domain::values::DomainName;
 use domain::voucher::{VoucherExpiry, VoucherStatus};
-use uuid::Uuid;
 
 #[derive(Queryable, Insertable)]
 #[diesel(table_name = benefits)]
@@ -97,7 +96,7 @@ pub(crate) fn append_entry(
         Figure::Quantity => (entry.amount, 0),
         Figure::Used => (0, entry.amount),
     };
-    let id = Uuid::new_v4();
+    let id = domain::ids::append_only_id(entry.at);
     let at = to_db(entry.at);
     execute_native(
         conn,

@@ -347,7 +347,7 @@ fn try_record(
 ) -> Result<Option<LedgerEntry>, StorageError> {
     match conn {
         DbConnection::Postgresql(pg) => {
-            let entry_id = Uuid::new_v4();
+            let entry_id = domain::ids::append_only_id(change.at);
             Ok(
                 update_and_append_pg(pg, benefit, change, entry_id, audit)?.map(|done| {
                     entry_of(
@@ -446,7 +446,7 @@ impl Tx<'_> {
             Figure::Quantity => (change.amount, 0),
             Figure::Used => (0, change.amount),
         };
-        let entry_id = Uuid::new_v4();
+        let entry_id = domain::ids::append_only_id(change.at);
         self.read = None;
         self.pending_change = Some(PendingChange {
             benefit,

@@ -181,7 +181,7 @@ fn settle(
                     conn,
                     &AuditEvent {
                         account_id: None,
-                        id: Uuid::new_v4(),
+                        id: domain::ids::append_only_id(event.at),
                         organization_id: Some(permission.organization_id),
                         actor: Actor::time("permission expiry"),
                         action: AuditAction::PermissionExpired,
