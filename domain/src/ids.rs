@@ -71,7 +71,10 @@ mod tests {
         let ids: Vec<Uuid> = (0..1000)
             .map(|n| append_only_id(start + Duration::milliseconds(n)))
             .collect();
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids follow their times");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids follow their times"
+        );
         assert!(ids.iter().all(|id| id.get_version_num() == 7));
         let same_ms: std::collections::HashSet<Uuid> =
             (0..1000).map(|_| append_only_id(start)).collect();
