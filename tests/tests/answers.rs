@@ -94,6 +94,23 @@ async fn every_write_shows_in_the_next_read() {
     let with_domain = list(&app, account, &admin).await;
     assert!(!alert_codes(item(&with_domain, "e_learning").unwrap())
         .contains(&"domain_required".to_owned()));
+    // And its removal (PostgreSQL's list reads the count the account carries).
+    let kept = list_kept(&app, account, &admin).await;
+    let r = app
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/accounts/{account}/domains/contoso.com"),
+            &admin,
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 204);
+    assert_ne!(list(&app, account, &admin).await, kept);
+    let without = list(&app, account, &admin).await;
+    assert!(
+        alert_codes(item(&without, "e_learning").unwrap()).contains(&"domain_required".to_owned())
+    );
 
     // A refused write changes nothing, and the answer stays current.
     let kept = list_kept(&app, account, &admin).await;
