@@ -46,11 +46,11 @@ id_type!(
 /// A new id for a row that is only ever appended (a ledger entry, an audit line): a UUID of
 /// version 7, whose first 48 bits are `at`'s milliseconds and the rest random. Rows made
 /// one after the other then sort one after the other, so each insert lands on the last page
-/// of the id's index instead of a random one: on SQLite the writer's commits and the
-/// checkpointer's copies touch one page of that index instead of one per row, and on
-/// PostgreSQL its full-page images after a checkpoint shrink the same way
-/// (docs/PERFORMANCE.md, "What a consumption writes"). The time it tells is the row's own
-/// `created_at`, which the API shows anyway.
+/// of the id's index instead of a random one: on SQLite a batch's commit and the
+/// checkpointer's copies touch one page of that index instead of one per row
+/// (docs/PERFORMANCE.md, "What a consumption writes"; on PostgreSQL the WAL per consumption
+/// did not move within seconds of a checkpoint). The time it tells is the row's own
+/// `created_at`, which the API shows anyway; a time before 1970 counts as 1970.
 pub fn append_only_id(at: chrono::DateTime<chrono::Utc>) -> Uuid {
     let ts = uuid::Timestamp::from_unix(
         uuid::NoContext,
