@@ -3,6 +3,8 @@
 -- pgbench running the statement alone did 10.6k tps with the count, 12.7–13.1k without
 -- (docs/PERFORMANCE.md). The account now carries its count, kept by a trigger in the same
 -- transaction as each domain's insert or delete, so it is exactly as current as the rows.
+-- (No code moves a domain to another account; the UPDATE branch keeps the count right if
+-- someone does it by hand.)
 -- (SQLite counts in its own statement: its reads do not lock, and it has no such cost.)
 ALTER TABLE purchasing_accounts ADD COLUMN domain_count BIGINT NOT NULL DEFAULT 0;
 UPDATE purchasing_accounts a
