@@ -1,9 +1,14 @@
 //! Group commit for SQLite. SQLite has one writer at a time, so instead of many threads
-//! queuing on it (each paying a hand-off, a lock and a commit), one writer thread takes the
-//! jobs waiting in its queue, runs each in a savepoint of one transaction (a refused job
-//! rolls back to its savepoint and leaves the others alone), commits once, and only then
-//! answers every job. Jobs still run one after the other, so every rule that holds for a
-//! lone transaction holds here; an answer is never given before its commit.
+//! queuing on it (each paying a hand-off, a lock and a commit), one writer thread runs the
+//! jobs of its queue each in a savepoint of one transaction (a refused job rolls back to its
+//! savepoint and leaves the others alone), commits once, and only then answers every job.
+//! Jobs still run one after the other, so every rule that holds for a lone transaction holds
+//! here; an answer is never given before its commit.
+//!
+//! A batch takes the jobs queued when it begins and those queued while it runs, until the
+//! queue is empty (or [`MAX_BATCH`]); it never waits for one. A commit writes each page its
+//! jobs changed once, so the jobs that arrive while earlier ones run share its pages: the
+//! tables' last pages and their indexes' (docs/PERFORMANCE.md, "A slow disk, made here").
 
 use crate::connect::{storage, Manager};
 use crate::tx::Tx;
@@ -127,26 +132,15 @@ fn run(
             Ok(Message::Job(job)) => job,
             Ok(Message::Stop) | Err(_) => break,
         };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(Message::Job(job)) => batch.push(job),
-                Ok(Message::Stop) => {
-                    stopping = true;
-                    break;
-                }
-                Err(_) => break,
-            }
-        }
         let turn = writer.lock();
         let mut conn = match pool.get() {
             Ok(conn) => conn,
             Err(e) => {
                 tracing::error!(error = %e, "no connection for a batch of writes");
-                continue; // dropping the jobs answers them with an error
+                continue; // dropping the job answers it with an error
             }
         };
-        run_batch(&mut conn, changes, batch);
+        stopping = run_batch(&mut conn, changes, first, jobs);
         drop(conn);
         // Handed straight to a waiting writer (a write transaction, the checkpointer): this
         // thread would otherwise take the turn again at once, batch after batch.
@@ -154,14 +148,34 @@ fn run(
     }
 }
 
-fn run_batch(conn: &mut DbConnection, changes: &Changes, batch: Vec<Job>) {
+/// The next job of a batch, if one is queued. `Err(true)`: the order to stop came.
+fn next_job(jobs: &mpsc::Receiver<Message>) -> Result<Job, bool> {
+    match jobs.try_recv() {
+        Ok(Message::Job(job)) => Ok(job),
+        Ok(Message::Stop) => Err(true),
+        Err(_) => Err(false),
+    }
+}
+
+/// Runs `first` and the jobs queued until the queue is empty in one transaction; true when
+/// the order to stop came meanwhile.
+fn run_batch(
+    conn: &mut DbConnection,
+    changes: &Changes,
+    first: Job,
+    jobs: &mpsc::Receiver<Message>,
+) -> bool {
     let mut counted = changes.begin();
     if let Err(e) = conn.batch_execute("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "cannot begin a batch of writes");
-        return;
+        return false;
     }
-    let mut delivers = Vec::with_capacity(batch.len());
-    for job in batch {
+    let mut stopping = false;
+    let mut ran = 0;
+    let mut delivers = Vec::new();
+    let mut next = Some(first);
+    while let Some(job) = next.take() {
+        ran += 1;
         if let Err(e) = conn.batch_execute("SAVEPOINT job") {
             tracing::error!(error = %e, "cannot open a savepoint");
             break;
@@ -178,6 +192,12 @@ fn run_batch(conn: &mut DbConnection, changes: &Changes, batch: Vec<Job>) {
             tracing::error!(error = %e, "cannot close a savepoint");
             break;
         }
+        if ran < MAX_BATCH {
+            match next_job(jobs) {
+                Ok(job) => next = Some(job),
+                Err(stop) => stopping = stop,
+            }
+        }
     }
     // Still before the COMMIT: what the jobs changed is counted as under way.
     counted.before_commit();
@@ -190,5 +210,55 @@ fn run_batch(conn: &mut DbConnection, changes: &Changes, batch: Vec<Job>) {
     counted.committed();
     for deliver in delivers {
         deliver(commit.clone());
+    }
+    stopping
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Database;
+    use domain::error::StorageError;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// A job queued while a batch runs joins that batch: both are answered after one commit.
+    /// (A batch that took only the jobs queued when it began committed them one by one: each
+    /// commit then wrote the tables' last pages and their indexes' again.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_queued_while_a_batch_runs_joins_its_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(&dir.path().join("db.sqlite").to_string_lossy(), 2).unwrap();
+        db.migrate().unwrap();
+        let before = db.changes().writes_started();
+        let (running, is_running) = mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let db = db.clone();
+            async move {
+                db.write_async(move |_tx| {
+                    running.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok::<_, StorageError>(())
+                })
+                .await
+            }
+        });
+        tokio::task::spawn_blocking(move || is_running.recv().unwrap())
+            .await
+            .unwrap();
+        let second = tokio::spawn({
+            let db = db.clone();
+            async move { db.write_async(|_tx| Ok::<_, StorageError>(())).await }
+        });
+        // The second job is queued once its task first runs, well within this.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        second.await.unwrap().unwrap();
+        assert_eq!(
+            db.changes().writes_started() - before,
+            1,
+            "the job queued while the batch ran was committed in a transaction of its own"
+        );
     }
 }
