@@ -521,6 +521,46 @@ mod tests {
         }
     }
 
+    #[derive(diesel::QueryableByName)]
+    struct PageSize {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        page_size: i32,
+    }
+
+    fn page_size(db: &Database) -> i32 {
+        diesel::sql_query("PRAGMA page_size")
+            .get_result::<PageSize>(&mut *db.conn().unwrap())
+            .unwrap()
+            .page_size
+    }
+
+    /// A new SQLite file gets 2 KiB pages (`connect.rs`: half the bytes of a consumption's
+    /// pages in the WAL); a file made before with 4 KiB pages keeps them and works as before.
+    #[test]
+    fn new_sqlite_files_get_2_kib_pages_and_old_ones_keep_theirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let new = Database::open(&dir.path().join("new.db").to_string_lossy(), 2).unwrap();
+        new.migrate().unwrap();
+        assert_eq!(page_size(&new), 2048);
+
+        let old_path = dir.path().join("old.db").to_string_lossy().into_owned();
+        {
+            use diesel::Connection;
+            let mut made_before = diesel::SqliteConnection::establish(&old_path).unwrap();
+            made_before
+                .batch_execute("PRAGMA page_size = 4096; CREATE TABLE made_before (x INTEGER);")
+                .unwrap();
+        }
+        let old = Database::open(&old_path, 2).unwrap();
+        old.migrate().unwrap();
+        assert_eq!(page_size(&old), 4096);
+        write(&mut old.conn().unwrap(), |c| {
+            c.batch_execute("INSERT INTO made_before VALUES (1)")
+                .map_err(storage)
+        })
+        .unwrap();
+    }
+
     #[test]
     fn passwords_stay_out_of_logs() {
         let url = DatabaseUrl::parse("postgres://app:secret@db:5432/sa").unwrap();

@@ -28,7 +28,8 @@ use std::time::Duration;
 /// How often the thread looks for commits to checkpoint.
 const INTERVAL: Duration = Duration::from_millis(100);
 
-/// How long the WAL may grow (in frames of a 4 KiB page, so about 32 MiB) before the writer
+/// How long the WAL may grow (in frames of a page: 2 KiB in a new file, so about 16 MiB;
+/// 32 MiB in a file made with 4 KiB pages, before new files got 2 KiB) before the writer
 /// is held so that it can start again from its beginning. The hold costs two fsyncs, of what
 /// came since the last [`flush`]: 2–3 ms on a fast disk (25–38 ms when they flushed everything
 /// since the last complete pass), 4–7 ms on a slow one after the rounds (docs/PERFORMANCE.md).
@@ -216,7 +217,7 @@ mod tests {
     /// Under writes that never pause, the WAL still starts again from its beginning: after
     /// 192 MB of commits it is at most half of that (a checkpoint that never catches up with
     /// the writer would leave it at 192 MB and growing). The WAL file keeps the largest size
-    /// it reached: RESTART_FRAMES (about 32 MiB) plus what the writer appended while the
+    /// it reached: RESTART_FRAMES (about 16 MiB) plus what the writer appended while the
     /// checkpointer slept or waited for a core, which on a loaded 2-core machine was seen
     /// near 28 MB; the bound leaves room for twice that.
     #[test]
