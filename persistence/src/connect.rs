@@ -127,13 +127,13 @@ impl Manager {
                 // wal_autocheckpoint: see [`crate::sqlite::checkpoint`].
                 // page_size: 2 KiB instead of 4 for a new file (an existing one keeps its own;
                 // the pragma must come before the switch to WAL, which writes the header).
-                // A consumption changes a page of the benefits, of each of the ledger's
-                // indexes by benefit and of the idempotency keys, each where its key puts it,
-                // so every page of the WAL is mostly the one row: half the page, half the
-                // bytes. On a disk that writes 150 MB/s this moved where the writes outgrow
-                // the disk (docs/PERFORMANCE.md, "A slow disk, made here"); 1 KiB wrote
-                // little less to the device (its blocks are 4 KiB) and cost a fifth of the
-                // consumptions a second.
+                // A consumption changes one row in each of several pages that lie where its
+                // keys put them (the benefit's, the ledger's two indexes by benefit, the
+                // idempotency key's), and the WAL takes each such page whole: with pages half
+                // as large a consumption wrote a quarter fewer bytes to the device, which
+                // moved where its writes outgrow a slow disk (docs/PERFORMANCE.md, "A slow
+                // disk, made here"). 1 KiB wrote little less (the file system's blocks are
+                // 4 KiB) and cost a quarter of the consumptions a second.
                 conn.batch_execute(
                     "PRAGMA page_size = 2048; \
                      PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
