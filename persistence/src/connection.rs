@@ -534,8 +534,8 @@ mod tests {
             .page_size
     }
 
-    /// A new SQLite file gets 2 KiB pages (`connect.rs`: half the bytes of a consumption's
-    /// pages in the WAL); a file made before with 4 KiB pages keeps them and works as before.
+    /// A new SQLite file gets 2 KiB pages (`connect.rs`: a consumption's scattered pages cost
+    /// the WAL less); a file made before with 4 KiB pages keeps them and works as before.
     #[test]
     fn new_sqlite_files_get_2_kib_pages_and_old_ones_keep_theirs() {
         let dir = tempfile::tempdir().unwrap();
